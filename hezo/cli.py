@@ -1,0 +1,120 @@
+"""The ``hezo`` command: thin wrappers around services, reused by tests."""
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from .config import REPO_ROOT
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def main() -> None:
+    from . import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=True,
+                     help="myHEZO portal administration.")
+    cli.main(prog_name="hezo")
+
+
+def migrate_database() -> list[str]:
+    """Apply pending schema migrations; returns the names applied."""
+    from playhouse.migrations import Runner
+
+    from .db import db
+
+    return Runner(db.obj, str(MIGRATIONS_DIR)).up()
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("init-db")
+    def init_db():
+        """Create or upgrade the database schema."""
+        applied = migrate_database()
+        click.echo(f"Schema up to date ({len(applied)} migration(s) applied).")
+
+    @app.cli.command("import-contracts")
+    @click.argument("files", nargs=-1, required=True,
+                    type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_contracts(files):
+        """Sync contract register CSV files (ERP export) into the database."""
+        from .register_import import ImportReport, RegisterFormatError, import_register
+
+        total = ImportReport()
+        for path in files:
+            size = path.stat().st_size
+            with click.progressbar(length=size, label=path.name, file=sys.stderr,
+                                   show_pos=False) as bar:
+                done = [0]
+
+                def progress(position, bar=bar, done=done):
+                    bar.update(position - done[0])
+                    done[0] = position
+
+                try:
+                    report = import_register(path, progress)
+                except RegisterFormatError as exc:
+                    raise click.ClickException(f"{path}: {exc}") from exc
+                bar.update(size - done[0])
+            for error in report.rejected:
+                click.echo(f"{path}:{error.line}: rejected: {error.reason}", err=True)
+            total.merge(report)
+        click.echo(format_report(total))
+        if total.rejected:
+            sys.exit(1)
+
+    @app.cli.command("demo")
+    @click.option("--if-empty", is_flag=True,
+                  help="Load only into a database without contracts.")
+    def demo(if_empty):
+        """Load demo companies and contracts and print how to try the portal."""
+        from .demo import load_demo
+        from .models import Contract
+
+        migrate_database()
+        has_data = if_empty and Contract.select().exists()
+        if has_data:
+            click.echo("The database has data already; demo data not loaded again.")
+        report, login = load_demo(date.today(), write=not has_data)
+        if report is not None:
+            click.echo(format_report(report))
+        click.echo("\nDemo data loaded. To register a customer account use:")
+        click.echo(f"  NIP:             {login.nip}")
+        click.echo(f"  Contract number: {login.contract_number}")
+        click.echo(f"  Serial number:   {login.serial}")
+
+    @app.cli.group("translate")
+    def translate():
+        """Extract, update and compile the gettext catalogues."""
+
+    def pybabel(*args):
+        subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args],
+                       check=True, cwd=REPO_ROOT)
+
+    @translate.command("update")
+    def translate_update():
+        """Extract messages and merge them into translations/*/messages.po."""
+        pybabel("extract", "-F", "pyproject.toml", "-k", "_l", "-k", "lazy_gettext",
+                "--no-location", "--sort-output", "-o", "translations/messages.pot", ".")
+        pybabel("update", "-i", "translations/messages.pot", "-d", "translations",
+                "--no-fuzzy-matching")
+
+    @translate.command("compile")
+    def translate_compile():
+        """Compile the catalogues to .mo files."""
+        pybabel("compile", "-d", "translations", "--statistics")
+
+
+def format_report(report) -> str:
+    lines = [f"Rows read: {report.rows}"]
+    for name in ("companies", "contracts", "devices"):
+        t = getattr(report, name)
+        lines.append(f"{name.capitalize():10} added {t.added}, updated {t.updated}, "
+                     f"unchanged {t.unchanged}")
+    lines.append(f"Rejected rows: {len(report.rejected)}")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""Configuration defaults.
+
+Values here are overridden by ``HEZO_*`` environment variables (``HEZO_SECRET_KEY``,
+``HEZO_DATABASE_URL``, ...; JSON values such as ``false`` or ``["a", "b"]`` are
+parsed) and then by the ``overrides`` mapping given to ``create_app``.
+"""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = REPO_ROOT / "instance"
+
+
+class Defaults:
+    SECRET_KEY = None
+    # A DEBUG or TESTING app may start without a secret key; production may not.
+    DEBUG = False
+    TESTING = False
+
+    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'hezo.db'}"
+
+    LANGUAGES = ("pl", "en")
+    BABEL_DEFAULT_LOCALE = "pl"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Warsaw"
+    # The host decides the language of "/"; any other host goes by Accept-Language.
+    HOST_LANGUAGES = {"myhezo.pl": "pl", "myhezo.com": "en"}
+
+    HELPLINE_PHONE = "+48 22 290 10 10"
+    HELP_EMAIL = "pomoc@myhezo.pl"
+    ENGINEERS_EMAIL = "serwis@myhezo.pl"
+    ESCALATION_EMAIL = "eskalacje@myhezo.pl"
+    MAIL_FROM = "myHEZO <no-reply@myhezo.pl>"
+
+    PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    PDF_FONT_BOLD_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
+
+    # Production serves both domains; development adds loopback (see scripts/run).
+    TRUSTED_HOSTS = ["myhezo.pl", "www.myhezo.pl", "myhezo.com", "www.myhezo.com"]
+    SESSION_COOKIE_NAME = "__Host-session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True

@@ -1,0 +1,110 @@
+"""Database handle, base model and the per-request connection.
+
+One ``DatabaseProxy`` is bound in the factory to SQLite (embedded default, WAL)
+or PostgreSQL (``postgresql://`` URL). Application code uses only peewee's query
+builder, so the same statements run on both.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from peewee import (
+    DatabaseProxy,
+    DateTimeField,
+    Model,
+    PostgresqlDatabase,
+    SqliteDatabase,
+)
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    # WAL with synchronous=NORMAL is durable against application crashes and
+    # much faster than FULL; only a power loss may drop the last commits.
+    "synchronous": 1,
+    "cache_size": -32000,
+}
+BUSY_TIMEOUT_SECONDS = 5
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTimeField(DateTimeField):
+    """Stores naive UTC in the database and hands out aware UTC datetimes.
+
+    Naive values given to it are refused rather than guessed at.
+    """
+
+    def db_value(self, value):
+        if isinstance(value, datetime):
+            if value.tzinfo is None:
+                raise ValueError(f"{self.name}: naive datetime refused")
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return super().db_value(value)
+
+    def python_value(self, value):
+        value = super().python_value(value)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def make_database(url: str, options: dict | None = None):
+    """Build a peewee database from a URL.
+
+    ``sqlite:///relative/or/absolute.db`` or ``postgresql://user@host:port/name``;
+    query parameters of a PostgreSQL URL are passed to the driver (for example
+    ``?options=-csearch_path%3Dmy_schema``).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///") :])
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return SqliteDatabase(
+            path, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS
+        )
+    if parts.scheme in ("postgres", "postgresql"):
+        params = dict(parse_qsl(parts.query))
+        params.update(options or {})
+        return PostgresqlDatabase(
+            unquote(parts.path.lstrip("/")),
+            host=parts.hostname,
+            port=parts.port or 5432,
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            **params,
+        )
+    raise ValueError(f"Unsupported database URL scheme: {parts.scheme!r}")
+
+
+def is_sqlite() -> bool:
+    return isinstance(db.obj, SqliteDatabase)
+
+
+def init_app(app) -> None:
+    """Bind the proxy and open/close one connection per request."""
+    db.initialize(
+        make_database(app.config["DATABASE_URL"], app.config.get("DATABASE_OPTIONS"))
+    )
+
+    @app.before_request
+    def _connect():
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()

@@ -1,0 +1,72 @@
+"""Demo data: plausible Polish companies with contracts of every service code.
+
+Dates are relative to the day the command runs, so active, expiring and expired
+contracts stay that way. Rows go through the same sync as the ERP import.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .catalogue import SERVICES
+from .register_import import RegisterRow, RegisterSync
+
+CUSTOMERS = (
+    ("5260181596", "Przedsiębiorstwo Łączności Żółw Sp. z o.o."),
+    ("6281948218", "Szpital Wojewódzki w Gdańsku"),
+    ("7792433527", "Miejskie Przedsiębiorstwo Komunikacyjne w Poznaniu Sp. z o.o."),
+    ("6762468383", "Uniwersytet Ekonomiczny w Krakowie"),
+    ("8971712345", "Wrocławskie Centrum Danych Świątek S.A."),
+)
+PARTNERS = (
+    ("1860913901", "NetPartner S.A."),
+    ("9542751782", "Sieci Śląskie Sp. z o.o."),
+)
+PRODUCTS = ("X465-48W", "X440-G2-24p", "5520-48T", "AP5050U", "SLX 9150", "VSP 7400")
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    nip: str
+    contract_number: str
+    serial: str
+
+
+def demo_rows(today: date) -> list[RegisterRow]:
+    """Contracts for every customer; each service code occurs, some expired."""
+    rows, line = [], 0
+    codes = list(SERVICES)
+    for c_index, (nip, name) in enumerate(CUSTOMERS):
+        partner_nip, partner_name = PARTNERS[c_index % len(PARTNERS)]
+        for k in range(4):
+            code = codes[(c_index * 4 + k) % len(codes)]
+            number = f"HZ-{today.year - (k == 3)}-{c_index * 10 + k + 500:06d}"
+            if k == 3:  # expired last year
+                start, end = today - timedelta(days=730), today - timedelta(days=40)
+            elif k == 2:  # expiring soon
+                start, end = today - timedelta(days=330), today + timedelta(days=35)
+            else:
+                start, end = today - timedelta(days=200), today + timedelta(days=700)
+            legacy = f"PW/{today.year - 3}/{c_index * 10 + k + 1:04d}" if k % 2 else None
+            for s in range(3 + k):
+                line += 1
+                rows.append(RegisterRow(
+                    line=line, contract_number=number, legacy_number=legacy,
+                    customer_nip=nip, customer_name=name,
+                    partner_nip=partner_nip, partner_name=partner_name,
+                    service_code=code, start_date=start, end_date=end,
+                    serial=f"{19 + c_index}{k}{s}Y-{40125 + c_index * 100 + k * 10 + s}",
+                    product=PRODUCTS[(c_index + k + s) % len(PRODUCTS)],
+                ))
+    return rows
+
+
+def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
+    """Write the demo contracts (unless ``write`` is false).
+
+    Returns the import report (None when nothing was written) and a
+    registration proof a visitor can type.
+    """
+    rows = demo_rows(today)
+    report = RegisterSync().apply(rows) if write else None
+    first = rows[0]
+    return report, DemoLogin(first.customer_nip, first.contract_number, first.serial)

@@ -1,0 +1,36 @@
+"""The domain model, one module per section.
+
+``ALL_MODELS`` is in dependency order (referenced tables first).
+"""
+
+from .accounts import AuthToken, PendingEnrolment, RecoveryCode, ThrottleEvent, User
+from .audit import AuditEvent, ContactRequest, OutboxMessage
+from .cases import (
+    Attachment,
+    ConsentEvent,
+    Message,
+    StatusChange,
+    SupportCase,
+)
+from .companies import Company, Contract, Device
+
+ALL_MODELS = [
+    Company,
+    Contract,
+    Device,
+    User,
+    RecoveryCode,
+    AuthToken,
+    PendingEnrolment,
+    ThrottleEvent,
+    SupportCase,
+    Message,
+    Attachment,
+    StatusChange,
+    ConsentEvent,
+    AuditEvent,
+    OutboxMessage,
+    ContactRequest,
+]
+
+__all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

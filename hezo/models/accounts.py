@@ -1,0 +1,84 @@
+"""People who sign in, and the secrets that let them."""
+
+import secrets
+
+from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField
+
+from ..db import BaseModel, UTCDateTimeField, utcnow
+from .companies import Company
+
+ROLES = ("customer", "partner", "engineer", "admin")
+STAFF_ROLES = ("engineer", "admin")
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(BaseModel):
+    email = CharField(max_length=254, unique=True)
+    first_name = CharField(max_length=80)
+    last_name = CharField(max_length=80)
+    phone = CharField(max_length=32, default="")
+    language = CharField(max_length=2, default="pl")
+    role = CharField(max_length=16)
+    company = ForeignKeyField(Company, null=True, backref="users")
+    password_hash = CharField(max_length=255, null=True)
+    # Encrypted with a key that is not in the database (hezo.crypto).
+    totp_secret = CharField(max_length=255, null=True)
+    totp_last_step = BigIntegerField(default=0)
+    # flask-login's id: rotated on sign-out, password change and TOTP reset, so a
+    # copied cookie stops working server-side.
+    session_token = CharField(max_length=64, unique=True, default=new_session_token)
+    is_enabled = BooleanField(default=True)
+    failed_logins = IntegerField(default=0)
+    login_blocked_until = UTCDateTimeField(null=True)
+    failed_otps = IntegerField(default=0)
+    otp_blocked_until = UTCDateTimeField(null=True)
+    notify_by_email = BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_login_at = UTCDateTimeField(null=True)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class RecoveryCode(BaseModel):
+    user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = CharField(max_length=255)
+    used_at = UTCDateTimeField(null=True)
+
+
+class AuthToken(BaseModel):
+    """A one-time link token (invitation, password reset); only its hash is kept."""
+
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    purpose = CharField(max_length=16)
+    token_hash = CharField(max_length=64, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    used_at = UTCDateTimeField(null=True)
+
+
+class PendingEnrolment(BaseModel):
+    """A TOTP secret offered to a user but not yet confirmed (kept off the cookie)."""
+
+    key = CharField(max_length=64, unique=True)
+    secret = CharField(max_length=255)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class ThrottleEvent(BaseModel):
+    """One counted failure (registration proof per NIP, per contract, ...)."""
+
+    scope = CharField(max_length=24)
+    key = CharField(max_length=128)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("scope", "key", "created_at"), False),)

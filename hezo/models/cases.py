@@ -1,0 +1,114 @@
+"""Support cases (zgłoszenia), their dialogue, files, history and consent."""
+
+from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
+
+from ..db import BaseModel, UTCDateTimeField, utcnow
+from .accounts import User
+from .companies import Company, Contract, Device
+
+STATUSES = (
+    "new",
+    "in_verification",
+    "waiting_for_customer",
+    "resolved",
+    "validated",
+    "replacement_sent",
+    "awaiting_return",
+    "closed",
+)
+OPEN_STATUSES = STATUSES[:3] + STATUSES[4:7]
+SEVERITIES = ("critical", "major", "minor")
+CHANNELS = ("portal", "phone", "email", "migrated")
+
+
+class SupportCase(BaseModel):
+    number = CharField(max_length=24, unique=True)
+    company = ForeignKeyField(Company, backref="cases")
+    contract = ForeignKeyField(Contract, backref="cases")
+    device = ForeignKeyField(Device, backref="cases")
+    subject = CharField(max_length=200)
+    description = TextField(default="")
+    severity = CharField(max_length=16, default="major")
+    channel = CharField(max_length=16, default="portal")
+    status = CharField(max_length=24, default="new")
+    # Mirrors the latest ConsentEvent, so the partner's list is one indexed query.
+    is_shared = BooleanField(default=False)
+    reporter = ForeignKeyField(User, null=True, backref="reported_cases")
+    contact_name = CharField(max_length=160, default="")
+    contact_email = CharField(max_length=254, default="")
+    contact_phone = CharField(max_length=32, default="")
+    assignee = ForeignKeyField(User, null=True, backref="assigned_cases")
+    legacy_id = CharField(max_length=40, null=True, unique=True)
+    reported_at = UTCDateTimeField(default=utcnow)
+    response_due_at = UTCDateTimeField(null=True)
+    first_response_at = UTCDateTimeField(null=True)
+    validated_at = UTCDateTimeField(null=True)
+    delivery_due_at = UTCDateTimeField(null=True)
+    shipped_at = UTCDateTimeField(null=True)
+    carrier = CharField(max_length=60, default="")
+    waybill = CharField(max_length=60, default="")
+    delivered_at = UTCDateTimeField(null=True)
+    return_due_at = UTCDateTimeField(null=True)
+    returned_at = UTCDateTimeField(null=True)
+    return_waybill = CharField(max_length=60, default="")
+    paused_at = UTCDateTimeField(null=True)
+    paused_seconds = IntegerField(default=0)
+    escalated_at = UTCDateTimeField(null=True)
+    escalation_reason = TextField(default="")
+    last_activity_at = UTCDateTimeField(default=utcnow)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("company", "last_activity_at"), False),
+            (("status", "response_due_at"), False),
+            (("is_shared", "contract"), False),
+        )
+
+
+class Message(BaseModel):
+    case = ForeignKeyField(SupportCase, backref="messages", on_delete="CASCADE")
+    author = ForeignKeyField(User, null=True, backref="messages")
+    author_name = CharField(max_length=160)
+    body = TextField()
+    is_internal = BooleanField(default=False)
+    is_from_staff = BooleanField(default=False)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("case", "created_at"), False),)
+
+
+class Attachment(BaseModel):
+    """A file of a case, stored once by content hash under the upload folder."""
+
+    case = ForeignKeyField(SupportCase, backref="attachments", on_delete="CASCADE")
+    message = ForeignKeyField(Message, null=True, backref="attachments")
+    filename = CharField(max_length=255)
+    content_type = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64, index=True)
+    kind = CharField(max_length=16, default="upload")  # upload | legacy_dialogue
+    uploaded_by = ForeignKeyField(User, null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class StatusChange(BaseModel):
+    case = ForeignKeyField(SupportCase, backref="status_changes", on_delete="CASCADE")
+    from_status = CharField(max_length=24, default="")
+    to_status = CharField(max_length=24)
+    actor = ForeignKeyField(User, null=True)
+    note = TextField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+
+
+class ConsentEvent(BaseModel):
+    """Append-only evidence of partner-access consent for one case (GDPR Art. 7)."""
+
+    case = ForeignKeyField(SupportCase, backref="consent_events", on_delete="CASCADE")
+    partner = ForeignKeyField(Company)
+    is_granted = BooleanField()
+    actor = ForeignKeyField(User, null=True)
+    text_version = CharField(max_length=16)
+    via = CharField(max_length=24)
+    created_at = UTCDateTimeField(default=utcnow)

@@ -1,0 +1,80 @@
+"""Cross-cutting web behaviour: security headers, error pages, start-up checks."""
+
+import logging
+import secrets
+
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from peewee import OperationalError
+from werkzeug.exceptions import HTTPException, SecurityError
+
+from .htmx import hx_refresh, wants_fragment
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _request_id():
+        g.request_id = secrets.token_hex(8)
+
+    @app.after_request
+    def _headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.context_processor
+    def _site():
+        return {"site": app.config}
+
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(OperationalError, _database_busy)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _render_error(status: int, message: str | None = None):
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
+    return render_template(template, status=status, message=message), status
+
+
+def _http_error(exc: HTTPException):
+    if exc.code is None or exc.code < 400:
+        return exc
+    if isinstance(exc, SecurityError):
+        # Untrusted Host header: build no URL from it, not even in the error page.
+        return "Bad request", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    return _render_error(exc.code)
+
+
+def _csrf_error(exc: CSRFError):
+    # htmx does not swap 4xx bodies: ask it to reload the page for a fresh token.
+    if wants_fragment():
+        return hx_refresh()
+    return _render_error(400)
+
+
+def _database_busy(exc: OperationalError):
+    log.warning("database unavailable (request %s): %s", g.get("request_id"), exc)
+    body, status = _render_error(503)
+    return body, status, {"Retry-After": "5"}
+
+
+def _unexpected(exc: Exception):
+    log.exception("unhandled error (request %s) %s %s", g.get("request_id"),
+                  request.method, request.path)
+    return _render_error(500)

@@ -1,0 +1,112 @@
+"""Fixtures: a fresh database per test on SQLite (default) or PostgreSQL.
+
+``HEZO_TEST_DATABASE_URL=postgresql://...`` runs the same tests on PostgreSQL,
+in a schema of its own that is dropped at the end. An unreachable PostgreSQL
+is an error, never a skip.
+"""
+
+import os
+import secrets
+
+import psycopg
+import pytest
+
+from hezo import create_app
+from hezo.cli import migrate_database
+from hezo.db import db
+from hezo.models import ALL_MODELS
+
+PG_URL = os.environ.get("HEZO_TEST_DATABASE_URL")
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-not-for-production",
+    "WTF_CSRF_ENABLED": False,
+    "TRUSTED_HOSTS": ["localhost", "127.0.0.1", "myhezo.pl", "myhezo.com"],
+    "RATELIMIT_ENABLED": False,
+}
+
+
+def pytest_report_header(config):
+    return f"database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (WAL)'}"
+
+
+@pytest.fixture(scope="session")
+def pg_schema():
+    """A private schema for this run, migrated once; None on SQLite."""
+    if not PG_URL:
+        yield None
+        return
+    schema = f"hezo_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    except psycopg.OperationalError as exc:
+        pytest.exit(f"PostgreSQL unreachable at {PG_URL}: {exc}", returncode=1)
+    yield schema
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def _pg_migrated(pg_schema):
+    if pg_schema:
+        create_app(database_config(None, pg_schema) | TEST_CONFIG)
+        migrate_database()
+        db.close()
+    return pg_schema
+
+
+def database_config(tmp_path, pg_schema) -> dict:
+    if pg_schema:
+        return {"DATABASE_URL": PG_URL,
+                "DATABASE_OPTIONS": {"options": f"-c search_path={pg_schema}"}}
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'hezo.db'}"}
+
+
+@pytest.fixture
+def config_overrides():
+    """Override in a test module to change the app's configuration."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, _pg_migrated, config_overrides):
+    app = create_app(
+        TEST_CONFIG | database_config(tmp_path, _pg_migrated)
+        | {"UPLOAD_FOLDER": str(tmp_path / "uploads"),
+           "OUTBOX_FILE_FOLDER": str(tmp_path / "mail")}
+        | config_overrides
+    )
+    if _pg_migrated:
+        _truncate_all()
+    else:
+        migrate_database()
+    db.close()
+    yield app
+    if not db.is_closed():
+        db.close()
+
+
+def _truncate_all():
+    tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
+    db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def dbconn(app):
+    """A connection for the test body itself (requests open their own)."""
+    db.connect(reuse_if_open=True)
+    yield db
+    if not db.is_closed():
+        db.close()

@@ -1,0 +1,66 @@
+import threading
+
+import pytest
+from peewee import IntegrityError
+from playhouse.schema_diff import diff_models
+
+from hezo.db import db, is_sqlite
+from hezo.models import ALL_MODELS, Contract, Device
+
+
+def test_migrations_build_exactly_the_schema_of_the_models(dbconn):
+    assert not diff_models(db.obj, ALL_MODELS), "a model change needs a migration"
+
+
+def test_sqlite_uses_wal_foreign_keys_and_busy_timeout(dbconn):
+    if not is_sqlite():
+        pytest.skip("SQLite pragmas")
+    assert db.obj.journal_mode == "wal"
+    assert db.obj.foreign_keys == 1
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_foreign_keys_are_enforced(dbconn):
+    with pytest.raises(IntegrityError), db.atomic():
+        Device.create(contract=987654, serial="X1", product="")
+
+
+def test_each_request_closes_its_connection(client):
+    seen = []
+
+    @client.application.after_request
+    def _spy(response):
+        seen.append(db.is_closed())
+        return response
+
+    client.get("/pl/")
+    assert seen == [False]
+    assert db.is_closed()
+
+
+def test_concurrent_requests_do_not_fail(app):
+    errors = []
+
+    def hit():
+        with app.test_client() as c:
+            for _ in range(5):
+                if c.get("/healthz").status_code != 200:
+                    errors.append(1)
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_contract_number_is_unique(dbconn):
+    from hezo.models import Company
+
+    company = Company.create(nip="5260181596", name="Żółw")
+    fields = dict(customer=company, service_code="PW-TAC",
+                  start_date="2025-01-01", end_date="2026-01-01")
+    Contract.create(number="HZ-1", **fields)
+    with pytest.raises(IntegrityError), db.atomic():
+        Contract.create(number="HZ-1", **fields)

@@ -1,0 +1,91 @@
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from hezo.i18n import format_local_datetime
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "translations/pl/LC_MESSAGES/messages.po"
+MO = PO.with_suffix(".mo")
+
+
+def read_catalog(path=PO):
+    with open(path, "rb") as fh:
+        return read_po(fh, locale="pl")
+
+
+@pytest.mark.parametrize(("host", "accept", "target"), [
+    ("myhezo.pl", "en", "/pl/"),
+    ("myhezo.com", "pl", "/en/"),
+    ("localhost", "en-GB,en;q=0.9", "/en/"),
+    ("localhost", "de-DE", "/pl/"),
+    ("localhost", "", "/pl/"),
+])
+def test_root_redirects_by_host_then_accept_language(client, host, accept, target):
+    response = client.get("/", headers={"Host": host, "Accept-Language": accept})
+    assert response.status_code == 302
+    assert response.location == target
+
+
+def test_pages_are_served_in_both_languages(client):
+    pl = client.get("/pl/").get_data(as_text=True)
+    en = client.get("/en/").get_data(as_text=True)
+    assert '<html lang="pl">' in pl and "Portal serwisowy" in pl
+    assert '<html lang="en">' in en and "Service portal" in en
+
+
+def test_language_switch_keeps_the_page(client):
+    html = client.get("/pl/").get_data(as_text=True)
+    assert 'href="/en/" hreflang="en"' in html
+
+
+def test_unknown_language_is_not_found(client):
+    assert client.get("/de/").status_code == 404
+
+
+def test_datetimes_are_shown_in_warsaw_time(app):
+    summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
+    winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    with app.test_request_context("/pl/"):
+        app.preprocess_request()
+        assert "12:00" in format_local_datetime(summer)
+        assert "11:00" in format_local_datetime(winter)
+        assert "lip" in format_local_datetime(summer)  # Polish month name
+    with app.test_request_context("/en/"):
+        app.preprocess_request()
+        assert "Jul" in format_local_datetime(summer)
+
+
+def test_polish_catalogue_has_three_plural_forms():
+    assert read_catalog().plural_forms.startswith("nplurals=3;")
+
+
+def test_polish_catalogue_is_complete_and_not_fuzzy():
+    catalog = read_catalog()
+    fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
+    empty = [m.id for m in catalog if m.id and not all(
+        m.string if isinstance(m.string, tuple) else [m.string])]
+    assert fuzzy == [] and empty == []
+
+
+def test_every_source_message_is_in_the_polish_catalogue(tmp_path):
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F",
+         "pyproject.toml", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "."],
+        cwd=ROOT, check=True)
+    extracted = {m.id for m in read_catalog(pot) if m.id}
+    translated = {m.id for m in read_catalog() if m.id}
+    assert sorted(map(str, extracted - translated)) == []
+
+
+def test_compiled_catalogue_matches_the_po_file():
+    with open(MO, "rb") as fh:
+        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+    source = {m.id: m.string for m in read_catalog() if m.id and not m.fuzzy}
+    assert compiled == source, "run: hezo translate compile"
