@@ -39,8 +39,15 @@ def _configure_settings(app: Flask, overrides: Mapping | None) -> None:
             "HEZO_SECRET_KEY is not set: refusing to start in production mode "
             "(set HEZO_DEBUG=true only on a development machine)."
         )
+    if production and not app.config.get("TOTP_ENCRYPTION_KEY"):
+        raise ConfigurationError(
+            "HEZO_TOTP_ENCRYPTION_KEY is not set: refusing to start in production "
+            "mode (it must differ from HEZO_SECRET_KEY and stay out of the database)."
+        )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = "development-only-not-secret"
+    if not app.config.get("TOTP_ENCRYPTION_KEY"):
+        app.config["TOTP_ENCRYPTION_KEY"] = "dev:" + app.config["SECRET_KEY"]
     if production:
         logging.basicConfig(level=logging.INFO)
 
@@ -72,18 +79,28 @@ def _configure_i18n(app: Flask) -> None:
 
 
 def _configure_extensions(app: Flask) -> None:
+    from . import security
     from .extensions import csrf, limiter
 
     csrf.init_app(app)
     limiter.init_app(app)
+    security.init_app(app)
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import public
+    from . import accounts, cases, contracts, partners, public, staff
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
-    register_localized(app, public.bp)
+    for blueprint in (
+        public.bp,
+        accounts.bp,
+        contracts.bp,
+        cases.bp,
+        staff.bp,
+        partners.bp,
+    ):
+        register_localized(app, blueprint)
 
 
 def _configure_web(app: Flask) -> None:

@@ -17,8 +17,11 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 def main() -> None:
     from . import create_app
 
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=True,
-                     help="myHEZO portal administration.")
+    cli = FlaskGroup(
+        create_app=lambda: create_app(),
+        add_default_commands=True,
+        help="myHEZO portal administration.",
+    )
     cli.main(prog_name="hezo")
 
 
@@ -39,8 +42,12 @@ def init_app(app: Flask) -> None:
         click.echo(f"Schema up to date ({len(applied)} migration(s) applied).")
 
     @app.cli.command("import-contracts")
-    @click.argument("files", nargs=-1, required=True,
-                    type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.argument(
+        "files",
+        nargs=-1,
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    )
     def import_contracts(files):
         """Sync contract register CSV files (ERP export) into the database."""
         from .register_import import ImportReport, RegisterFormatError, import_register
@@ -48,8 +55,9 @@ def init_app(app: Flask) -> None:
         total = ImportReport()
         for path in files:
             size = path.stat().st_size
-            with click.progressbar(length=size, label=path.name, file=sys.stderr,
-                                   show_pos=False) as bar:
+            with click.progressbar(
+                length=size, label=path.name, file=sys.stderr, show_pos=False
+            ) as bar:
                 done = [0]
 
                 def progress(position, bar=bar, done=done):
@@ -69,8 +77,9 @@ def init_app(app: Flask) -> None:
             sys.exit(1)
 
     @app.cli.command("demo")
-    @click.option("--if-empty", is_flag=True,
-                  help="Load only into a database without contracts.")
+    @click.option(
+        "--if-empty", is_flag=True, help="Load only into a database without contracts."
+    )
     def demo(if_empty):
         """Load demo companies and contracts and print how to try the portal."""
         from .demo import load_demo
@@ -83,26 +92,85 @@ def init_app(app: Flask) -> None:
         report, login = load_demo(date.today(), write=not has_data)
         if report is not None:
             click.echo(format_report(report))
-        click.echo("\nDemo data loaded. To register a customer account use:")
-        click.echo(f"  NIP:             {login.nip}")
-        click.echo(f"  Contract number: {login.contract_number}")
-        click.echo(f"  Serial number:   {login.serial}")
+        print_demo_logins(login)
+
+    @app.cli.command("create-user")
+    @click.option("--role", type=click.Choice(["engineer", "admin"]), required=True)
+    @click.option("--email", required=True)
+    @click.option("--name", required=True, help="First and last name.")
+    @click.option("--language", type=click.Choice(["pl", "en"]), default="pl")
+    def create_user(role, email, name, language):
+        """Create a staff account and print its one-time invitation link."""
+        _invite(role, email, name, None, language)
+
+    @app.cli.command("invite-partner")
+    @click.option("--nip", required=True, help="The partner company's NIP.")
+    @click.option("--email", required=True)
+    @click.option("--name", required=True, help="First and last name.")
+    @click.option("--language", type=click.Choice(["pl", "en"]), default="pl")
+    def invite_partner(nip, email, name, language):
+        """Invite a reseller's user and print the one-time invitation link."""
+        from .models import Company
+        from .register_import import normalize_nip
+
+        company = Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
+        if company is None:
+            raise click.ClickException(f"No company with NIP {nip} in the register.")
+        _invite("partner", email, name, company, language)
+
+    @app.cli.command("run-reminders")
+    def run_reminders_command():
+        """Queue return and response reminders that are due (safe to run often)."""
+        from .db import utcnow
+        from .reminders import run_reminders
+
+        report = run_reminders(utcnow())
+        click.echo(
+            f"Reminders queued: return soon {report.return_soon}, return "
+            f"overdue {report.return_overdue}, response about to breach "
+            f"{report.response_breach}."
+        )
+
+    from .outbox import register_cli
+
+    register_cli(app)
 
     @app.cli.group("translate")
     def translate():
         """Extract, update and compile the gettext catalogues."""
 
     def pybabel(*args):
-        subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args],
-                       check=True, cwd=REPO_ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "babel.messages.frontend", *args],
+            check=True,
+            cwd=REPO_ROOT,
+        )
 
     @translate.command("update")
     def translate_update():
         """Extract messages and merge them into translations/*/messages.po."""
-        pybabel("extract", "-F", "pyproject.toml", "-k", "_l", "-k", "lazy_gettext",
-                "--no-location", "--sort-output", "-o", "translations/messages.pot", ".")
-        pybabel("update", "-i", "translations/messages.pot", "-d", "translations",
-                "--no-fuzzy-matching")
+        pybabel(
+            "extract",
+            "-F",
+            "pyproject.toml",
+            "-k",
+            "_l",
+            "-k",
+            "lazy_gettext",
+            "--no-location",
+            "--sort-output",
+            "-o",
+            "translations/messages.pot",
+            ".",
+        )
+        pybabel(
+            "update",
+            "-i",
+            "translations/messages.pot",
+            "-d",
+            "translations",
+            "--no-fuzzy-matching",
+        )
 
     @translate.command("compile")
     def translate_compile():
@@ -110,11 +178,57 @@ def init_app(app: Flask) -> None:
         pybabel("compile", "-d", "translations", "--statistics")
 
 
+def print_demo_logins(proof) -> None:
+    from .accounts.totp import grouped
+    from .demo import DEMO_PASSWORD, ensure_demo_accounts
+
+    accounts = ensure_demo_accounts()
+    click.echo(f"\n=== Demo logins (password for all: {DEMO_PASSWORD}) ===")
+    for account in accounts:
+        click.echo(f"  {account.role:9} {account.email}")
+        click.echo(
+            f"            authenticator key (time-based, 6 digits): "
+            f"{grouped(account.totp_key)}"
+        )
+        if account.recovery_codes:
+            click.echo(
+                f"            recovery codes: {', '.join(account.recovery_codes)}"
+            )
+    click.echo("  Add the key to an authenticator app, or print a code now with:")
+    click.echo(
+        "    .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('KEY').now())\""
+    )
+    click.echo("\nTo register a new customer account instead, use:")
+    click.echo(
+        f"  NIP {proof.nip}, contract {proof.contract_number}, serial {proof.serial}"
+    )
+
+
+def _invite(role, email, name, company, language) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    from .accounts.services import invite_user
+    from .db import utcnow
+    from .models import User
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.ClickException(f"Not a valid e-mail address: {exc}") from exc
+    if User.select().where(User.email == email).exists():
+        raise click.ClickException(f"An account with {email} exists already.")
+    first, _, last = name.strip().partition(" ")
+    link = invite_user(role, email, first, last, company, utcnow(), language)
+    click.echo(f"Invitation for {email} ({role}), valid for 3 days:\n{link}")
+
+
 def format_report(report) -> str:
     lines = [f"Rows read: {report.rows}"]
     for name in ("companies", "contracts", "devices"):
         t = getattr(report, name)
-        lines.append(f"{name.capitalize():10} added {t.added}, updated {t.updated}, "
-                     f"unchanged {t.unchanged}")
+        lines.append(
+            f"{name.capitalize():10} added {t.added}, updated {t.updated}, "
+            f"unchanged {t.unchanged}"
+        )
     lines.append(f"Rejected rows: {len(report.rejected)}")
     return "\n".join(lines)

@@ -13,6 +13,15 @@ INSTANCE_DIR = REPO_ROOT / "instance"
 
 class Defaults:
     SECRET_KEY = None
+    TOTP_ENCRYPTION_KEY = None
+    # Where links in e-mails point; never taken from the request's Host header.
+    PUBLIC_URL = "https://myhezo.pl"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:600000"
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    MFA_PENDING_SECONDS = 600
+    LOGIN_RATE_LIMIT = "10/minute;100/hour"
+    REGISTRATION_FAILURES_PER_HOUR = 5
     # A DEBUG or TESTING app may start without a secret key; production may not.
     DEBUG = False
     TESTING = False
@@ -43,6 +52,9 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     MAX_CONTENT_LENGTH = 26 * 1024 * 1024
+    UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+    ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    OUTBOX_FILE_FOLDER = str(INSTANCE_DIR / "mail")
 
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True

@@ -46,17 +46,27 @@ def demo_rows(today: date) -> list[RegisterRow]:
                 start, end = today - timedelta(days=330), today + timedelta(days=35)
             else:
                 start, end = today - timedelta(days=200), today + timedelta(days=700)
-            legacy = f"PW/{today.year - 3}/{c_index * 10 + k + 1:04d}" if k % 2 else None
+            legacy = (
+                f"PW/{today.year - 3}/{c_index * 10 + k + 1:04d}" if k % 2 else None
+            )
             for s in range(3 + k):
                 line += 1
-                rows.append(RegisterRow(
-                    line=line, contract_number=number, legacy_number=legacy,
-                    customer_nip=nip, customer_name=name,
-                    partner_nip=partner_nip, partner_name=partner_name,
-                    service_code=code, start_date=start, end_date=end,
-                    serial=f"{19 + c_index}{k}{s}Y-{40125 + c_index * 100 + k * 10 + s}",
-                    product=PRODUCTS[(c_index + k + s) % len(PRODUCTS)],
-                ))
+                rows.append(
+                    RegisterRow(
+                        line=line,
+                        contract_number=number,
+                        legacy_number=legacy,
+                        customer_nip=nip,
+                        customer_name=name,
+                        partner_nip=partner_nip,
+                        partner_name=partner_name,
+                        service_code=code,
+                        start_date=start,
+                        end_date=end,
+                        serial=f"{19 + c_index}{k}{s}Y-{40125 + c_index * 100 + k * 10 + s}",  # noqa: E501
+                        product=PRODUCTS[(c_index + k + s) % len(PRODUCTS)],
+                    )
+                )
     return rows
 
 
@@ -70,3 +80,51 @@ def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
     report = RegisterSync().apply(rows) if write else None
     first = rows[0]
     return report, DemoLogin(first.customer_nip, first.contract_number, first.serial)
+
+
+DEMO_PASSWORD = "zielony rower nad Wisłą"
+DEMO_ACCOUNTS = (
+    ("customer", "klient@demo.myhezo.pl", "Anna", "Kowalska", CUSTOMERS[0][0]),
+    ("partner", "partner@demo.myhezo.pl", "Piotr", "Wiśniewski", PARTNERS[0][0]),
+    ("engineer", "inzynier@demo.myhezo.pl", "Łukasz", "Zieliński", None),
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    role: str
+    email: str
+    totp_key: str
+    recovery_codes: tuple[str, ...]
+
+
+def ensure_demo_accounts() -> list[DemoAccount]:
+    """Ready demo accounts (password, TOTP) for trying the portal; created once.
+
+    Only the demo command calls this: a fresh install has no account otherwise.
+    """
+    from . import crypto
+    from .accounts import passwords, services, totp
+    from .db import db
+    from .models import Company, User
+
+    accounts = []
+    for role, email, first, last, nip in DEMO_ACCOUNTS:
+        user = User.get_or_none(User.email == email)
+        codes: tuple[str, ...] = ()
+        if user is None:
+            secret = totp.new_secret()
+            with db.atomic():
+                user = User.create(
+                    email=email,
+                    first_name=first,
+                    last_name=last,
+                    role=role,
+                    company=Company.get_or_none(Company.nip == nip) if nip else None,
+                    password_hash=passwords.hash_password(DEMO_PASSWORD),
+                    totp_secret=crypto.encrypt_secret(secret),
+                )
+                codes = tuple(services.issue_recovery_codes(user))
+        key = crypto.decrypt_secret(user.totp_secret)
+        accounts.append(DemoAccount(role, email, key, codes))
+    return accounts

@@ -18,10 +18,10 @@ def wants_fragment() -> bool:
     )
 
 
-def render_page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+def render_page_or_fragment(page: str, fragment: str, /, **context):
     """Render the fragment for htmx and the whole page otherwise."""
     template = fragment if wants_fragment() else page
-    response = make_response(render_template(template, **context), status)
+    response = make_response(render_template(template, **context))
     response.vary.add("HX-Request")
     return response
 

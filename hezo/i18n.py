@@ -52,7 +52,7 @@ def languages() -> tuple[str, ...]:
 
 
 def preferred_language() -> str:
-    """For a URL without a language: host, then session, then Accept-Language, then pl."""
+    """For a URL without a language: host, session, Accept-Language, then pl."""
     from flask import current_app
 
     host = request.host.split(":")[0].lower().removeprefix("www.")

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from .audit import security_event
 from .htmx import hx_refresh, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ SECURITY_HEADERS = {
 
 
 def init_app(app: Flask) -> None:
+    # peewee logs every statement with its parameters at DEBUG: one-time link
+    # tokens in mail bodies, session tokens, hashes. Keep them out of any log,
+    # whatever the root level (to see SQL while debugging, lower it again).
+    logging.getLogger("peewee").setLevel(logging.INFO)
+
     @app.before_request
     def _request_id():
         g.request_id = secrets.token_hex(8)
@@ -58,6 +64,8 @@ def _http_error(exc: HTTPException):
     if isinstance(exc, SecurityError):
         # Untrusted Host header: build no URL from it, not even in the error page.
         return "Bad request", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    if exc.code == 429:
+        security_event("rate_limited", endpoint=request.endpoint or "-")
     return _render_error(exc.code)
 
 
@@ -75,6 +83,8 @@ def _database_busy(exc: OperationalError):
 
 
 def _unexpected(exc: Exception):
+    # The route's pattern, not the path: paths may hold one-time link tokens.
+    rule = request.url_rule.rule if request.url_rule else "-"
     log.exception("unhandled error (request %s) %s %s", g.get("request_id"),
-                  request.method, request.path)
+                  request.method, rule)
     return _render_error(500)

@@ -10,6 +10,7 @@ import secrets
 
 import psycopg
 import pytest
+from flask import g
 
 from hezo import create_app
 from hezo.cli import migrate_database
@@ -24,6 +25,7 @@ TEST_CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "TRUSTED_HOSTS": ["localhost", "127.0.0.1", "myhezo.pl", "myhezo.com"],
     "RATELIMIT_ENABLED": False,
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
 }
 
 
@@ -59,8 +61,10 @@ def _pg_migrated(pg_schema):
 
 def database_config(tmp_path, pg_schema) -> dict:
     if pg_schema:
-        return {"DATABASE_URL": PG_URL,
-                "DATABASE_OPTIONS": {"options": f"-c search_path={pg_schema}"}}
+        return {
+            "DATABASE_URL": PG_URL,
+            "DATABASE_OPTIONS": {"options": f"-c search_path={pg_schema}"},
+        }
     return {"DATABASE_URL": f"sqlite:///{tmp_path / 'hezo.db'}"}
 
 
@@ -73,10 +77,20 @@ def config_overrides():
 @pytest.fixture
 def app(tmp_path, _pg_migrated, config_overrides):
     app = create_app(
-        TEST_CONFIG | database_config(tmp_path, _pg_migrated)
-        | {"UPLOAD_FOLDER": str(tmp_path / "uploads"),
-           "OUTBOX_FILE_FOLDER": str(tmp_path / "mail")}
+        TEST_CONFIG
+        | database_config(tmp_path, _pg_migrated)
+        | {
+            "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+            "OUTBOX_FILE_FOLDER": str(tmp_path / "mail"),
+        }
         | config_overrides
+    )
+    # Tests hold an app context (``dbconn``) while making requests, and Flask
+    # reuses it for them, so ``g`` would carry the signed-in user and the locale
+    # from one request (and client) to the next. Production has a fresh ``g``
+    # per request: give tests the same.
+    app.url_value_preprocessors.setdefault(None, []).insert(
+        0, lambda endpoint, values: vars(g).clear()
     )
     if _pg_migrated:
         _truncate_all()
@@ -105,8 +119,9 @@ def runner(app):
 
 @pytest.fixture
 def dbconn(app):
-    """A connection for the test body itself (requests open their own)."""
+    """A connection and an app context for the test body (requests open their own)."""
     db.connect(reuse_if_open=True)
-    yield db
+    with app.app_context():
+        yield db
     if not db.is_closed():
         db.close()

@@ -59,8 +59,12 @@ def test_contract_number_is_unique(dbconn):
     from hezo.models import Company
 
     company = Company.create(nip="5260181596", name="Żółw")
-    fields = dict(customer=company, service_code="PW-TAC",
-                  start_date="2025-01-01", end_date="2026-01-01")
+    fields = dict(
+        customer=company,
+        service_code="PW-TAC",
+        start_date="2025-01-01",
+        end_date="2026-01-01",
+    )
     Contract.create(number="HZ-1", **fields)
     with pytest.raises(IntegrityError), db.atomic():
         Contract.create(number="HZ-1", **fields)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from hezo.models import Company, Contract, Device
-from hezo.register_import import import_register
+from hezo.register_import import RegisterSync, import_register, read_register
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "contracts-sample.csv"
@@ -41,7 +41,8 @@ def test_second_import_changes_nothing(dbconn):
     assert (report.contracts.added, report.contracts.updated) == (0, 0)
     assert report.contracts.unchanged == 3
     assert report.devices.unchanged == 4 and report.devices.added == 0
-    assert [(c.id, c.updated_at) for c in Contract.select().order_by(Contract.id)] == before
+    after = [(c.id, c.updated_at) for c in Contract.select().order_by(Contract.id)]
+    assert after == before
 
 
 def test_windows_1250_with_commas_gives_the_same_result(dbconn, tmp_path):
@@ -67,7 +68,8 @@ def test_utf8_bom_and_reordered_columns_are_read(dbconn, tmp_path):
 
 def test_serials_are_trimmed_and_case_folded(dbconn):
     import_register(SAMPLE)
-    assert {d.serial for d in Device.select()} == {"1942Y-40125", "1942Y-40126", "SW-88812"}
+    assert {d.serial for d in Device.select()} == {
+        "1942Y-40125", "1942Y-40126", "SW-88812"}
 
 
 def test_changed_row_updates_the_contract_and_device(dbconn, tmp_path):
@@ -98,7 +100,8 @@ def test_bad_row_is_reported_by_line_and_good_rows_kept(dbconn, tmp_path, row, r
 def test_contract_with_conflicting_terms_is_rejected(dbconn, tmp_path):
     conflicting = GOOD.replace("PW-TAC", "PW-AHR-4H").replace("SN-1", "SN-9")
     report = import_register(write(tmp_path, HEADER + GOOD + conflicting))
-    assert len(report.rejected) == 1 and "differs from line 2" in report.rejected[0].reason
+    assert len(report.rejected) == 1
+    assert "differs from line 2" in report.rejected[0].reason
     assert Contract.get().service_code == "PW-TAC"
 
 
@@ -117,3 +120,27 @@ def test_cli_refuses_a_file_without_the_register_columns(runner, tmp_path):
     result = runner.invoke(args=["import-contracts", str(path)])
     assert result.exit_code != 0
     assert "missing columns" in result.output
+
+
+def test_large_file_in_several_batches_is_counted_once_and_synced_again(
+        dbconn, tmp_path):
+    # 1,300 rows: whole multi-row INSERT chunks plus single rows, and contracts
+    # whose rows straddle the batches of 500.
+    lines = [HEADER]
+    for i in range(1300):
+        contract = f"HZ-2025-{i // 7:06d}"
+        nip = ("5260181596", "6281948218", "1860913901")[i // 7 % 3]
+        lines.append(f"{contract};;{nip};Firma {nip};;;PW-TAC;2025-01-01;"
+                     f"2027-12-31;sn-{i};X465\n")
+    path = write(tmp_path, "".join(lines))
+    report = RegisterSync().apply(read_register(path), batch_rows=500)
+    assert report.rejected == []
+    assert counts() == (3, 186, 1300)
+    assert (report.contracts.added, report.contracts.unchanged) == (186, 0)
+    assert report.devices.added == 1300
+    assert Device.get(Device.serial == "SN-1299").contract.number == "HZ-2025-000185"
+    again = RegisterSync().apply(read_register(path), batch_rows=500)
+    assert counts() == (3, 186, 1300)
+    assert (again.companies.unchanged, again.contracts.unchanged,
+            again.devices.unchanged) == (3, 186, 1300)
+    assert again.contracts.added == again.contracts.updated == 0

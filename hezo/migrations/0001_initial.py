@@ -97,6 +97,7 @@ def up(migrator, db):
         return_due_at = UTCDateTimeField(null=True)
         returned_at = UTCDateTimeField(null=True)
         return_waybill = CharField(max_length=60, default='')
+        next_due_at = UTCDateTimeField(null=True)
         paused_at = UTCDateTimeField(null=True)
         paused_seconds = IntegerField(default=0)
         escalated_at = UTCDateTimeField(null=True)
@@ -106,7 +107,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'support_case'
-            indexes = ((('company', 'last_activity_at'), False), (('status', 'response_due_at'), False), (('is_shared', 'contract'), False))
+            indexes = ((('company', 'last_activity_at'), False), (('status', 'response_due_at'), False), (('next_due_at', 'severity'), False), (('is_shared', 'contract'), False))
     db.create_tables([SupportCase])
 
     class Message(Model):
@@ -216,13 +217,34 @@ def up(migrator, db):
             table_name = 'pending_enrolment'
     db.create_tables([PendingEnrolment])
 
+    class PendingRegistration(Model):
+        key = CharField(unique=True, max_length=64)
+        token_hash = CharField(unique=True, null=True, max_length=64)
+        company = ForeignKeyField(Company, on_delete='CASCADE')
+        contract_number = CharField(max_length=40)
+        serial = CharField(max_length=64)
+        service_code = CharField(max_length=20, default='')
+        first_name = CharField(max_length=80, default='')
+        last_name = CharField(max_length=80, default='')
+        email = CharField(max_length=254, default='')
+        phone = CharField(max_length=32, default='')
+        language = CharField(max_length=2, default='pl')
+        created_at = UTCDateTimeField()
+        expires_at = UTCDateTimeField()
+        class Meta:
+            database = db
+            table_name = 'pending_registration'
+    db.create_tables([PendingRegistration])
+
     class RecoveryCode(Model):
         user = ForeignKeyField(User, on_delete='CASCADE')
+        lookup = CharField(max_length=8)
         code_hash = CharField()
         used_at = UTCDateTimeField(null=True)
         class Meta:
             database = db
             table_name = 'recovery_code'
+            indexes = ((('user', 'lookup'), False),)
     db.create_tables([RecoveryCode])
 
     class StatusChange(Model):
@@ -252,6 +274,7 @@ def down(migrator, db):
     migrator.migrate(migrator.drop_table('throttle_event'))
     migrator.migrate(migrator.drop_table('status_change'))
     migrator.migrate(migrator.drop_table('recovery_code'))
+    migrator.migrate(migrator.drop_table('pending_registration'))
     migrator.migrate(migrator.drop_table('pending_enrolment'))
     migrator.migrate(migrator.drop_table('outbox_message'))
     migrator.migrate(migrator.drop_table('contact_request'))

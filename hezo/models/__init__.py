@@ -3,7 +3,14 @@
 ``ALL_MODELS`` is in dependency order (referenced tables first).
 """
 
-from .accounts import AuthToken, PendingEnrolment, RecoveryCode, ThrottleEvent, User
+from .accounts import (
+    AuthToken,
+    PendingEnrolment,
+    PendingRegistration,
+    RecoveryCode,
+    ThrottleEvent,
+    User,
+)
 from .audit import AuditEvent, ContactRequest, OutboxMessage
 from .cases import (
     Attachment,
@@ -21,6 +28,7 @@ ALL_MODELS = [
     User,
     RecoveryCode,
     AuthToken,
+    PendingRegistration,
     PendingEnrolment,
     ThrottleEvent,
     SupportCase,

@@ -2,7 +2,13 @@
 
 import secrets
 
-from peewee import BigIntegerField, BooleanField, CharField, ForeignKeyField, IntegerField
+from peewee import (
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    ForeignKeyField,
+    IntegerField,
+)
 
 from ..db import BaseModel, UTCDateTimeField, utcnow
 from .companies import Company
@@ -39,6 +45,20 @@ class User(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
 
+    # flask-login: the id in the cookie is the rotating session token.
+    is_anonymous = False
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_enabled
+
+    def get_id(self) -> str:
+        return self.session_token
+
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -49,9 +69,15 @@ class User(BaseModel):
 
 
 class RecoveryCode(BaseModel):
+    """A single-use recovery code; ``lookup`` (its first group) finds the row."""
+
     user = ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    lookup = CharField(max_length=8)
     code_hash = CharField(max_length=255)
     used_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "lookup"), False),)
 
 
 class AuthToken(BaseModel):
@@ -63,6 +89,27 @@ class AuthToken(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     expires_at = UTCDateTimeField()
     used_at = UTCDateTimeField(null=True)
+
+
+class PendingRegistration(BaseModel):
+    """A registration between the company proof and the e-mailed confirmation link.
+
+    The browser holds only ``key``; what was typed stays here, off the cookie.
+    """
+
+    key = CharField(max_length=64, unique=True)
+    token_hash = CharField(max_length=64, null=True, unique=True)
+    company = ForeignKeyField(Company, on_delete="CASCADE")
+    contract_number = CharField(max_length=40)
+    serial = CharField(max_length=64)
+    service_code = CharField(max_length=20, default="")
+    first_name = CharField(max_length=80, default="")
+    last_name = CharField(max_length=80, default="")
+    email = CharField(max_length=254, default="")
+    phone = CharField(max_length=32, default="")
+    language = CharField(max_length=2, default="pl")
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
 
 
 class PendingEnrolment(BaseModel):

@@ -51,6 +51,9 @@ class SupportCase(BaseModel):
     return_due_at = UTCDateTimeField(null=True)
     returned_at = UTCDateTimeField(null=True)
     return_waybill = CharField(max_length=60, default="")
+    # The earliest running clock (response, delivery or return); None when no
+    # clock runs (answered and not validated, waiting for the customer, closed).
+    next_due_at = UTCDateTimeField(null=True)
     paused_at = UTCDateTimeField(null=True)
     paused_seconds = IntegerField(default=0)
     escalated_at = UTCDateTimeField(null=True)
@@ -62,6 +65,7 @@ class SupportCase(BaseModel):
         indexes = (
             (("company", "last_activity_at"), False),
             (("status", "response_due_at"), False),
+            (("next_due_at", "severity"), False),
             (("is_shared", "contract"), False),
         )
 

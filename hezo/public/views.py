@@ -1,15 +1,20 @@
 from flask import redirect, render_template, url_for
 
 from ..i18n import preferred_language
+from ..security import public
 from . import bp, root_bp
 
 
 @root_bp.get("/")
+@public
 def index():
-    return redirect(url_for("public.home", lang=preferred_language()))
+    response = redirect(url_for("public.home", lang=preferred_language()))
+    response.vary.update(("Host", "Accept-Language"))
+    return response
 
 
 @root_bp.get("/healthz")
+@public
 def healthz():
     from ..db import db
 
@@ -18,5 +23,6 @@ def healthz():
 
 
 @bp.get("/")
+@public
 def home():
     return render_template("public/home.html")

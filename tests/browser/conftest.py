@@ -12,10 +12,18 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-CHROMIUM = os.environ.get("HEZO_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM = os.environ.get(
+    "HEZO_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium"
+)
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 900}
@@ -55,8 +63,9 @@ def live_server(app):
 
 
 def _page(browser, viewport, locale="pl-PL"):
-    context = browser.new_context(viewport=viewport, locale=locale,
-                                  is_mobile=viewport is PHONE)
+    context = browser.new_context(
+        viewport=viewport, locale=locale, is_mobile=viewport is PHONE
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors = []

@@ -4,3 +4,22 @@
 def assert_no_horizontal_scroll(page):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= page.viewport_size["width"], f"page is {width}px wide"
+
+
+def sign_in(page, base, user, landing="**/en/**"):
+    """Sign in through the English forms: password, then a fresh TOTP code."""
+    from ..factories import PASSWORD, fresh_code
+
+    page.goto(base + "/en/login")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/en/login/code**")
+    page.get_by_label("Code").fill(fresh_code(user))
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(landing)
+
+
+def sign_out(page):
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/en/")

@@ -8,7 +8,10 @@ def test_landing_page_in_polish_then_english_by_the_switch(phone, live_server):
     assert phone.locator("html").get_attribute("lang") == "pl"
     phone.get_by_role("link", name="English").click()
     phone.wait_for_url("**/en/")
-    assert phone.locator("h1").inner_text() == "Service for your Extreme Networks equipment"
+    assert (
+        phone.locator("h1").inner_text()
+        == "Service for your Extreme Networks equipment"
+    )
     phone.get_by_role("link", name="Polski").click()
     phone.wait_for_url("**/pl/")
 

@@ -1,0 +1,7 @@
+"""Accounts: registration by contract proof, TOTP, sign-in, recovery, invitations."""
+
+from flask import Blueprint
+
+bp = Blueprint("accounts", __name__)
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,471 @@
+"""Account operations. Views and the CLI call these; they never read ``request``.
+
+Every consume-once secret (TOTP step, recovery code, link token) is consumed by
+a conditional UPDATE whose row count decides, so two concurrent uses cannot
+both succeed, on SQLite and PostgreSQL alike.
+"""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from peewee import fn
+
+from .. import crypto
+from ..audit import security_event
+from ..db import db, utcnow
+from ..models import (
+    AuthToken,
+    Company,
+    Contract,
+    Device,
+    PendingEnrolment,
+    PendingRegistration,
+    RecoveryCode,
+    ThrottleEvent,
+    User,
+)
+from ..models.accounts import new_session_token
+from ..outbox import queue_mail
+from ..register_import import normalize_nip, normalize_serial
+from . import passwords, totp
+
+RECOVERY_CODES = 10
+RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols, no 0/O, 1/I
+LOGIN_LOCK_AFTER = 10
+OTP_LOCK_AFTER = 10
+LOCK_SECONDS = 15 * 60
+OTP_NOTIFY_AFTER = 3
+LOGIN_NOTIFY_AFTER = 5
+TOKEN_LIFETIME = {"invite": timedelta(days=3), "reset": timedelta(minutes=30),
+                  "register": timedelta(hours=1)}
+RESETS_PER_HOUR = 3
+
+
+def public_url(path: str) -> str:
+    """A link for an e-mail, built from the configured host, never the request's."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+# -- registration by contract proof ----------------------------------------
+
+
+def find_contract(number: str) -> Contract | None:
+    """A contract by its number in the new or the legacy notation."""
+    number = number.strip()
+    return Contract.get_or_none(
+        (fn.UPPER(Contract.number) == number.upper())
+        | (fn.UPPER(Contract.legacy_number) == number.upper()))
+
+
+def _failures(scope: str, key: str, now: datetime) -> int:
+    return ThrottleEvent.select().where(
+        (ThrottleEvent.scope == scope) & (ThrottleEvent.key == key)
+        & (ThrottleEvent.created_at > now - timedelta(hours=1))).count()
+
+
+def verify_company(nip: str, contract_number: str, serial: str, service_code: str,
+                   now: datetime) -> Contract | None:
+    """The contract when the three facts match an active contract, else None.
+
+    Every lookup runs whatever fails first, so a mismatch takes the same time
+    and gives the same answer whichever part was wrong. Failures are counted
+    per NIP and per contract number; past the limit even a correct triple fails.
+    """
+    nip, serial = normalize_nip(nip) or "", normalize_serial(serial)
+    contract = find_contract(contract_number)
+    company = Company.get_or_none(Company.nip == nip)
+    covered = contract is not None and Device.select().where(
+        (Device.contract == contract) & (Device.serial == serial)).exists()
+    limit = current_app.config["REGISTRATION_FAILURES_PER_HOUR"]
+    throttled = max(_failures("register-nip", nip, now),
+                    _failures("register-contract", contract_number.upper(), now)) >= limit
+    ok = (company is not None and contract is not None and covered
+          and contract.customer_id == company.id
+          and contract.is_active_on(now.date())
+          and service_code in ("", contract.service_code))
+    if ok and not throttled:
+        return contract
+    with db.atomic():
+        ThrottleEvent.create(scope="register-nip", key=nip, created_at=now)
+        ThrottleEvent.create(scope="register-contract", key=contract_number.upper(),
+                             created_at=now)
+    security_event("registration_proof_failed", nip=nip, throttled=throttled)
+    return None
+
+
+def start_registration(contract: Contract, serial: str, service_code: str,
+                       now: datetime, key: str | None = None) -> PendingRegistration:
+    """Open (or update) the pending registration the browser refers to by ``key``."""
+    pending = PendingRegistration.get_or_none(PendingRegistration.key == key) if key else None
+    if pending is None:
+        pending = PendingRegistration(key=crypto.new_token())
+    pending.company = contract.customer_id
+    pending.contract_number = contract.number
+    pending.serial = normalize_serial(serial)
+    pending.service_code = service_code
+    pending.expires_at = now + timedelta(hours=2)
+    pending.save()
+    return pending
+
+
+def pending_registration(key: str | None, now: datetime) -> PendingRegistration | None:
+    if not key:
+        return None
+    return PendingRegistration.get_or_none(
+        (PendingRegistration.key == key) & (PendingRegistration.expires_at > now))
+
+
+def submit_contact(pending: PendingRegistration, data: dict, now: datetime) -> None:
+    """Save contact details and e-mail the confirmation link.
+
+    When the address already has an account, its owner is told that someone
+    tried instead; the person registering sees the same page either way.
+    """
+    for name in ("first_name", "last_name", "phone", "language"):
+        setattr(pending, name, data[name])
+    pending.email = data["email"].strip().lower()
+    token = crypto.new_token()
+    pending.token_hash = crypto.token_hash(token)
+    pending.expires_at = now + TOKEN_LIFETIME["register"]
+    existing = User.get_or_none(User.email == pending.email)
+    with db.atomic():
+        pending.save()
+        if existing is not None:
+            queue_mail(existing.email, "register_attempt", existing.language,
+                       name=existing.first_name)
+        else:
+            queue_mail(pending.email, "register_confirm", pending.language,
+                       name=pending.first_name, company=pending.company.name,
+                       link=public_url(f"/{pending.language}/register/confirm/{token}"))
+
+
+def confirm_registration(token: str, now: datetime) -> User | None:
+    """Turn a confirmed registration into an account awaiting password and TOTP."""
+    digest = crypto.token_hash(token)
+    with db.atomic():
+        # Claim the link with a write first (see consume_token): it expires now.
+        if not PendingRegistration.update(expires_at=now).where(
+                (PendingRegistration.token_hash == digest)
+                & (PendingRegistration.expires_at > now)).execute():
+            return None
+        pending = PendingRegistration.get(PendingRegistration.token_hash == digest)
+        if User.select().where(User.email == pending.email).exists():
+            return None
+        PendingRegistration.delete().where(
+            PendingRegistration.id == pending.id).execute()
+        user = User.create(
+            email=pending.email, first_name=pending.first_name,
+            last_name=pending.last_name, phone=pending.phone, language=pending.language,
+            role="customer", company=pending.company_id, created_at=now)
+    security_event("registration_confirmed", user)
+    return user
+
+
+# -- invitations (staff and partners) --------------------------------------
+
+
+def invite_user(role: str, email: str, first_name: str, last_name: str,
+                company: Company | None, now: datetime, language: str = "pl") -> str:
+    """Create an account without password or TOTP; returns its one-time link."""
+    with db.atomic():
+        user = User.create(email=email.strip().lower(), first_name=first_name,
+                           last_name=last_name, role=role, company=company,
+                           language=language, created_at=now)
+        token = _issue_token(user, "invite", now)
+    return public_url(f"/{language}/invite/{token}")
+
+
+def _issue_token(user: User, purpose: str, now: datetime) -> str:
+    token = crypto.new_token()
+    AuthToken.create(user=user, purpose=purpose, token_hash=crypto.token_hash(token),
+                     created_at=now, expires_at=now + TOKEN_LIFETIME[purpose])
+    return token
+
+
+def valid_token(token: str, purpose: str, now: datetime) -> AuthToken | None:
+    return AuthToken.get_or_none(
+        (AuthToken.token_hash == crypto.token_hash(token)) & (AuthToken.purpose == purpose)
+        & AuthToken.used_at.is_null() & (AuthToken.expires_at > now))
+
+
+def consume_token(token: str, purpose: str, now: datetime) -> User | None:
+    """Use a link token once: the first caller gets its user, every other None.
+
+    The conditional UPDATE comes first: inside a transaction, SQLite lets a
+    writer wait for the lock only if it has not read yet (BEGIN IMMEDIATE rule).
+    """
+    digest = crypto.token_hash(token)
+    taken = AuthToken.update(used_at=now).where(
+        (AuthToken.token_hash == digest) & (AuthToken.purpose == purpose)
+        & AuthToken.used_at.is_null() & (AuthToken.expires_at > now)).execute()
+    return AuthToken.get(AuthToken.token_hash == digest).user if taken == 1 else None
+
+
+# -- activation: password, authenticator, recovery codes -------------------
+
+
+def context_words(user: User) -> list[str]:
+    local = user.email.split("@")[0]
+    words = [user.email, local, user.first_name, user.last_name]
+    if user.company_id:
+        words += [user.company.nip, *user.company.name.replace(".", " ").split()]
+    return words
+
+
+def set_password(user: User, password: str) -> None:
+    User.update(password_hash=passwords.hash_password(password)).where(
+        User.id == user.id).execute()
+
+
+def begin_enrolment(key: str | None) -> tuple[str, str]:
+    """A new pending TOTP secret (kept in the database); returns (key, secret).
+
+    A fresh secret for every attempt, so a secret shown once is never reused.
+    """
+    stale = PendingEnrolment.created_at < utcnow() - timedelta(hours=1)
+    PendingEnrolment.delete().where(stale | (PendingEnrolment.key == (key or ""))).execute()
+    secret = totp.new_secret()
+    key = crypto.new_token()
+    PendingEnrolment.create(key=key, secret=crypto.encrypt_secret(secret))
+    return key, secret
+
+
+def pending_secret(key: str | None) -> str | None:
+    row = PendingEnrolment.get_or_none(PendingEnrolment.key == key) if key else None
+    return crypto.decrypt_secret(row.secret) if row else None
+
+
+def confirm_enrolment(user: User, key: str, code: str, now: datetime) -> list[str] | None:
+    """Activate the pending secret when ``code`` matches it.
+
+    Swaps the secret, stores the code's step as used, voids old recovery codes
+    and sessions, and returns ten new recovery codes; None when the code is wrong.
+    """
+    secret = pending_secret(key)
+    step = totp.matching_step(secret, code, now) if secret else None
+    if step is None:
+        return None
+    with db.atomic():
+        User.update(totp_secret=crypto.encrypt_secret(secret), totp_last_step=step,
+                    failed_otps=0, otp_blocked_until=None,
+                    session_token=new_session_token()).where(User.id == user.id).execute()
+        PendingEnrolment.delete().where(PendingEnrolment.key == key).execute()
+        codes = issue_recovery_codes(user)
+    return codes
+
+
+def _hash_code(code: str, salt: bytes) -> str:
+    digest = hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _check_code(code: str, stored: str) -> bool:
+    _, salt, digest = stored.split("$")
+    return hmac.compare_digest(_hash_code(code, bytes.fromhex(salt)).split("$")[2], digest)
+
+
+def normalize_recovery_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def issue_recovery_codes(user: User) -> list[str]:
+    """Ten fresh codes (60 bits each), stored salted-hashed; old ones voided."""
+    RecoveryCode.delete().where(RecoveryCode.user == user).execute()
+    codes = []
+    for _ in range(RECOVERY_CODES):
+        raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(12))
+        codes.append(f"{raw[:4]}-{raw[4:8]}-{raw[8:]}")
+        RecoveryCode.create(user=user, lookup=raw[:4],
+                            code_hash=_hash_code(raw, secrets.token_bytes(16)))
+    return codes
+
+
+def remaining_recovery_codes(user: User) -> int:
+    return RecoveryCode.select().where(
+        (RecoveryCode.user == user) & RecoveryCode.used_at.is_null()).count()
+
+
+# -- signing in --------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    user: User | None
+    reason: str = ""  # for the log only; the person sees one generic message
+
+
+def authenticate_password(email: str, password: str, now: datetime) -> LoginResult:
+    """Check e-mail and password with per-account back-off.
+
+    Unknown e-mail, wrong password, back-off, disabled or not activated: all
+    fail alike, and a missing account still costs one password hash.
+    """
+    user = User.get_or_none(User.email == email.strip().lower())
+    ok = passwords.check_password(user.password_hash if user else None, password)
+    if user is None:
+        return LoginResult(None, "unknown")
+    if user.login_blocked_until and user.login_blocked_until > now:
+        return LoginResult(None, "throttled")
+    if not ok:
+        _record_login_failure(user, now)
+        return LoginResult(None, "password")
+    if not user.is_enabled or user.totp_secret is None:
+        return LoginResult(None, "inactive")
+    changes = {"failed_logins": 0, "login_blocked_until": None}
+    if passwords.needs_rehash(user.password_hash):
+        changes["password_hash"] = passwords.hash_password(password)
+    User.update(**changes).where(User.id == user.id).execute()
+    return LoginResult(user)
+
+
+def _backoff(failures: int, lock_after: int) -> timedelta:
+    if failures >= lock_after:
+        return timedelta(seconds=LOCK_SECONDS)
+    return timedelta(seconds=min(2 ** (failures - 1), LOCK_SECONDS))
+
+
+def _record_login_failure(user: User, now: datetime) -> None:
+    failures = user.failed_logins + 1
+    with db.atomic():
+        User.update(failed_logins=User.failed_logins + 1,
+                    login_blocked_until=now + _backoff(failures, LOGIN_LOCK_AFTER)).where(
+            User.id == user.id).execute()
+        if failures == LOGIN_NOTIFY_AFTER:
+            queue_mail(user.email, "login_failures", user.language, name=user.first_name)
+
+
+def consume_totp_step(user: User, step: int) -> bool:
+    """Record ``step`` as used, only if it is newer than the last one used."""
+    return User.update(totp_last_step=step, failed_otps=0, otp_blocked_until=None).where(
+        (User.id == user.id) & (User.totp_last_step < step)).execute() == 1
+
+
+def consume_recovery_code(user: User, code: str, now: datetime) -> bool:
+    code = normalize_recovery_code(code)
+    if len(code) != 12:
+        return False
+    for row in RecoveryCode.select().where(
+            (RecoveryCode.user == user) & (RecoveryCode.lookup == code[:4])
+            & RecoveryCode.used_at.is_null()):
+        if _check_code(code, row.code_hash):
+            return RecoveryCode.update(used_at=now).where(
+                (RecoveryCode.id == row.id) & RecoveryCode.used_at.is_null()).execute() == 1
+    return False
+
+
+def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
+    """``"totp"`` or ``"recovery"`` when the code is accepted, else None.
+
+    A code of a step already used, a wrong code and any code during back-off
+    all give None. Failures are counted per account; the third in a row is
+    e-mailed to the owner, the tenth locks the second factor for 15 minutes.
+    """
+    user = User.get_by_id(user.id)
+    if user.otp_blocked_until and user.otp_blocked_until > now:
+        _record_otp_failure(user, now, extend=False)
+        return None
+    secret = crypto.decrypt_secret(user.totp_secret)
+    step = totp.matching_step(secret, code, now)
+    if step is not None and consume_totp_step(user, step):
+        return "totp"
+    if step is None and consume_recovery_code(user, code, now):
+        with db.atomic():
+            User.update(failed_otps=0, otp_blocked_until=None).where(
+                User.id == user.id).execute()
+            queue_mail(user.email, "recovery_code_used", user.language,
+                       name=user.first_name, left=remaining_recovery_codes(user))
+        return "recovery"
+    _record_otp_failure(user, now)
+    return None
+
+
+def _record_otp_failure(user: User, now: datetime, extend: bool = True) -> None:
+    if not extend:
+        return
+    failures = user.failed_otps + 1
+    with db.atomic():
+        User.update(failed_otps=User.failed_otps + 1,
+                    otp_blocked_until=now + _backoff(failures, OTP_LOCK_AFTER)).where(
+            User.id == user.id).execute()
+        if failures == OTP_NOTIFY_AFTER:
+            queue_mail(user.email, "otp_failures", user.language, name=user.first_name)
+    security_event("second_factor_failed", user, failures=failures)
+
+
+def record_login(user: User, now: datetime) -> None:
+    User.update(last_login_at=now).where(User.id == user.id).execute()
+
+
+def end_sessions(user: User) -> str:
+    """Rotate the session token: every cookie issued before stops working."""
+    token = new_session_token()
+    User.update(session_token=token).where(User.id == user.id).execute()
+    user.session_token = token
+    return token
+
+
+# -- password reset and changes ---------------------------------------------
+
+
+def request_password_reset(email: str, now: datetime) -> None:
+    """E-mail a reset link to an active account; silently nothing otherwise."""
+    user = User.get_or_none((User.email == email.strip().lower()) & User.is_enabled)
+    if user is None or user.totp_secret is None:
+        return
+    recent = AuthToken.select().where(
+        (AuthToken.user == user) & (AuthToken.purpose == "reset")
+        & (AuthToken.created_at > now - timedelta(hours=1))).count()
+    if recent >= RESETS_PER_HOUR:
+        security_event("password_reset_throttled", user)
+        return
+    with db.atomic():
+        # A newer link voids the older ones.
+        AuthToken.update(used_at=now).where(
+            (AuthToken.user == user) & (AuthToken.purpose == "reset")
+            & AuthToken.used_at.is_null()).execute()
+        token = _issue_token(user, "reset", now)
+        queue_mail(user.email, "password_reset", user.language, name=user.first_name,
+                   link=public_url(f"/{user.language}/password/reset/{token}"))
+    security_event("password_reset_requested", user)
+
+
+def reset_password(token: str, password: str, now: datetime) -> User | None:
+    """Set a new password with a reset link; ends all sessions, notifies the owner."""
+    with db.atomic():
+        user = consume_token(token, "reset", now)
+        if user is None:
+            return None
+        set_password(user, password)
+        User.update(failed_logins=0, login_blocked_until=None).where(
+            User.id == user.id).execute()
+        end_sessions(user)
+        queue_mail(user.email, "password_changed", user.language, name=user.first_name)
+    security_event("password_reset_completed", user)
+    return user
+
+
+def change_password(user: User, password: str) -> None:
+    """Change the password of a re-authenticated user; other sessions end.
+
+    Reset links still open are voided: they were asked for the old password.
+    """
+    with db.atomic():
+        set_password(user, password)
+        end_sessions(user)
+        AuthToken.update(used_at=utcnow()).where(
+            (AuthToken.user == user) & (AuthToken.purpose == "reset")
+            & AuthToken.used_at.is_null()).execute()
+        queue_mail(user.email, "password_changed", user.language, name=user.first_name)
+    security_event("password_changed", user)
+
+
+def reauthenticate(user: User, password: str, code: str, now: datetime) -> bool:
+    """Fresh proof for a sensitive change: the password and a second factor."""
+    if not passwords.check_password(user.password_hash, password):
+        security_event("reauthentication_failed", user)
+        return False
+    return verify_second_factor(user, code, now) is not None

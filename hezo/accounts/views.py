@@ -1,0 +1,441 @@
+import re
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from ..audit import audit, security_event
+from ..db import db, utcnow
+from ..extensions import limiter
+from ..models import ContactRequest, User
+from ..outbox import queue_mail
+from ..register_import import normalize_nip
+from ..security import mfa_pending, now_ts, public, setup_pending, signed_in
+from . import bp, services, totp
+from .forms import (
+    ChangePasswordForm,
+    CodeForm,
+    CompanyForm,
+    ConfirmForm,
+    ContactForm,
+    ContactRequestForm,
+    ForgotForm,
+    LoginForm,
+    PasswordForm,
+    ReauthForm,
+)
+
+
+def post_limit():
+    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+
+
+def invalid(template, **context):
+    """An invalid form: the same page with its messages and status 422."""
+    return render_template(template, **context), 422
+
+
+def home_for(user) -> str:
+    return url_for({"customer": "contracts.index", "partner": "partners.home",
+                    "engineer": "staff.queue", "admin": "staff.queue"}[user.role])
+
+
+# A path on this site: no "//host", no backslash, no space or control character.
+LOCAL_PATH = re.compile(r"/(?![/\\])[^\\\x00-\x20\x7f]*")
+
+
+def safe_next(target: str | None) -> str | None:
+    """A path on this site to go to after signing in, else None.
+
+    Browsers drop tabs and line breaks from a URL and read a backslash as a
+    slash, so "/<TAB>/evil.test" would lead to //evil.test: refuse them all.
+    """
+    if target and LOCAL_PATH.fullmatch(target):
+        return target
+    return None
+
+
+def start_session(user: User, method: str) -> None:
+    """A new session for a fully authenticated user (no pre-login data kept)."""
+    session.clear()
+    login_user(user)
+    session["auth_at"] = session["seen_at"] = now_ts()
+    services.record_login(user, utcnow())
+    security_event("login_succeeded", user, factor=method)
+
+
+# -- registration wizard -----------------------------------------------------
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@public
+@post_limit()
+def register():
+    now = utcnow()
+    pending = services.pending_registration(session.get("reg"), now)
+    form = CompanyForm(obj=None)
+    if request.method == "GET" and pending:
+        form.nip.data, form.contract.data = pending.company.nip, pending.contract_number
+        form.serial.data, form.service_code.data = pending.serial, pending.service_code
+    if not form.validate_on_submit():
+        return (invalid if form.is_submitted() else render_template)(
+            "accounts/register.html", step="company", form=form)
+    if normalize_nip(form.nip.data) is None:
+        form.nip.errors.append(_("This is not a valid NIP: check the digits."))
+        return invalid("accounts/register.html", step="company", form=form)
+    contract = services.verify_company(form.nip.data, form.contract.data,
+                                       form.serial.data, form.service_code.data or "", now)
+    if contract is None:
+        return invalid("accounts/register.html", step="company", form=form, mismatch=True)
+    pending = services.start_registration(contract, form.serial.data,
+                                          form.service_code.data or "", now,
+                                          key=session.get("reg"))
+    session["reg"] = pending.key
+    return redirect(url_for(".register_contact"), 303)
+
+
+@bp.route("/register/contact", methods=["GET", "POST"])
+@public
+@post_limit()
+def register_contact():
+    pending = services.pending_registration(session.get("reg"), utcnow())
+    if pending is None:
+        return redirect(url_for(".register"))
+    form = ContactForm(obj=pending if request.method == "GET" and pending.email else None)
+    if request.method == "GET" and not pending.email:
+        form.language.data = request.view_args.get("lang") or "pl"
+    if not form.validate_on_submit():
+        return (invalid if form.is_submitted() else render_template)(
+            "accounts/register.html", step="contact", form=form, pending=pending)
+    services.submit_contact(pending, form.data, utcnow())
+    return redirect(url_for(".register_sent"), 303)
+
+
+@bp.get("/register/sent")
+@public
+def register_sent():
+    pending = services.pending_registration(session.get("reg"), utcnow())
+    return render_template("accounts/register.html", step="sent",
+                           email=pending.email if pending else None)
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+@public
+@post_limit()
+def register_confirm(token):
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/confirm.html", form=form, kind="register")
+    user = services.confirm_registration(token, utcnow())
+    if user is None:
+        return render_template("accounts/link_invalid.html"), 400
+    return begin_setup(user)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+@post_limit()
+def invite(token):
+    now = utcnow()
+    if services.valid_token(token, "invite", now) is None:
+        return render_template("accounts/link_invalid.html"), 400
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/confirm.html", form=form, kind="invite")
+    user = services.consume_token(token, "invite", now)
+    if user is None:
+        return render_template("accounts/link_invalid.html"), 400
+    return begin_setup(user)
+
+
+def begin_setup(user: User):
+    session.clear()
+    session["setup_user_id"], session["setup_at"] = user.id, now_ts()
+    return redirect(url_for(".setup_password"), 303)
+
+
+def setup_user() -> User:
+    user = User.get_or_none(User.id == session["setup_user_id"])
+    if user is None or user.totp_secret is not None:
+        abort(404)
+    return user
+
+
+@bp.route("/setup/password", methods=["GET", "POST"])
+@setup_pending
+def setup_password():
+    user = setup_user()
+    form = PasswordForm()
+    if form.validate_on_submit() and check_new_password(form, user):
+        services.set_password(user, form.password.data)
+        return redirect(url_for(".setup_authenticator"), 303)
+    render = invalid if form.is_submitted() else render_template
+    return render("accounts/register.html", step="password", form=form, user=user)
+
+
+def check_new_password(form, user) -> bool:
+    problems = services.passwords.password_problems(
+        form.password.data, services.context_words(user))
+    if not problems and form.password.data != form.confirm.data:
+        problems = [_("The two passwords differ.")]
+    form.password.errors = list(form.password.errors) + problems
+    return not problems
+
+
+@bp.route("/setup/authenticator", methods=["GET", "POST"])
+@setup_pending
+def setup_authenticator():
+    user = setup_user()
+    if user.password_hash is None:
+        return redirect(url_for(".setup_password"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        codes = services.confirm_enrolment(user, session.get("enrol"), form.code.data,
+                                           utcnow())
+        if codes is not None:
+            start_session(User.get_by_id(user.id), "enrolment")
+            return recovery_codes_page(codes, first_time=True)
+        form.code.errors.append(_("That code does not match. Check the time on your "
+                                  "phone and enter the newest code."))
+        return enrolment_page("accounts/register.html", form, user, status=422,
+                              step="authenticator")
+    return enrolment_page("accounts/register.html", form, user, step="authenticator",
+                          fresh=True)
+
+
+def enrolment_page(template, form, user, status=200, fresh=False, **context):
+    """The QR code and key of a pending secret (a new one when ``fresh``)."""
+    secret = None if fresh else services.pending_secret(session.get("enrol"))
+    if secret is None:
+        session["enrol"], secret = services.begin_enrolment(session.get("enrol"))
+    uri = totp.provisioning_uri(secret, user.email)
+    response = current_app.make_response((render_template(
+        template, form=form, user=user, qr=totp.qr_svg(uri),
+        key=totp.grouped(secret), **context), status))
+    return response
+
+
+def recovery_codes_page(codes, first_time=False):
+    return render_template("accounts/recovery_codes.html", codes=codes,
+                           first_time=first_time)
+
+
+# -- signing in and out ------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@post_limit()
+def login():
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if not form.validate_on_submit():
+        expired = session.pop("expired", False)
+        return (invalid if form.is_submitted() else render_template)(
+            "accounts/login.html", form=form, expired=expired)
+    result = services.authenticate_password(form.email.data, form.password.data,
+                                            utcnow())
+    if result.user is None:
+        security_event("login_failed", factor="password", reason=result.reason)
+        return invalid("accounts/login.html", form=form, failed=True)
+    session.clear()
+    session["mfa_user_id"], session["pw_ok_at"] = result.user.id, now_ts()
+    return redirect(url_for(".login_code", next=safe_next(request.args.get("next"))), 303)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@mfa_pending
+@post_limit()
+def login_code():
+    form = CodeForm()
+    if not form.validate_on_submit():
+        return (invalid if form.is_submitted() else render_template)(
+            "accounts/login_code.html", form=form)
+    user = User.get_by_id(session["mfa_user_id"])
+    method = services.verify_second_factor(user, form.code.data, utcnow())
+    if method is None:
+        form.code.data = ""  # never echo a code back
+        return invalid("accounts/login_code.html", form=form, failed=True)
+    start_session(User.get_by_id(user.id), method)
+    if method == "recovery":
+        flash(_("You signed in with a recovery code. %(num)d codes are left.",
+                num=services.remaining_recovery_codes(user)), "info")
+    return redirect(safe_next(request.args.get("next")) or home_for(current_user), 303)
+
+
+@bp.post("/logout")
+@public
+def logout():
+    if current_user.is_authenticated:
+        services.end_sessions(current_user)
+        security_event("logout", current_user)
+    logout_user()
+    session.clear()
+    response = redirect(url_for("public.home"), 303)
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
+    return response
+
+
+# -- password reset ----------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@public
+@post_limit()
+def forgot_password():
+    form = ForgotForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data, utcnow())
+        return render_template("accounts/forgot.html", form=form, sent=True)
+    render = invalid if form.is_submitted() else render_template
+    return render("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@public
+@post_limit()
+def reset_password(token):
+    row = services.valid_token(token, "reset", utcnow())
+    if row is None:
+        return render_template("accounts/link_invalid.html"), 400
+    form = PasswordForm()
+    if form.validate_on_submit() and check_new_password(form, row.user):
+        if services.reset_password(token, form.password.data, utcnow()) is None:
+            return render_template("accounts/link_invalid.html"), 400
+        logout_user()
+        session.clear()
+        flash(_("Your password has been changed. Sign in with it and your "
+                "authenticator code."), "success")
+        return redirect(url_for(".login"), 303)
+    render = invalid if form.is_submitted() else render_template
+    return render("accounts/reset.html", form=form)
+
+
+# -- the signed-in user's security settings ------------------------------------
+
+
+@bp.get("/account")
+@signed_in
+def overview():
+    return render_template("accounts/overview.html",
+                           codes_left=services.remaining_recovery_codes(current_user))
+
+
+def renew_current_session(user: User) -> None:
+    """Keep this browser signed in after the session token was rotated."""
+    auth_at = session.get("auth_at", now_ts())
+    session.clear()
+    login_user(User.get_by_id(user.id))
+    session["auth_at"], session["seen_at"] = auth_at, now_ts()
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@signed_in
+@post_limit()  # the current password is checked here: no guessing at speed
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not services.passwords.check_password(current_user.password_hash,
+                                                 form.current.data):
+            form.current.errors.append(_("The current password is not correct."))
+        elif check_new_password(form, current_user):
+            services.change_password(current_user, form.password.data)
+            renew_current_session(current_user)
+            flash(_("Your password has been changed. Other sessions were signed out."),
+                  "success")
+            return redirect(url_for(".overview"), 303)
+    render = invalid if form.is_submitted() else render_template
+    return render("accounts/change_password.html", form=form)
+
+
+@bp.route("/account/authenticator", methods=["GET", "POST"])
+@signed_in
+@post_limit()  # the current password is checked here: no guessing at speed
+def new_authenticator():
+    user = current_user._get_current_object()
+    if not reauthenticated() or "current" in request.form:
+        return reauth_step("accounts/new_authenticator.html")
+    form = CodeForm()
+    if form.validate_on_submit():
+        codes = services.confirm_enrolment(user, session.get("enrol"), form.code.data,
+                                           utcnow())
+        if codes is not None:
+            with db.atomic():
+                audit("totp_reset", actor=user, object_type="user", object_id=user.id)
+                queue_mail(user.email, "authenticator_changed", user.language,
+                           name=user.first_name)
+            security_event("totp_reset", user)
+            renew_current_session(user)
+            session.pop("reauth_at", None)
+            return recovery_codes_page(codes)
+        form.code.errors.append(_("That code does not match. Check the time on your "
+                                  "phone and enter the newest code."))
+        return enrolment_page("accounts/new_authenticator.html", form, user, status=422)
+    return enrolment_page("accounts/new_authenticator.html", form, user, fresh=True)
+
+
+@bp.route("/account/recovery-codes", methods=["GET", "POST"])
+@signed_in
+@post_limit()  # the current password is checked here: no guessing at speed
+def new_recovery_codes():
+    if not reauthenticated() or "current" in request.form:
+        return reauth_step("accounts/new_recovery_codes.html")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template("accounts/new_recovery_codes.html", confirm_form=form)
+    session.pop("reauth_at", None)
+    user = current_user._get_current_object()
+    with db.atomic():
+        codes = services.issue_recovery_codes(user)
+        services.end_sessions(user)
+    renew_current_session(user)
+    security_event("recovery_codes_regenerated", user)
+    return recovery_codes_page(codes)
+
+
+def reauthenticated() -> bool:
+    return now_ts() - session.get("reauth_at", 0) <= 300
+
+
+def reauth_step(template):
+    """Ask for the password and a code; on success remember it for 5 minutes."""
+    form = ReauthForm()
+    if form.validate_on_submit():
+        if services.reauthenticate(current_user, form.current.data, form.code.data,
+                                   utcnow()):
+            session["reauth_at"] = now_ts()
+            return redirect(request.path, 303)
+        form.code.errors.append(_("The password or the code is not correct."))
+    render = invalid if form.is_submitted() else render_template
+    return render(template, reauth_form=form)
+
+
+# -- contact form ------------------------------------------------------------
+
+
+@bp.route("/contact", methods=["GET", "POST"])
+@public
+@limiter.limit("5/minute;30/hour", methods=["POST"])
+def contact():
+    form = ContactRequestForm()
+    if not form.validate_on_submit():
+        return (invalid if form.is_submitted() else render_template)(
+            "accounts/contact.html", form=form)
+    if not form.website.data:  # the honeypot stays empty for people
+        with db.atomic():
+            ContactRequest.create(**{k: form[k].data or "" for k in (
+                "name", "company", "nip", "email", "phone", "message")})
+            queue_mail(current_app.config["HELP_EMAIL"], "contact_request", "pl",
+                       **{k: form[k].data or "" for k in (
+                           "name", "company", "nip", "email", "phone", "message")})
+    return render_template("accounts/contact.html", form=None, sent=True)

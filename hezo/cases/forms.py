@@ -1,0 +1,64 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+    TelField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional
+
+from ..accounts.forms import NO_CRLF, PHONE, REQUIRED
+
+SEVERITIES = [
+    SelectChoice("critical", _l("Critical — production is down")),
+    SelectChoice("major", _l("Major — a service is degraded")),
+    SelectChoice("minor", _l("Minor — a question or a fault with a workaround")),
+]
+MAX_TEXT = 20000
+
+
+class CaseForm(FlaskForm):
+    contract = SelectField(_l("Contract"), validators=[REQUIRED], validate_choice=False)
+    serial = SelectField(
+        _l("Serial number"), validators=[REQUIRED], validate_choice=False
+    )
+    subject = StringField(
+        _l("Subject"), validators=[REQUIRED, Length(max=200), NO_CRLF]
+    )
+    description = TextAreaField(
+        _l("Description"), validators=[REQUIRED, Length(max=MAX_TEXT)]
+    )
+    severity = RadioField(
+        _l("Severity"),
+        choices=SEVERITIES,
+        default="major",
+        validators=[InputRequired(message=_l("Choose the severity."))],
+    )
+    contact_phone = TelField(_l("Contact phone"), validators=[Optional(), PHONE])
+    files = MultipleFileField(_l("Attachments"))
+    share = BooleanField(_l("Let the partner read this case"), default=False)
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your message"), validators=[REQUIRED, Length(max=MAX_TEXT)]
+    )
+    files = MultipleFileField(_l("Attachments"))
+    internal = BooleanField(
+        _l("Internal note (never shown to the customer or partner)")
+    )
+
+
+class EscalationForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Reason for the escalation"), validators=[REQUIRED, Length(max=2000)]
+    )
+
+
+class ConsentForm(FlaskForm):
+    grant = BooleanField()

@@ -1,0 +1,282 @@
+"""Case operations shared by the customer pages, the engineers' pages and the CLI.
+
+Each takes the acting user and ``now`` explicitly and writes in one
+transaction: the case, its first message, its attachment rows, its consent
+record and the e-mails it causes commit or roll back together. Uploaded files
+are moved into place only after the commit and are removed on a rollback.
+"""
+
+import uuid
+from datetime import datetime
+
+from flask import current_app
+
+from .. import sla
+from ..attachments import StagedFile, commit_staged, discard_staged
+from ..audit import audit
+from ..db import db
+from ..models import (
+    Attachment,
+    ConsentEvent,
+    Contract,
+    Device,
+    Message,
+    StatusChange,
+    SupportCase,
+    User,
+)
+from ..outbox import queue_mail
+
+CONSENT_TEXT_VERSION = "2026-11"
+
+
+class CaseError(ValueError):
+    """A request the case rules refuse; ``str()`` is a translated message."""
+
+
+def local_day(moment: datetime):
+    """The calendar day in Warsaw (contracts' periods are Polish calendar days)."""
+    return moment.astimezone(sla.WARSAW).date()
+
+
+def next_due(case: SupportCase):
+    """The earliest clock still running on the case, or None.
+
+    Response until the first engineer reply; delivery from validation until
+    the replacement is delivered; return from delivery until the faulty unit
+    is back. No clock runs while the case waits for the customer.
+    """
+    if case.status in ("waiting_for_customer", "resolved", "closed"):
+        return None
+    candidates = []
+    if case.first_response_at is None:
+        candidates.append(case.response_due_at)
+    if case.status in ("validated", "replacement_sent"):
+        candidates.append(case.delivery_due_at)
+    if case.status == "awaiting_return" and case.returned_at is None:
+        candidates.append(case.return_due_at)
+    candidates = [c for c in candidates if c is not None]
+    return min(candidates) if candidates else None
+
+
+def case_number(case_id: int, year: int) -> str:
+    return f"ZG-{year}-{case_id:05d}"
+
+
+def _save_files(case, message, staged: list[StagedFile], actor) -> None:
+    for f in staged:
+        Attachment.create(
+            case=case,
+            message=message,
+            filename=f.filename,
+            content_type=f.content_type,
+            size=f.size,
+            sha256=f.sha256,
+            uploaded_by=actor,
+        )
+
+
+def _finish(staged: list[StagedFile], work):
+    """Run ``work`` in a transaction; place files after commit, drop them on error."""
+    try:
+        with db.atomic():
+            result = work()
+    except BaseException:
+        discard_staged(staged)
+        raise
+    for f in staged:
+        commit_staged(f)
+    return result
+
+
+def open_case(
+    *,
+    actor: User,
+    contract: Contract,
+    device: Device,
+    subject: str,
+    description: str,
+    severity: str,
+    contact_phone: str,
+    share: bool,
+    files: list[StagedFile],
+    now: datetime,
+    channel: str = "portal",
+    reporter: User | None = None,
+    contact: dict | None = None,
+) -> SupportCase:
+    """Open a case on an active contract for a serial it covers.
+
+    ``actor`` is the customer reporting it or the engineer taking it by phone
+    or e-mail (then ``reporter`` is the customer's user, if any, or ``contact``
+    holds the caller's ``name`` and ``email``). The response
+    clock starts at ``now``; the reporter is e-mailed a confirmation and the
+    engineers' team address a notification.
+    """
+    if device.contract_id != contract.id or not contract.is_active_on(local_day(now)):
+        raise CaseError("contract")
+    reporter = reporter or (actor if actor.role == "customer" else None)
+    contact = contact or {
+        "name": reporter.full_name if reporter else "",
+        "email": reporter.email if reporter else "",
+    }
+
+    def work():
+        case = SupportCase.create(
+            number=uuid.uuid4().hex[:24],
+            company=contract.customer_id,
+            contract=contract,
+            device=device,
+            subject=subject,
+            description=description,
+            severity=severity,
+            channel=channel,
+            reporter=reporter,
+            contact_name=contact["name"],
+            contact_email=contact["email"],
+            contact_phone=contact_phone,
+            reported_at=now,
+            created_at=now,
+            last_activity_at=now,
+            response_due_at=sla.response_due(now, contract.service_code),
+        )
+        case.number = case_number(case.id, local_day(now).year)
+        case.next_due_at = next_due(case)
+        case.save()
+        message = Message.create(
+            case=case,
+            author=actor,
+            author_name=actor.full_name,
+            body=description,
+            is_from_staff=actor.is_staff,
+            created_at=now,
+        )
+        _save_files(case, message, files, actor)
+        StatusChange.create(case=case, to_status="new", actor=actor, created_at=now)
+        if share and contract.partner_id:
+            _record_consent(case, actor, True, now, "case_form")
+        _notify_opened(case)
+        return case
+
+    return _finish(files, work)
+
+
+def _notify_opened(case: SupportCase) -> None:
+    if case.reporter_id and case.reporter.notify_by_email:
+        queue_mail(
+            case.reporter.email,
+            "case_opened",
+            case.reporter.language,
+            case=case,
+            due=case.response_due_at,
+            name=case.reporter.first_name,
+            lang=case.reporter.language,
+        )
+    elif not case.reporter_id and case.contact_email:
+        queue_mail(
+            case.contact_email,
+            "case_opened",
+            "pl",
+            case=case,
+            due=case.response_due_at,
+            name=case.contact_name,
+            lang="pl",
+        )
+    queue_mail(
+        current_app.config["ENGINEERS_EMAIL"], "case_new_for_staff", "pl", case=case
+    )
+
+
+def post_message(
+    case: SupportCase,
+    actor: User,
+    body: str,
+    files: list[StagedFile],
+    now: datetime,
+    internal: bool = False,
+) -> Message:
+    """Add a message (an internal note when ``internal``, staff only) to a case."""
+    internal = internal and actor.is_staff
+
+    def work():
+        message = Message.create(
+            case=case,
+            author=actor,
+            author_name=actor.full_name,
+            body=body,
+            is_internal=internal,
+            is_from_staff=actor.is_staff,
+            created_at=now,
+        )
+        _save_files(case, message, files, actor)
+        changes = {"last_activity_at": now}
+        if actor.is_staff and not internal and case.first_response_at is None:
+            changes["first_response_at"] = case.first_response_at = now
+        if not actor.is_staff and case.status == "waiting_for_customer":
+            from .workflow import resume_clocks
+
+            changes.update(resume_clocks(case, now, actor, "customer_answered"))
+        changes["next_due_at"] = next_due(case)
+        SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
+        reporter = case.reporter
+        if actor.is_staff and not internal and reporter and reporter.notify_by_email:
+            queue_mail(
+                reporter.email,
+                "case_message",
+                reporter.language,
+                case=case,
+                author=actor.full_name,
+            )
+        return message
+
+    return _finish(files, work)
+
+
+def _record_consent(case, actor, granted: bool, now, via: str) -> ConsentEvent:
+    event = ConsentEvent.create(
+        case=case,
+        partner=case.contract.partner_id,
+        is_granted=granted,
+        actor=actor,
+        text_version=CONSENT_TEXT_VERSION,
+        via=via,
+        created_at=now,
+    )
+    SupportCase.update(is_shared=granted).where(SupportCase.id == case.id).execute()
+    case.is_shared = granted
+    audit(
+        "consent_granted" if granted else "consent_withdrawn",
+        actor=actor,
+        case=case,
+        object_type="partner",
+        object_id=case.contract.partner_id,
+    )
+    return event
+
+
+def set_consent(case: SupportCase, actor: User, granted: bool, now: datetime) -> None:
+    """Grant or withdraw the partner's access to one case; effective at once."""
+    if not case.contract.partner_id:
+        raise CaseError("no partner")
+    if case.is_shared == granted:
+        return
+    with db.atomic():
+        _record_consent(case, actor, granted, now, "case_page")
+
+
+def escalate(case: SupportCase, actor: User, reason: str, now: datetime) -> None:
+    """Mark the case escalated and tell the escalation contact."""
+    with db.atomic():
+        SupportCase.update(
+            escalated_at=now, escalation_reason=reason, last_activity_at=now
+        ).where(SupportCase.id == case.id).execute()
+        case.escalated_at, case.escalation_reason = now, reason
+        audit("case_escalated", actor=actor, case=case, details=reason[:500])
+        queue_mail(
+            current_app.config["ESCALATION_EMAIL"],
+            "case_escalated",
+            "pl",
+            case=case,
+            actor=actor.full_name,
+            reason=reason,
+        )

@@ -1,0 +1,325 @@
+from flask import (
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import catalogue
+from ..attachments import (
+    MAX_CASE_BYTES,
+    UploadError,
+    discard_staged,
+    stage_upload,
+    stored_path,
+)
+from ..audit import audit
+from ..db import db, utcnow
+from ..htmx import render_page_or_fragment, wants_fragment
+from ..models import Attachment, Contract, Device
+from ..models.cases import STATUSES
+from ..pdf import pdf_response, render_pdf
+from ..security import customer_required, roles_required, signed_in
+from . import bp, queries, services
+from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm
+
+readers = signed_in
+writers = roles_required("customer", "engineer", "admin")
+
+
+def stage_files(form) -> list | None:
+    """Stage the form's uploads; on a bad file, add the message and return None."""
+    staged = []
+    for upload in request.files.getlist(form.files.name):
+        if not upload or not upload.filename:
+            continue
+        try:
+            staged.append(stage_upload(upload))
+        except UploadError as exc:
+            discard_staged(staged)
+            form.files.errors = [str(exc)]
+            return None
+    return staged
+
+
+def audit_partner_read(case, action: str, object_id="") -> None:
+    if current_user.role == "partner":
+        audit(
+            action,
+            actor=current_user,
+            case=case,
+            object_type="case",
+            object_id=object_id or case.number,
+        )
+
+
+# -- list and new case ---------------------------------------------------------
+
+
+@bp.get("/")
+@readers
+def index():
+    status = request.args.get("status", "")
+    status = status if status in STATUSES or status == "open" else ""
+    q = request.args.get("q", "")[:100]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    cases, total = queries.case_list(current_user, status, q, page)
+    pages = max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1)
+    return render_page_or_fragment(
+        "cases/list.html",
+        "cases/_rows.html",
+        cases=cases,
+        total=total,
+        page=page,
+        pages=pages,
+        status=status,
+        q=q,
+        statuses=STATUSES,
+    )
+
+
+def fill_choices(form, contracts) -> Contract | None:
+    form.contract.choices = [
+        (c.number, f"{c.number} · {c.service_code}") for c in contracts
+    ]
+    chosen = next((c for c in contracts if c.number == form.contract.data), None)
+    if chosen is None and contracts and not form.is_submitted():
+        chosen = contracts[0]
+        form.contract.data = chosen.number
+    devices = queries.contract_serials(chosen.id) if chosen else []
+    form.serial.choices = [(d.serial, f"{d.serial} · {d.product}") for d in devices]
+    return chosen
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@customer_required
+def new():
+    now = utcnow()
+    contracts = queries.reportable_contracts(
+        current_user.company_id, services.local_day(now)
+    )
+    form = CaseForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "contract": request.args.get("contract"),
+            "serial": request.args.get("serial"),
+            "contact_phone": current_user.phone,
+        }
+    )
+    contract = fill_choices(form, contracts)
+    if request.args.get("fragment") == "serials":
+        return render_page_or_fragment(
+            "cases/new.html",
+            "cases/_contract_fields.html",
+            form=form,
+            contract=contract,
+            contracts=contracts,
+        )
+    if not form.validate_on_submit():
+        status = 422 if form.is_submitted() else 200
+        return render_template(
+            "cases/new.html", form=form, contract=contract, contracts=contracts
+        ), status
+    device = (
+        Device.get_or_none(
+            (Device.contract == contract) & (Device.serial == form.serial.data)
+        )
+        if contract
+        else None
+    )
+    if device is None:
+        form.serial.errors = [
+            _("Choose a serial number covered by the chosen contract.")
+        ]
+        return render_template(
+            "cases/new.html", form=form, contract=contract, contracts=contracts
+        ), 422
+    staged = stage_files(form)
+    if staged is None:
+        return render_template(
+            "cases/new.html", form=form, contract=contract, contracts=contracts
+        ), 422
+    case = services.open_case(
+        actor=current_user,
+        contract=contract,
+        device=device,
+        subject=form.subject.data.strip(),
+        description=form.description.data,
+        severity=form.severity.data,
+        contact_phone=form.contact_phone.data or "",
+        share=form.share.data,
+        files=staged,
+        now=now,
+    )
+    flash(
+        _(
+            "Case %(number)s has been reported. An engineer will contact you by "
+            "%(due)s.",
+            number=case.number,
+            due=format_due(case.response_due_at),
+        ),
+        "success",
+    )
+    return redirect(url_for(".detail", number=case.number), 303)
+
+
+def format_due(moment) -> str:
+    from ..i18n import format_local_datetime
+
+    return format_local_datetime(moment, "short")
+
+
+# -- one case ------------------------------------------------------------------
+
+
+def detail_context(case):
+    plan = catalogue.get_plan(case.contract.service_code)
+    return dict(
+        case=case,
+        plan=plan,
+        messages=queries.thread(case, current_user),
+        files=queries.case_files(case, current_user),
+        consents=queries.consent_history(case),
+        history=queries.status_history(case),
+        reply_form=MessageForm(formdata=None),
+        escalation_form=EscalationForm(formdata=None),
+        consent_form=ConsentForm(formdata=None),
+        partner=case.contract.partner,
+    )
+
+
+def page_context(case) -> dict:
+    """The case page's data; engineers also get their action forms."""
+    if current_user.is_staff:
+        from ..staff.views import staff_context
+
+        return staff_context(case)
+    return detail_context(case)
+
+
+@bp.get("/<number>")
+@readers
+def detail(number):
+    case = queries.get_case_or_404(number, current_user)
+    audit_partner_read(case, "partner_case_read")
+    return render_template("cases/detail.html", **page_context(case))
+
+
+@bp.get("/<number>/thread")
+@readers
+def thread(number):
+    case = queries.get_case_or_404(number, current_user)
+    return render_page_or_fragment(
+        "cases/detail.html", "cases/_thread.html", **page_context(case)
+    )
+
+
+@bp.post("/<number>/messages")
+@writers
+def post_message(number):
+    case = queries.get_case_or_404(number, current_user)
+    form = MessageForm()
+    staged = stage_files(form) if form.validate_on_submit() else None
+    if staged is not None and quota_left(case) < sum(f.size for f in staged):
+        discard_staged(staged)
+        form.files.errors = [_("The files of this case would exceed 200 MB.")]
+        staged = None
+    if staged is None:
+        context = detail_context(case) | {"reply_form": form}
+        if wants_fragment():
+            return render_template("cases/_reply.html", **context), 422
+        return render_template("cases/detail.html", **context), 422
+    services.post_message(
+        case,
+        current_user,
+        form.body.data,
+        staged,
+        utcnow(),
+        internal=current_user.is_staff and form.internal.data,
+    )
+    if wants_fragment():
+        return render_template("cases/_after_reply.html", **page_context(case))
+    return redirect(url_for(".detail", number=number, _anchor="thread"), 303)
+
+
+def quota_left(case) -> int:
+    from peewee import fn
+
+    used = (
+        Attachment.select(fn.COALESCE(fn.SUM(Attachment.size), 0))
+        .where(Attachment.case == case)
+        .scalar()
+    )
+    return MAX_CASE_BYTES - used
+
+
+@bp.post("/<number>/consent")
+@customer_required
+def consent(number):
+    case = queries.get_case_or_404(number, current_user)
+    form = ConsentForm()
+    if not form.validate_on_submit() or not case.contract.partner_id:
+        abort(400)
+    services.set_consent(case, current_user, form.grant.data, utcnow())
+    if wants_fragment():
+        return render_template("cases/_consent.html", **detail_context(case))
+    flash(
+        _("Partner access has been granted.")
+        if form.grant.data
+        else _("Partner access has been withdrawn."),
+        "success",
+    )
+    return redirect(url_for(".detail", number=number, _anchor="consent"), 303)
+
+
+@bp.post("/<number>/escalate")
+@customer_required
+def escalate(number):
+    case = queries.get_case_or_404(number, current_user)
+    form = EscalationForm()
+    if not form.validate_on_submit():
+        context = detail_context(case) | {"escalation_form": form}
+        template = "cases/_escalation.html" if wants_fragment() else "cases/detail.html"
+        return render_template(template, **context), 422
+    services.escalate(case, current_user, form.reason.data.strip(), utcnow())
+    if wants_fragment():
+        return render_template("cases/_escalation.html", **detail_context(case))
+    flash(_("The case has been escalated."), "success")
+    return redirect(url_for(".detail", number=number), 303)
+
+
+@bp.get("/<number>/pdf")
+@readers
+def pdf(number):
+    case = queries.get_case_or_404(number, current_user)
+    context = detail_context(case)
+    data = render_pdf("pdf/case.html", **context)
+    with db.atomic():
+        audit("case_exported", actor=current_user, case=case, object_type="pdf")
+    return pdf_response(data, f"{case.number}.pdf")
+
+
+@bp.get("/<number>/files/<int:attachment_id>")
+@readers
+def download(number, attachment_id):
+    case = queries.get_case_or_404(number, current_user)
+    attachment = queries.get_file_or_404(case, attachment_id, current_user)
+    audit_partner_read(case, "partner_file_download", attachment.id)
+    response = send_file(
+        stored_path(attachment.sha256),
+        as_attachment=True,
+        download_name=attachment.filename,
+        mimetype="application/octet-stream",
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "sandbox"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

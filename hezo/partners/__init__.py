@@ -1,0 +1,7 @@
+"""Resellers: the cases their customers chose to share with them, read only."""
+
+from flask import Blueprint
+
+bp = Blueprint("partners", __name__, url_prefix="/partner")
+
+from . import views  # noqa: E402,F401

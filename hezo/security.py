@@ -1,0 +1,152 @@
+"""Who may open which route, and the life of a signed-in session.
+
+Every view declares its access rule with one of the decorators below. A view
+without one answers 404: access is denied by default, and a test walks the URL
+map to keep it that way. Roles are checked on every request against the user
+row, never cached in the session.
+"""
+
+import time
+from dataclasses import dataclass
+
+from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask_login import LoginManager, current_user, logout_user
+
+from .audit import security_event
+from .htmx import wants_fragment
+
+login_manager = LoginManager()
+ACCESS_ATTR = "_hezo_access"
+
+
+@dataclass(frozen=True)
+class Access:
+    kind: str  # public | mfa | setup | roles
+    roles: tuple[str, ...] = ()
+
+
+def _declare(access: Access):
+    def decorate(view):
+        setattr(view, ACCESS_ATTR, access)
+        return view
+
+    return decorate
+
+
+public = _declare(Access("public"))
+mfa_pending = _declare(Access("mfa"))     # between password and second factor
+setup_pending = _declare(Access("setup"))  # activation: password + authenticator
+
+
+def roles_required(*roles: str):
+    return _declare(Access("roles", tuple(roles)))
+
+
+signed_in = roles_required("customer", "partner", "engineer", "admin")
+customer_required = roles_required("customer")
+partner_required = roles_required("partner")
+staff_required = roles_required("engineer", "admin")
+admin_required = roles_required("admin")
+
+
+def access_of(view) -> Access | None:
+    return getattr(view, ACCESS_ATTR, None)
+
+
+def now_ts() -> int:
+    return int(time.time())
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # timeouts below, token rotation in get_id
+
+    @login_manager.user_loader
+    def _load(token):
+        from .models import User
+
+        return User.get_or_none(
+            (User.session_token == token) & (User.is_enabled == True)  # noqa: E712
+            & User.totp_secret.is_null(False)
+        )
+
+    login_manager.unauthorized_handler(_unauthorized)
+    app.before_request(_expire_session)
+    app.before_request(_enforce_access)
+
+    @app.after_request
+    def _no_store(response):
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def _expire_session():
+    """Idle (30 min) and absolute (12 h) limits, from timestamps in the session."""
+    if not current_user.is_authenticated:
+        return
+    now = now_ts()
+    cfg = current_app.config
+    idle = now - session.get("seen_at", 0) > cfg["SESSION_IDLE_MINUTES"] * 60
+    absolute = now - session.get("auth_at", 0) > cfg["SESSION_ABSOLUTE_HOURS"] * 3600
+    if idle or absolute:
+        security_event("session_expired", current_user, reason="idle" if idle else "absolute")
+        logout_user()
+        session.clear()
+        session["expired"] = True
+        return
+    session["seen_at"] = now
+
+
+def mfa_state_valid() -> bool:
+    started = session.get("pw_ok_at", 0)
+    return bool(session.get("mfa_user_id")) and (
+        now_ts() - started <= current_app.config["MFA_PENDING_SECONDS"])
+
+
+def setup_state_valid() -> bool:
+    started = session.get("setup_at", 0)
+    return bool(session.get("setup_user_id")) and now_ts() - started <= 1800
+
+
+def _enforce_access():
+    endpoint = request.endpoint
+    if endpoint is None or endpoint == "static":
+        return None
+    access = access_of(current_app.view_functions[endpoint])
+    if access is None:
+        security_event("route_without_access_rule", endpoint=endpoint)
+        abort(404)
+    if access.kind == "public":
+        return None
+    if access.kind == "mfa":
+        return None if mfa_state_valid() else _to_login()
+    if access.kind == "setup":
+        return None if setup_state_valid() else _to_login()
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.role not in access.roles:
+        security_event("access_denied", current_user, endpoint=endpoint,
+                       path=request.path)
+        abort(404)
+    return None
+
+
+def _to_login():
+    return _redirect(url_for("accounts.login"))
+
+
+def _redirect(url: str):
+    if wants_fragment():
+        response = current_app.response_class(status=401)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _unauthorized():
+    if mfa_state_valid():
+        return _redirect(url_for("accounts.login_code"))
+    return _redirect(url_for("accounts.login", next=request.full_path
+                             if request.method == "GET" and not wants_fragment()
+                             else None))

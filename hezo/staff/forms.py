@@ -1,0 +1,69 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, Length, Optional
+
+from ..accounts.forms import NO_CRLF, PHONE
+from ..cases.forms import CaseForm
+
+STATUS_CHOICES = [
+    SelectChoice("in_verification", _l("Start verification")),
+    SelectChoice("waiting_for_customer", _l("Wait for the customer")),
+    SelectChoice("resolved", _l("Resolved without hardware")),
+    SelectChoice("validated", _l("Validate: replacement approved")),
+    SelectChoice("replacement_sent", _l("Replacement sent")),
+    SelectChoice("awaiting_return", _l("Replacement delivered: await the return")),
+    SelectChoice("closed", _l("Close")),
+]
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Assign to"), validate_choice=False)
+
+
+class TransitionForm(FlaskForm):
+    status = SelectField(_l("New status"), choices=STATUS_CHOICES)
+    carrier = StringField(
+        _l("Carrier"), validators=[Optional(), Length(max=60), NO_CRLF]
+    )
+    waybill = StringField(
+        _l("Waybill number"), validators=[Optional(), Length(max=60), NO_CRLF]
+    )
+    delivered_at = DateTimeLocalField(
+        _l("Delivered at (Warsaw time)"), validators=[Optional()]
+    )
+    return_waybill = StringField(
+        _l("Waybill of the returned unit"),
+        validators=[Optional(), Length(max=60), NO_CRLF],
+    )
+    note = TextAreaField(
+        _l("Note for the customer"), validators=[Optional(), Length(max=2000)]
+    )
+
+
+class PhoneCaseForm(CaseForm):
+    share = None  # consent is the customer's own decision, never the engineer's
+    channel = SelectField(
+        _l("Received by"),
+        choices=[
+            SelectChoice("phone", _l("phone")),
+            SelectChoice("email", _l("e-mail")),
+        ],
+    )
+    reporter = SelectField(_l("Reporter"), validate_choice=False)
+    contact_name = StringField(
+        _l("Contact name"), validators=[Optional(), Length(max=160), NO_CRLF]
+    )
+    contact_email = StringField(
+        _l("Contact e-mail"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            NO_CRLF,
+            Email(
+                message=_l("Enter a valid e-mail address."), check_deliverability=False
+            ),
+        ],
+    )
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), PHONE])

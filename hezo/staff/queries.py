@@ -1,0 +1,121 @@
+"""Selects for the engineers' queue; a constant number of queries per page."""
+
+from datetime import datetime, timedelta
+
+from peewee import JOIN, Case, fn
+
+from ..catalogue import SERVICES
+from ..models import Company, Contract, Device, SupportCase, User
+from ..models.cases import OPEN_STATUSES
+
+PAGE_SIZE = 50
+DUE_SOON = timedelta(minutes=15)
+Assignee = User.alias()
+
+
+def severity_rank():
+    return Case(SupportCase.severity, [("critical", 0), ("major", 1)], 2)
+
+
+def queue(filters: dict, viewer_id: int, page: int = 1):
+    """Open cases, what is due first on top (critical first among equals).
+
+    ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
+    ("me", "none" or a user id) and escalated ("1"). Returns (cases, total).
+    """
+    query = (
+        SupportCase.select(SupportCase, Contract, Device, Company, Assignee)
+        .join(Contract)
+        .switch(SupportCase)
+        .join(Device)
+        .switch(SupportCase)
+        .join(Company)
+        .switch(SupportCase)
+        .join(Assignee, JOIN.LEFT_OUTER, on=(SupportCase.assignee == Assignee.id))
+        .where(SupportCase.status.in_(OPEN_STATUSES))
+    )
+    query = _filter(query, filters, viewer_id)
+    total = query.count()
+    rows = query.order_by(
+        SupportCase.next_due_at.asc(nulls="LAST"),
+        severity_rank(),
+        SupportCase.reported_at,
+        SupportCase.id,
+    ).paginate(page, PAGE_SIZE)
+    return list(rows), total
+
+
+def _filter(query, filters: dict, viewer_id: int):
+    if filters.get("status") in OPEN_STATUSES:
+        query = query.where(SupportCase.status == filters["status"])
+    if filters.get("severity") in ("critical", "major", "minor"):
+        query = query.where(SupportCase.severity == filters["severity"])
+    if filters.get("window") in ("8x5", "24x7"):
+        codes = [c for c, plan in SERVICES.items() if plan.window == filters["window"]]
+        query = query.where(Contract.service_code.in_(codes))
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        query = query.where(SupportCase.assignee == viewer_id)
+    elif assignee == "none":
+        query = query.where(SupportCase.assignee.is_null())
+    elif assignee and assignee.isdigit():
+        query = query.where(SupportCase.assignee == int(assignee))
+    if filters.get("escalated") == "1":
+        query = query.where(SupportCase.escalated_at.is_null(False))
+    return query
+
+
+def counts(now: datetime) -> dict:
+    """Open cases per status, plus how many clocks are breached or due soon."""
+    rows = (
+        SupportCase.select(SupportCase.status, fn.COUNT(SupportCase.id).alias("n"))
+        .where(SupportCase.status.in_(OPEN_STATUSES))
+        .group_by(SupportCase.status)
+        .tuples()
+    )
+    result = dict(rows)
+    clocks = (
+        SupportCase.select(
+            fn.SUM(Case(None, [(SupportCase.next_due_at < now, 1)], 0)),
+            fn.SUM(
+                Case(
+                    None,
+                    [
+                        (
+                            (SupportCase.next_due_at >= now)
+                            & (SupportCase.next_due_at < now + DUE_SOON),
+                            1,
+                        )
+                    ],
+                    0,
+                )
+            ),
+        )
+        .where(SupportCase.status.in_(OPEN_STATUSES))
+        .tuples()
+        .first()
+    )
+    result["breached"], result["due_soon"] = (int(v or 0) for v in clocks)
+    return result
+
+
+def engineers() -> list[User]:
+    return list(
+        User.select()
+        .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
+        .order_by(User.last_name)
+    )
+
+
+def company_by_nip(nip: str) -> Company | None:
+    from ..register_import import normalize_nip
+
+    return Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
+
+
+def company_customers(company: Company) -> list[User]:
+    return list(
+        User.select()
+        .where((User.company == company) & (User.role == "customer"))
+        .order_by(User.last_name)
+    )

@@ -1,0 +1,222 @@
+from datetime import datetime
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import sla
+from ..cases import queries as case_queries
+from ..cases import services as case_services
+from ..cases.views import detail_context, stage_files
+from ..cases.workflow import TransitionError, transition
+from ..db import utcnow
+from ..htmx import render_page_or_fragment, wants_fragment
+from ..models import Device, SupportCase, User
+from ..models.cases import OPEN_STATUSES
+from ..security import staff_required
+from . import bp, queries
+from .forms import AssignForm, PhoneCaseForm, TransitionForm
+
+FILTERS = ("status", "severity", "window", "assignee", "escalated")
+
+
+@bp.app_context_processor
+def _workflow():
+    from ..cases.workflow import allowed
+
+    return {"transitions": allowed}
+
+
+@bp.get("/")
+@staff_required
+def queue():
+    now = utcnow()
+    filters = {k: request.args.get(k, "")[:20] for k in FILTERS}
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    cases, total = queries.queue(filters, current_user.id, page)
+    pages = max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1)
+    return render_page_or_fragment(
+        "staff/queue.html",
+        "staff/_queue.html",
+        cases=cases,
+        total=total,
+        page=page,
+        pages=pages,
+        filters=filters,
+        counts=queries.counts(now),
+        now=now,
+        breach=sla.breach_state,
+        engineers=queries.engineers(),
+        statuses=OPEN_STATUSES,
+    )
+
+
+def staff_case(number: str) -> SupportCase:
+    return case_queries.get_case_or_404(number, current_user)
+
+
+def back_to_case(case, template: str):
+    if wants_fragment():
+        return render_template(template, **staff_context(case))
+    return redirect(url_for("cases.detail", number=case.number), 303)
+
+
+def staff_context(case) -> dict:
+    assign = AssignForm(formdata=None, assignee=str(case.assignee_id or ""))
+    assign.assignee.choices = [("", _("nobody"))] + [
+        (str(u.id), u.full_name) for u in queries.engineers()
+    ]
+    return detail_context(case) | {
+        "assign_form": assign,
+        "transition_form": TransitionForm(formdata=None),
+    }
+
+
+@bp.post("/cases/<number>/assign")
+@staff_required
+def assign(number):
+    case = staff_case(number)
+    form = AssignForm()
+    if not form.validate_on_submit():
+        abort(400)
+    value = request.form.get("assignee", "")
+    engineer = None
+    if value:
+        engineer = User.get_or_none(
+            (User.id == int(value)) if value.isdigit() else False
+        )
+        if engineer is None or not engineer.is_staff:
+            abort(400)
+    SupportCase.update(assignee=engineer).where(SupportCase.id == case.id).execute()
+    case.assignee = engineer
+    return back_to_case(case, "staff/_panel.html")
+
+
+@bp.post("/cases/<number>/transition")
+@staff_required
+def change_status(number):
+    case = staff_case(number)
+    form = TransitionForm()
+    if form.validate_on_submit():
+        delivered = form.delivered_at.data
+        if delivered is not None:
+            delivered = delivered.replace(tzinfo=sla.WARSAW)
+        try:
+            transition(
+                case,
+                current_user,
+                form.status.data,
+                utcnow(),
+                carrier=form.carrier.data or "",
+                waybill=form.waybill.data or "",
+                delivered_at=delivered,
+                note=form.note.data or "",
+                return_waybill=form.return_waybill.data or "",
+            )
+        except TransitionError as exc:
+            form.status.errors = [transition_message(str(exc))]
+        else:
+            return back_to_case(case, "staff/_panel.html")
+    context = staff_context(case) | {"transition_form": form}
+    template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
+    return render_template(template, **context), 422
+
+
+def transition_message(kind: str) -> str:
+    return {
+        "shipment": _("Enter the carrier and the waybill number of the replacement."),
+        "delivery": _("Enter when the replacement was delivered (not in the future)."),
+        "return": _("Enter the waybill number of the returned unit."),
+    }.get(kind, _("This status cannot follow the current one."))
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@staff_required
+def new_case():
+    company = queries.company_by_nip(request.values.get("nip", ""))
+    if company is None:
+        return render_template(
+            "staff/new_case.html",
+            company=None,
+            form=None,
+            nip=request.values.get("nip", ""),
+        ), (422 if request.values.get("nip") else 200)
+    now = utcnow()
+    contracts = case_queries.reportable_contracts(
+        company.id, case_services.local_day(now)
+    )
+    form = PhoneCaseForm()
+    from ..cases.views import fill_choices
+
+    contract = fill_choices(form, contracts)
+    if request.args.get("fragment") == "serials":
+        return render_page_or_fragment(
+            "staff/new_case.html",
+            "staff/_serial_field.html",
+            company=company,
+            form=form,
+            nip=company.nip,
+        )
+    customers = queries.company_customers(company)
+    form.reporter.choices = [("", _("someone else (enter the contact)"))] + [
+        (str(u.id), f"{u.full_name} <{u.email}>") for u in customers
+    ]
+    if not form.validate_on_submit():
+        return render_template(
+            "staff/new_case.html",
+            company=company,
+            form=form,
+            contract=contract,
+            contracts=contracts,
+            nip=company.nip,
+        ), 422 if form.is_submitted() else 200
+    return _open_phone_case(form, company, contract, customers, now)
+
+
+def _open_phone_case(form, company, contract, customers, now: datetime):
+    device = (
+        Device.get_or_none(
+            (Device.contract == contract) & (Device.serial == form.serial.data)
+        )
+        if contract
+        else None
+    )
+    reporter = next((u for u in customers if str(u.id) == form.reporter.data), None)
+    if device is None:
+        form.serial.errors = [
+            _("Choose a serial number covered by the chosen contract.")
+        ]
+    if reporter is None and not (
+        form.contact_name.data and (form.contact_email.data or form.contact_phone.data)
+    ):
+        form.contact_name.errors = [_("Choose the reporter or enter a contact.")]
+    staged = (
+        stage_files(form) if device and (reporter or form.contact_name.data) else None
+    )
+    if staged is None:
+        return render_template(
+            "staff/new_case.html",
+            company=company,
+            form=form,
+            contract=contract,
+            nip=company.nip,
+        ), 422
+    case = case_services.open_case(
+        actor=current_user,
+        contract=contract,
+        device=device,
+        subject=form.subject.data.strip(),
+        description=form.description.data,
+        severity=form.severity.data,
+        contact_phone=form.contact_phone.data or "",
+        share=False,
+        files=staged,
+        now=now,
+        channel=form.channel.data,
+        reporter=reporter,
+        contact=None
+        if reporter
+        else {"name": form.contact_name.data, "email": form.contact_email.data or ""},
+    )
+    flash(_("Case %(number)s has been opened.", number=case.number), "success")
+    return redirect(url_for("cases.detail", number=case.number), 303)

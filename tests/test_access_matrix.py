@@ -1,0 +1,229 @@
+"""Every route × every kind of visitor: who gets through, who gets nothing.
+
+A route is "denied" when the answer is 404, 401, 403 or a redirect to the
+sign-in page. RULES lists, per endpoint, the visitors that may get through;
+a route that is not in RULES fails the test, so new routes must be declared.
+Routes about one case are tried on a case the customer shares with its
+partner and on one it does not.
+"""
+
+import io
+
+import pytest
+
+from hezo.attachments import stage_upload
+from hezo.cases.services import open_case
+from hezo.db import utcnow
+from hezo.models import Attachment, Device
+
+from .factories import login, make_company, make_contract, make_user
+
+ANY = {
+    "anon",
+    "customer_a",
+    "customer_b",
+    "partner_p1",
+    "partner_p2",
+    "engineer",
+    "admin",
+}
+SIGNED = ANY - {"anon"}
+CUSTOMERS = {"customer_a", "customer_b"}
+PARTNERS = {"partner_p1", "partner_p2"}
+STAFF = {"engineer", "admin"}
+CASE_READERS = {
+    "shared": {"customer_a", "partner_p1"} | STAFF,
+    "private": {"customer_a"} | STAFF,
+}
+CASE_WRITERS = {"shared": {"customer_a"} | STAFF, "private": {"customer_a"} | STAFF}
+OWNER_ONLY = {"shared": {"customer_a"}, "private": {"customer_a"}}
+
+RULES = {
+    "root.index": ANY,
+    "root.healthz": ANY,
+    "public.home": ANY,
+    "accounts.register": ANY,
+    "accounts.register_contact": ANY,
+    "accounts.register_sent": ANY,
+    "accounts.register_confirm": ANY,
+    "accounts.invite": ANY,
+    "accounts.login": ANY,
+    "accounts.forgot_password": ANY,
+    "accounts.reset_password": ANY,
+    "accounts.contact": ANY,
+    "accounts.logout": ANY,
+    # Only reachable inside the sign-in and activation flows.
+    "accounts.login_code": set(),
+    "accounts.setup_password": set(),
+    "accounts.setup_authenticator": set(),
+    "accounts.overview": SIGNED,
+    "accounts.change_password": SIGNED,
+    "accounts.new_authenticator": SIGNED,
+    "accounts.new_recovery_codes": SIGNED,
+    "contracts.index": CUSTOMERS,
+    "contracts.serials": {"customer_a"},
+    "cases.index": SIGNED,
+    "cases.new": CUSTOMERS,
+    "cases.detail": CASE_READERS,
+    "cases.thread": CASE_READERS,
+    "cases.pdf": CASE_READERS,
+    "cases.download": CASE_READERS,
+    "cases.post_message": CASE_WRITERS,
+    "cases.consent": OWNER_ONLY,
+    "cases.escalate": OWNER_ONLY,
+    "staff.queue": STAFF,
+    "staff.assign": STAFF,
+    "staff.change_status": STAFF,
+    "staff.new_case": STAFF,
+    "partners.home": PARTNERS,
+    "partners.sharing": CUSTOMERS,
+}
+
+
+@pytest.fixture
+def config_overrides():
+    return {"ATTACHMENT_MAX_BYTES": 100_000}
+
+
+@pytest.fixture
+def world(app, dbconn):
+    p1, p2 = (
+        make_company("1860913901", "NetPartner"),
+        make_company("9542751782", "Inny"),
+    )
+    a, b = make_company("5260181596", "Firma A"), make_company("6281948218", "Firma B")
+    contract = make_contract(customer=a, partner=p1, serials=("SN-A",))
+    make_contract(customer=b, partner=p2, serials=("SN-B",))
+    users = {
+        "customer_a": make_user(company=a),
+        "customer_b": make_user(company=b),
+        "partner_p1": make_user(role="partner", company=p1),
+        "partner_p2": make_user(role="partner", company=p2),
+        "engineer": make_user(role="engineer"),
+        "admin": make_user(role="admin"),
+    }
+    device = Device.get(Device.contract == contract)
+    cases = {}
+    for name, share in (("shared", True), ("private", False)):
+        with app.test_request_context():
+            from werkzeug.datastructures import FileStorage
+
+            staged = [stage_upload(FileStorage(io.BytesIO(b"log\n"), f"{name}.log"))]
+        case = open_case(
+            actor=users["customer_a"],
+            contract=contract,
+            device=device,
+            subject=f"Sprawa {name}",
+            description="opis",
+            severity="major",
+            contact_phone="",
+            share=share,
+            files=staged,
+            now=utcnow(),
+        )
+        cases[name] = (case, Attachment.get(Attachment.case == case))
+    return {"users": users, "cases": cases, "contract": contract}
+
+
+def urls_for(app, rule, world):
+    """Concrete URLs for a rule: one per case variant for case routes."""
+    args = {"lang": "pl", "token": "x" * 43, "contract_id": world["contract"].id}
+    if "number" not in rule.arguments:
+        return [(None, _build(app, rule, args))]
+    result = []
+    for variant, (case, attachment) in world["cases"].items():
+        values = dict(args, number=case.number, attachment_id=attachment.id)
+        result.append((variant, _build(app, rule, values)))
+    return result
+
+
+def _build(app, rule, values):
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **{k: values[k] for k in rule.arguments})
+
+
+def denied(response) -> bool:
+    if response.status_code in (401, 403, 404):
+        return True
+    return response.status_code in (301, 302, 303) and "/login" in response.location
+
+
+@pytest.mark.parametrize("actor", sorted(ANY))
+def test_access_matrix(app, world, actor):
+    client = app.test_client()
+    if actor != "anon":
+        login(client, world["users"][actor])
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    undeclared = sorted({r.endpoint for r in rules} - set(RULES))
+    assert undeclared == [], "routes without an access rule in the matrix"
+    wrong = []
+    for rule in sorted(rules, key=lambda r: r.endpoint == "accounts.logout"):
+        expected = RULES[rule.endpoint]
+        for variant, url in urls_for(app, rule, world):
+            allowed = expected[variant] if isinstance(expected, dict) else expected
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                with client.open(url, method=method, data={}) as response:
+                    if denied(response) == (actor in allowed):
+                        wrong.append((method, url, response.status_code))
+    assert wrong == []
+
+
+def test_withdrawal_hides_the_case_from_the_partner_at_once(app, world):
+    partner = app.test_client()
+    login(partner, world["users"]["partner_p1"])
+    case, attachment = world["cases"]["shared"]
+    base = f"/pl/cases/{case.number}"
+    assert partner.get(base).status_code == 200
+    assert case.number in partner.get("/pl/partner/").get_data(as_text=True)
+    owner = app.test_client()
+    login(owner, world["users"]["customer_a"])
+    assert owner.post(base + "/consent", data={}).status_code == 303
+    for url in (base, base + "/thread", base + "/pdf", f"{base}/files/{attachment.id}"):
+        for headers in ({}, {"HX-Request": "true"}):
+            with partner.get(url, headers=headers) as response:
+                assert response.status_code == 404, url
+    listing = partner.get("/pl/partner/").get_data(as_text=True)
+    assert case.number not in listing and "0 zgłoszeń" in listing
+
+
+def test_partner_reads_are_audited_and_shown_to_the_customer(app, world):
+    from hezo.models import AuditEvent
+
+    partner = app.test_client()
+    login(partner, world["users"]["partner_p1"])
+    case, attachment = world["cases"]["shared"]
+    partner.get(f"/pl/cases/{case.number}")
+    with partner.get(f"/pl/cases/{case.number}/files/{attachment.id}"):
+        pass
+    partner.get(f"/pl/cases/{case.number}/pdf")
+    actions = [
+        e.action
+        for e in AuditEvent.select()
+        .where(AuditEvent.actor == world["users"]["partner_p1"])
+        .order_by(AuditEvent.id)
+    ]
+    assert actions == ["partner_case_read", "partner_file_download", "case_exported"]
+    owner = app.test_client()
+    login(owner, world["users"]["customer_a"])
+    page = owner.get("/pl/partner/sharing").get_data(as_text=True)
+    assert case.number in page and world["users"]["partner_p1"].full_name in page
+
+
+def test_partner_never_sees_internal_notes_or_reply_box(app, world):
+    from hezo.cases.services import post_message
+
+    case, _ = world["cases"]["shared"]
+    post_message(
+        case,
+        world["users"]["engineer"],
+        "NOTATKA WEWNĘTRZNA",
+        [],
+        utcnow(),
+        internal=True,
+    )
+    partner = app.test_client()
+    login(partner, world["users"]["partner_p1"])
+    html = partner.get(f"/pl/cases/{case.number}").get_data(as_text=True)
+    assert "NOTATKA WEWNĘTRZNA" not in html and 'id="reply"' not in html

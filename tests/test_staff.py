@@ -1,0 +1,319 @@
+import io
+from datetime import timedelta
+
+import pytest
+from playhouse.test_utils import count_queries
+
+from hezo.cases.services import open_case, post_message
+from hezo.cases.workflow import TransitionError, transition
+from hezo.db import utcnow
+from hezo.models import Device, OutboxMessage, StatusChange, SupportCase
+from hezo.reminders import run_reminders
+
+from .factories import login, make_company, make_contract, make_user
+
+
+@pytest.fixture
+def world(dbconn):
+    partner = make_company("1860913901", "NetPartner S.A.")
+    company = make_company("5260181596", "Żółw Sp. z o.o.")
+    contract = make_contract(
+        customer=company,
+        partner=partner,
+        service_code="PW-AHR-4H",
+        serials=("SN-1", "SN-2"),
+    )
+    return {
+        "company": company,
+        "contract": contract,
+        "customer": make_user(company=company),
+        "engineer": make_user(role="engineer", company=None),
+    }
+
+
+def new_case(world, severity="major", subject="Awaria", when=None):
+    device = Device.get(
+        (Device.contract == world["contract"]) & (Device.serial == "SN-1")
+    )
+    return open_case(
+        actor=world["customer"],
+        contract=world["contract"],
+        device=device,
+        subject=subject,
+        description="opis",
+        severity=severity,
+        contact_phone="",
+        share=False,
+        files=[],
+        now=when or utcnow(),
+    )
+
+
+def test_queue_shows_the_case_due_first_on_top(client, world):
+    now = utcnow()
+    new_case(world, "minor", "Pytanie", when=now - timedelta(minutes=30))
+    new_case(world, "critical", "Produkcja stoi", when=now)
+    new_case(world, "major", "Później", when=now + timedelta(minutes=5))
+    login(client, world["engineer"])
+    html = client.get("/pl/staff/").get_data(as_text=True)
+    assert html.index("Pytanie") < html.index("Produkcja stoi") < html.index("Później")
+
+
+def test_critical_comes_first_when_due_at_the_same_time(client, world):
+    now = utcnow()
+    new_case(world, "minor", "Drobne", when=now)
+    new_case(world, "critical", "Krytyczne", when=now)
+    login(client, world["engineer"])
+    html = client.get("/pl/staff/").get_data(as_text=True)
+    assert html.index("Krytyczne") < html.index("Drobne")
+
+
+def test_queue_is_for_staff_only(client, world):
+    login(client, world["customer"])
+    assert client.get("/pl/staff/").status_code == 404
+    assert client.get("/pl/staff/cases/new").status_code == 404
+
+
+def test_engineer_reply_stops_the_response_clock(dbconn, world):
+    case = new_case(world)
+    assert SupportCase.get_by_id(case.id).next_due_at == case.response_due_at
+    post_message(case, world["engineer"], "Dzień dobry", [], utcnow())
+    case = SupportCase.get_by_id(case.id)
+    assert case.first_response_at is not None and case.next_due_at is None
+
+
+def test_internal_note_never_reaches_the_customer(client, app, world):
+    from pypdf import PdfReader
+
+    case = new_case(world)
+    post_message(case, world["engineer"], "TAJNA NOTATKA", [], utcnow(), internal=True)
+    login(client, world["customer"])
+    for url in (f"/pl/cases/{case.number}", f"/pl/cases/{case.number}/thread"):
+        for headers in ({}, {"HX-Request": "true"}):
+            assert "TAJNA NOTATKA" not in client.get(url, headers=headers).get_data(
+                as_text=True
+            )
+    pdf = client.get(f"/pl/cases/{case.number}/pdf").data
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "TAJNA NOTATKA" not in text
+    staff = app.test_client()
+    login(staff, world["engineer"])
+    assert "TAJNA NOTATKA" in staff.get(f"/pl/cases/{case.number}").get_data(
+        as_text=True
+    )
+
+
+def test_customer_cannot_make_a_note_internal(client, world):
+    case = new_case(world)
+    login(client, world["customer"])
+    response = client.post(
+        f"/pl/cases/{case.number}/messages", data={"body": "widać?", "internal": "y"}
+    )
+    assert response.status_code == 303
+    from hezo.models import Message
+
+    note = Message.get(Message.body == "widać?")
+    assert not note.is_internal
+
+
+def test_full_life_cycle_starts_each_clock(dbconn, world):
+    case = new_case(world)
+    now = utcnow()
+    engineer = world["engineer"]
+    transition(case, engineer, "in_verification", now)
+    transition(case, engineer, "validated", now)
+    assert case.delivery_due_at == now + timedelta(hours=4)
+    assert case.next_due_at == min(case.response_due_at, case.delivery_due_at)
+    with pytest.raises(TransitionError):
+        transition(case, engineer, "replacement_sent", now)
+    transition(case, engineer, "replacement_sent", now, carrier="DHL", waybill="123")
+    delivered = now + timedelta(minutes=1)
+    transition(
+        case,
+        engineer,
+        "awaiting_return",
+        delivered + timedelta(minutes=1),
+        delivered_at=delivered,
+    )
+    assert case.return_due_at == delivered + timedelta(days=7)
+    with pytest.raises(TransitionError):
+        transition(case, engineer, "closed", now)
+    transition(case, engineer, "closed", now, return_waybill="RET-1")
+    stored = SupportCase.get_by_id(case.id)
+    assert stored.status == "closed" and stored.return_waybill == "RET-1"
+    assert [
+        s.to_status
+        for s in StatusChange.select()
+        .where(StatusChange.case == case)
+        .order_by(StatusChange.id)
+    ] == [
+        "new",
+        "in_verification",
+        "validated",
+        "replacement_sent",
+        "awaiting_return",
+        "closed",
+    ]
+
+
+def test_a_status_cannot_be_skipped(dbconn, world):
+    case = new_case(world)
+    with pytest.raises(TransitionError):
+        transition(
+            case,
+            world["engineer"],
+            "replacement_sent",
+            utcnow(),
+            carrier="DHL",
+            waybill="1",
+        )
+
+
+def test_waiting_for_the_customer_stops_the_clock_until_they_answer(dbconn, world):
+    now = utcnow()
+    case = new_case(world, when=now)
+    due = case.response_due_at
+    transition(case, world["engineer"], "waiting_for_customer", now)
+    assert SupportCase.get_by_id(case.id).next_due_at is None
+    later = now + timedelta(minutes=20)
+    post_message(
+        SupportCase.get_by_id(case.id),
+        world["customer"],
+        "Logi w załączniku",
+        [],
+        later,
+    )
+    case = SupportCase.get_by_id(case.id)
+    assert case.status == "in_verification"
+    assert case.response_due_at == due + timedelta(minutes=20)  # 24x7 plan
+
+
+def test_customer_cannot_change_the_status(client, world):
+    case = new_case(world)
+    login(client, world["customer"])
+    response = client.post(
+        f"/pl/staff/cases/{case.number}/transition", data={"status": "closed"}
+    )
+    assert response.status_code == 404
+    assert SupportCase.get_by_id(case.id).status == "new"
+
+
+def test_engineer_works_the_case_through_the_pages(client, world):
+    case = new_case(world)
+    login(client, world["engineer"])
+    base = f"/pl/staff/cases/{case.number}"
+    assert (
+        client.post(
+            base + "/assign", data={"assignee": str(world["engineer"].id)}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            base + "/transition", data={"status": "in_verification"}
+        ).status_code
+        == 303
+    )
+    bad = client.post(
+        base + "/transition", data={"status": "closed"}, headers={"HX-Request": "true"}
+    )
+    assert bad.status_code == 422 and "<html" not in bad.get_data(as_text=True)
+    case = SupportCase.get_by_id(case.id)
+    assert case.assignee_id == world["engineer"].id and case.status == "in_verification"
+    mails = [
+        m.subject
+        for m in OutboxMessage.select().where(
+            OutboxMessage.recipient == world["customer"].email
+        )
+    ]
+    assert any(case.number in subject for subject in mails)
+
+
+def test_engineer_opens_a_case_taken_by_phone(client, world):
+    login(client, world["engineer"])
+    assert client.get("/pl/staff/cases/new?nip=526-018-15-96").status_code == 200
+    response = client.post(
+        "/pl/staff/cases/new?nip=5260181596",
+        data={
+            "channel": "phone",
+            "reporter": "",
+            "contact_name": "Jan Kowalski",
+            "contact_email": "jan.k@example.pl",
+            "contract": world["contract"].number,
+            "serial": "SN-2",
+            "subject": "Zgłoszenie telefoniczne",
+            "description": "opis",
+            "severity": "critical",
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    case = SupportCase.get(SupportCase.subject == "Zgłoszenie telefoniczne")
+    assert case.channel == "phone" and case.contact_email == "jan.k@example.pl"
+    assert not case.is_shared
+    assert (
+        OutboxMessage.select()
+        .where(OutboxMessage.recipient == "jan.k@example.pl")
+        .exists()
+    )
+
+
+def test_reminders_are_sent_once(dbconn, world):
+    now = utcnow()
+    case = new_case(world, when=now - timedelta(days=10))
+    engineer = world["engineer"]
+    for status, extra in (
+        ("in_verification", {}),
+        ("validated", {}),
+        ("replacement_sent", {"carrier": "DHL", "waybill": "1"}),
+    ):
+        transition(case, engineer, status, now - timedelta(days=9), **extra)
+    transition(
+        case,
+        engineer,
+        "awaiting_return",
+        now - timedelta(days=6),
+        delivered_at=now - timedelta(days=6),
+    )
+    first = run_reminders(now)
+    assert first.return_soon == 1
+    assert run_reminders(now).return_soon == 0
+    later = run_reminders(now + timedelta(days=2))
+    assert (
+        later.return_overdue == 1
+        and run_reminders(now + timedelta(days=3)).return_overdue == 0
+    )
+
+
+def test_response_breach_warning_goes_to_engineers_once(app, dbconn, world):
+    now = utcnow()
+    new_case(world, when=now - timedelta(minutes=50))
+    assert run_reminders(now).response_breach == 1
+    assert run_reminders(now).response_breach == 0
+    assert (
+        OutboxMessage.select()
+        .where(OutboxMessage.recipient == app.config["ENGINEERS_EMAIL"])
+        .count()
+        == 2
+    )  # + new
+
+
+def test_queue_query_count_does_not_grow(client, world):
+    new_case(world)
+    login(client, world["engineer"])
+    with count_queries() as few:
+        client.get("/pl/staff/")
+    for i in range(30):
+        new_case(world, subject=f"Sprawa {i}")
+    with count_queries() as many:
+        client.get("/pl/staff/")
+    assert few.count == many.count
+
+
+def test_queue_refresh_fragment(client, world):
+    new_case(world)
+    login(client, world["engineer"])
+    response = client.get("/pl/staff/", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert "<html" not in html and 'id="queue"' in html
+    assert "HX-Request" in response.headers["Vary"]
