@@ -31,10 +31,21 @@ def security_event(name: str, user=None, **fields) -> None:
     security_log.info(" ".join(parts))
 
 
-def audit(action: str, actor=None, case=None, object_type: str = "",
-          object_id="", details: str = "") -> AuditEvent:
+def audit(
+    action: str,
+    actor=None,
+    case=None,
+    object_type: str = "",
+    object_id="",
+    details: str = "",
+) -> AuditEvent:
     """Record an audit event (inside the caller's transaction)."""
     return AuditEvent.create(
-        action=action, actor=actor, case=case, object_type=object_type,
-        object_id=str(object_id), details=details, ip=client_ip(),
+        action=action,
+        actor=actor,
+        case=case,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=details,
+        ip=client_ip(),
     )

@@ -131,9 +131,10 @@ def init_app(app: Flask) -> None:
             f"{report.response_breach}."
         )
 
-    from .outbox import register_cli
+    from . import legacy_import, outbox
 
-    register_cli(app)
+    outbox.register_cli(app)
+    legacy_import.register_cli(app)
 
     @app.cli.group("translate")
     def translate():
@@ -215,9 +216,13 @@ def _invite(role, email, name, company, language) -> None:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise click.ClickException(f"Not a valid e-mail address: {exc}") from exc
-    if User.select().where(User.email == email).exists():
+    existing = User.get_or_none(User.email == email)
+    if existing is not None and (
+        existing.totp_secret is not None or existing.role != role
+    ):
         raise click.ClickException(f"An account with {email} exists already.")
     first, _, last = name.strip().partition(" ")
+    # An invitation that was never completed is simply issued again.
     link = invite_user(role, email, first, last, company, utcnow(), language)
     click.echo(f"Invitation for {email} ({role}), valid for 3 days:\n{link}")
 

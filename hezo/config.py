@@ -56,5 +56,8 @@ class Defaults:
     ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     OUTBOX_FILE_FOLDER = str(INSTANCE_DIR / "mail")
 
+    # Reverse proxies in front of the app (X-Forwarded-For/-Proto trusted from
+    # exactly this many hops); 0 = none, the client talks to gunicorn directly.
+    PROXY_FIX_HOPS = 0
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True

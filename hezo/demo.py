@@ -31,6 +31,11 @@ class DemoLogin:
     serial: str
 
 
+def demo_serial(customer: int, contract: int, device: int) -> str:
+    number = 40125 + customer * 100 + contract * 10 + device
+    return f"{19 + customer}{contract}{device}Y-{number}"
+
+
 def demo_rows(today: date) -> list[RegisterRow]:
     """Contracts for every customer; each service code occurs, some expired."""
     rows, line = [], 0
@@ -63,7 +68,7 @@ def demo_rows(today: date) -> list[RegisterRow]:
                         service_code=code,
                         start_date=start,
                         end_date=end,
-                        serial=f"{19 + c_index}{k}{s}Y-{40125 + c_index * 100 + k * 10 + s}",  # noqa: E501
+                        serial=demo_serial(c_index, k, s),
                         product=PRODUCTS[(c_index + k + s) % len(PRODUCTS)],
                     )
                 )
@@ -84,9 +89,9 @@ def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
 
 DEMO_PASSWORD = "zielony rower nad Wisłą"
 DEMO_ACCOUNTS = (
-    ("customer", "klient@demo.myhezo.pl", "Anna", "Kowalska", CUSTOMERS[0][0]),
-    ("partner", "partner@demo.myhezo.pl", "Piotr", "Wiśniewski", PARTNERS[0][0]),
     ("engineer", "inzynier@demo.myhezo.pl", "Łukasz", "Zieliński", None),
+    ("partner", "partner@demo.myhezo.pl", "Piotr", "Wiśniewski", PARTNERS[0][0]),
+    ("customer", "klient@demo.myhezo.pl", "Anna", "Kowalska", CUSTOMERS[0][0]),
 )
 
 
@@ -127,4 +132,76 @@ def ensure_demo_accounts() -> list[DemoAccount]:
                 codes = tuple(services.issue_recovery_codes(user))
         key = crypto.decrypt_secret(user.totp_secret)
         accounts.append(DemoAccount(role, email, key, codes))
+        if codes and role == "customer":
+            demo_cases(user)
     return accounts
+
+
+DEMO_CASES = (
+    (
+        "critical",
+        True,
+        "Przełącznik rdzeniowy restartuje się po aktualizacji",
+        "Od aktualizacji do wersji 32.7 przełącznik restartuje się co około 40 minut.",
+    ),
+    (
+        "major",
+        False,
+        "Zasilacz zgłasza błąd wentylatora",
+        "Dioda PSU2 miga na pomarańczowo, w logach: fan speed below threshold.",
+    ),
+    (
+        "minor",
+        False,
+        "Pytanie o licencję na dodatkowe porty",
+        "Czy umowa obejmuje aktualizację licencji po rozbudowie?",
+    ),
+)
+
+
+def demo_cases(customer) -> None:
+    """A few cases on an active contract of the demo customer, one shared."""
+    from datetime import timedelta
+
+    from .cases.services import open_case, post_message
+    from .cases.workflow import transition
+    from .db import utcnow
+    from .models import Contract, Device, User
+
+    today = now_day = utcnow().date()
+    contract = (
+        Contract.select()
+        .where(
+            (Contract.customer == customer.company_id)
+            & (Contract.start_date <= today)
+            & (Contract.end_date >= now_day)
+            & Contract.partner.is_null(False)
+        )
+        .order_by(Contract.number)
+        .first()
+    )
+    devices = list(Device.select().where(Device.contract == contract))
+    engineer = User.get_or_none(User.role == "engineer")
+    now = utcnow()
+    for i, (severity, share, subject, text) in enumerate(DEMO_CASES):
+        case = open_case(
+            actor=customer,
+            contract=contract,
+            device=devices[i % len(devices)],
+            subject=subject,
+            description=text,
+            severity=severity,
+            contact_phone="+48 600 100 200",
+            share=share,
+            files=[],
+            now=now - timedelta(hours=3 * i),
+        )
+        if i and engineer:
+            post_message(
+                case,
+                engineer,
+                "Dzień dobry, proszę o wynik polecenia show log oraz zdjęcie diod.",
+                [],
+                now - timedelta(hours=3 * i - 1),
+            )
+            transition(case, engineer, "waiting_for_customer", now)

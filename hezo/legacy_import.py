@@ -293,7 +293,7 @@ class CasePlan:
     existing: SupportCase | None = None  # set when only the dialogue is missing
 
     def pdf_context(self) -> dict:
-        """The context of ``pdf/legacy_dialogue.html`` (plain, picklable data).
+        """The arguments of ``render_dialogue_pdf`` (plain, picklable data).
 
         A new case has no number until its row is inserted, after rendering.
         """

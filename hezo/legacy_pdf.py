@@ -1,7 +1,7 @@
 """The dialogue PDF of a migrated case: read, rendered, stored and attached.
 
-``templates/pdf/legacy_dialogue.html`` through ``hezo.pdf.render_pdf``, always
-in Polish (the previous portal was Polish). A renderer is a context manager
+``hezo.dialogue_pdf.render_dialogue_pdf`` (drawn directly with reportlab, for
+speed: see that module), always in Polish (the previous portal was Polish). A renderer is a context manager
 whose ``submit(context)`` returns a ``concurrent.futures.Future`` of the PDF
 bytes: ``InlineRenderer`` renders at once in this process, ``PoolRenderer`` on
 several cores, each worker building its own app from a copy of this app's
@@ -32,9 +32,8 @@ from .attachments import (
 )
 from .db import db
 from .models import Attachment
-from .pdf import render_pdf
+from .dialogue_pdf import render_dialogue_pdf
 
-TEMPLATE = "pdf/legacy_dialogue.html"
 LANGUAGE = "pl"
 DIALOGUE_KIND = "legacy_dialogue"
 # Tasks in flight per worker: enough to keep every core busy while the calling
@@ -195,7 +194,7 @@ class InlineRenderer(AbstractContextManager):
         """A finished future of the PDF bytes (or of the rendering error)."""
         future: Future = Future()
         try:
-            future.set_result(render_pdf(TEMPLATE, **context))
+            future.set_result(render_dialogue_pdf(**context, language=LANGUAGE))
         except Exception as exc:  # handed over as a worker's error would be
             future.set_exception(exc)
         return future
@@ -283,4 +282,4 @@ def _init_worker(config: dict) -> None:
 
 def _render_in_worker(context: dict) -> bytes:
     """Pool task: one dialogue PDF as bytes."""
-    return render_pdf(TEMPLATE, **context)
+    return render_dialogue_pdf(**context, language=LANGUAGE)

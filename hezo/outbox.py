@@ -131,12 +131,20 @@ def queue_mail(
             .execute()
         )
         if inserted != 1:
-            log.info("outbox: %s to @%s already queued (%s), not again",
-                     template, _domain(recipient), dedupe_key)
+            log.info(
+                "outbox: %s to @%s already queued (%s), not again",
+                template,
+                _domain(recipient),
+                dedupe_key,
+            )
             return None
         message = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key)
-    log.info("outbox: queued message %s (%s) to @%s", message.id, template,
-             _domain(recipient))
+    log.info(
+        "outbox: queued message %s (%s) to @%s",
+        message.id,
+        template,
+        _domain(recipient),
+    )
     return message
 
 
@@ -304,11 +312,15 @@ def _record_sent(message: OutboxMessage, at: datetime) -> None:
         .execute()
     )
     if updated != 1:
-        log.warning("outbox: message %s to @%s was also sent by another worker",
-                    message.id, _domain(message.recipient))
+        log.warning(
+            "outbox: message %s to @%s was also sent by another worker",
+            message.id,
+            _domain(message.recipient),
+        )
     else:
-        log.info("outbox: sent message %s to @%s", message.id,
-                 _domain(message.recipient))
+        log.info(
+            "outbox: sent message %s to @%s", message.id, _domain(message.recipient)
+        )
 
 
 def _record_failure(message: OutboxMessage, error: str, at: datetime) -> None:
@@ -325,9 +337,15 @@ def _record_failure(message: OutboxMessage, error: str, at: datetime) -> None:
     )
     # The error text may quote the address; the log names the domain only.
     level = logging.ERROR if attempts >= ALARM_AFTER_ATTEMPTS else logging.WARNING
-    log.log(level, "outbox: message %s to @%s failed (attempt %d, %s), retry in %ds",
-            message.id, _domain(message.recipient), attempts,
-            error.partition(":")[0], delay.total_seconds())
+    log.log(
+        level,
+        "outbox: message %s to @%s failed (attempt %d, %s), retry in %ds",
+        message.id,
+        _domain(message.recipient),
+        attempts,
+        error.partition(":")[0],
+        delay.total_seconds(),
+    )
 
 
 def describe_error(exc: BaseException) -> str:
@@ -397,21 +415,30 @@ class SmtpTransport:
         self.ssl_context = ssl_context
         self.local_hostname = local_hostname
         self._smtp: smtplib.SMTP | None = None
-        if self.username and not (starttls or use_ssl) and host not in (
-            "localhost", "127.0.0.1", "::1"
+        if (
+            self.username
+            and not (starttls or use_ssl)
+            and host not in ("localhost", "127.0.0.1", "::1")
         ):
-            log.warning("outbox: SMTP login to %s without TLS sends the password "
-                        "in clear text", host)
+            log.warning(
+                "outbox: SMTP login to %s without TLS sends the password in clear text",
+                host,
+            )
 
     def send(self, message: OutboxMessage) -> None:
         """Deliver one outbox message (reusing the pass's connection)."""
         email = build_email(message, self.sender)
         smtp = self._smtp or self._connect()
         try:
-            smtp.send_message(email, from_addr=self.envelope_sender,
-                              to_addrs=[message.recipient])
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
-                smtplib.SMTPDataError, smtplib.SMTPNotSupportedError) as exc:
+            smtp.send_message(
+                email, from_addr=self.envelope_sender, to_addrs=[message.recipient]
+            )
+        except (
+            smtplib.SMTPRecipientsRefused,
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPDataError,
+            smtplib.SMTPNotSupportedError,
+        ) as exc:
             raise DeliveryError(self._scrub(describe_error(exc))) from exc
         except OSError as exc:  # disconnected, timed out, reset...
             self._drop()
@@ -432,11 +459,15 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         context = self.ssl_context or ssl.create_default_context()
         if self.use_ssl:
-            smtp = smtplib.SMTP_SSL(local_hostname=self.local_hostname,
-                                    timeout=self.timeout, context=context)
+            smtp = smtplib.SMTP_SSL(
+                local_hostname=self.local_hostname,
+                timeout=self.timeout,
+                context=context,
+            )
         else:
-            smtp = smtplib.SMTP(local_hostname=self.local_hostname,
-                                timeout=self.timeout)
+            smtp = smtplib.SMTP(
+                local_hostname=self.local_hostname, timeout=self.timeout
+            )
         try:
             smtp.connect(self.host, self.port)
             smtp.ehlo()
@@ -546,8 +577,10 @@ def run_worker(
         transport = transport_from_config(app.config)
         batch = int(app.config.get("OUTBOX_BATCH_SIZE", 50))
         if isinstance(transport, FileTransport) and not (app.debug or app.testing):
-            log.warning("outbox: SMTP_HOST is not set; mail is written to %s and "
-                        "not sent", transport.folder)
+            log.warning(
+                "outbox: SMTP_HOST is not set; mail is written to %s and not sent",
+                transport.folder,
+            )
         if once:
             _one_pass(now, transport, batch, None)
             return
@@ -581,8 +614,12 @@ def _one_pass(now, transport, batch, stop) -> DeliveryReport:
         if opened and not db.is_closed():
             db.close()
     if report.sent or report.failed:
-        log.info("outbox: sent %d, failed %d, skipped %d", report.sent,
-                 report.failed, report.skipped)
+        log.info(
+            "outbox: sent %d, failed %d, skipped %d",
+            report.sent,
+            report.failed,
+            report.skipped,
+        )
     return report
 
 
@@ -603,8 +640,13 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("outbox-worker")
     @click.option("--once", is_flag=True, help="Run one delivery pass and exit.")
-    @click.option("--interval", type=click.FloatRange(min=0.1), default=5.0,
-                  show_default=True, help="Seconds between delivery passes.")
+    @click.option(
+        "--interval",
+        type=click.FloatRange(min=0.1),
+        default=5.0,
+        show_default=True,
+        help="Seconds between delivery passes.",
+    )
     def outbox_worker(once, interval):
         """Send queued e-mail, retrying failures, until stopped."""
         run_worker(current_app._get_current_object(), once=once, interval=interval)

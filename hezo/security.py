@@ -34,7 +34,7 @@ def _declare(access: Access):
 
 
 public = _declare(Access("public"))
-mfa_pending = _declare(Access("mfa"))     # between password and second factor
+mfa_pending = _declare(Access("mfa"))  # between password and second factor
 setup_pending = _declare(Access("setup"))  # activation: password + authenticator
 
 
@@ -66,7 +66,8 @@ def init_app(app: Flask) -> None:
         from .models import User
 
         return User.get_or_none(
-            (User.session_token == token) & (User.is_enabled == True)  # noqa: E712
+            (User.session_token == token)
+            & (User.is_enabled == True)  # noqa: E712
             & User.totp_secret.is_null(False)
         )
 
@@ -90,7 +91,9 @@ def _expire_session():
     idle = now - session.get("seen_at", 0) > cfg["SESSION_IDLE_MINUTES"] * 60
     absolute = now - session.get("auth_at", 0) > cfg["SESSION_ABSOLUTE_HOURS"] * 3600
     if idle or absolute:
-        security_event("session_expired", current_user, reason="idle" if idle else "absolute")
+        security_event(
+            "session_expired", current_user, reason="idle" if idle else "absolute"
+        )
         logout_user()
         session.clear()
         session["expired"] = True
@@ -101,7 +104,8 @@ def _expire_session():
 def mfa_state_valid() -> bool:
     started = session.get("pw_ok_at", 0)
     return bool(session.get("mfa_user_id")) and (
-        now_ts() - started <= current_app.config["MFA_PENDING_SECONDS"])
+        now_ts() - started <= current_app.config["MFA_PENDING_SECONDS"]
+    )
 
 
 def setup_state_valid() -> bool:
@@ -126,8 +130,9 @@ def _enforce_access():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.role not in access.roles:
-        security_event("access_denied", current_user, endpoint=endpoint,
-                       path=request.path)
+        security_event(
+            "access_denied", current_user, endpoint=endpoint, path=request.path
+        )
         abort(404)
     return None
 
@@ -147,6 +152,11 @@ def _redirect(url: str):
 def _unauthorized():
     if mfa_state_valid():
         return _redirect(url_for("accounts.login_code"))
-    return _redirect(url_for("accounts.login", next=request.full_path
-                             if request.method == "GET" and not wants_fragment()
-                             else None))
+    return _redirect(
+        url_for(
+            "accounts.login",
+            next=request.full_path
+            if request.method == "GET" and not wants_fragment()
+            else None,
+        )
+    )

@@ -7,6 +7,7 @@ from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from peewee import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .audit import security_event
 from .htmx import hx_refresh, wants_fragment
@@ -28,6 +29,11 @@ SECURITY_HEADERS = {
 
 
 def init_app(app: Flask) -> None:
+    hops = int(app.config.get("PROXY_FIX_HOPS", 0))
+    if hops:
+        # Exactly as many proxies as the deployment has: more would let a client
+        # choose its own address (and its own rate-limit bucket).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     # peewee logs every statement with its parameters at DEBUG: one-time link
     # tokens in mail bodies, session tokens, hashes. Keep them out of any log,
     # whatever the root level (to see SQL while debugging, lower it again).
@@ -85,6 +91,7 @@ def _database_busy(exc: OperationalError):
 def _unexpected(exc: Exception):
     # The route's pattern, not the path: paths may hold one-time link tokens.
     rule = request.url_rule.rule if request.url_rule else "-"
-    log.exception("unhandled error (request %s) %s %s", g.get("request_id"),
-                  request.method, rule)
+    log.exception(
+        "unhandled error (request %s) %s %s", g.get("request_id"), request.method, rule
+    )
     return _render_error(500)

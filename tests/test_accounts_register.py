@@ -156,10 +156,10 @@ def test_existing_address_gets_a_notice_not_a_second_account(client, contract):
         data=contact(email="new@example.pl"),
         follow_redirects=True,
     )
+
     def strip(html):
-        return re.sub(
-            r"(?i)new@example.pl|jan@example.pl|csrf[^>]*", "", html
-        )  # noqa: E731
+        return re.sub(r"(?i)new@example.pl|jan@example.pl|csrf[^>]*", "", html)  # noqa: E731
+
     assert strip(response.get_data(as_text=True)) == strip(other.get_data(as_text=True))
     notice = OutboxMessage.get(OutboxMessage.recipient == "jan@example.pl")
     assert "/register/confirm/" not in notice.body_text
@@ -193,3 +193,48 @@ def test_short_and_common_passwords_are_refused_with_the_reason(client, contract
             r'class="field-error"[^>]*>([^<]+)<', response.get_data(as_text=True)
         )
         assert any(reason in e for e in errors), (password, errors)
+
+
+def test_abandoned_activation_can_be_started_again(client, app, contract):
+    client.post("/pl/register", data=proof(contract))
+    client.post("/pl/register/contact", data=contact())
+    assert (
+        client.post(mailed_link("jan@example.pl").split("myhezo.pl", 1)[1]).status_code
+        == 303
+    )
+    OutboxMessage.delete().execute()
+    again = app.test_client()
+    again.post("/pl/register", data=proof(contract))
+    again.post("/pl/register/contact", data=contact(first_name="Janek"))
+    assert (
+        again.post(mailed_link("jan@example.pl").split("myhezo.pl", 1)[1]).status_code
+        == 303
+    )
+    assert User.get(User.email == "jan@example.pl").first_name == "Janek"
+    assert User.select().count() == 1
+
+
+def test_uncompleted_invitation_can_be_issued_again(runner, dbconn):
+    args = [
+        "create-user",
+        "--role",
+        "engineer",
+        "--email",
+        "e@hezo.pl",
+        "--name",
+        "Ewa K",
+    ]
+    first = runner.invoke(args=args)
+    second = runner.invoke(args=args)
+    assert first.exit_code == second.exit_code == 0
+    old_link = first.output.strip().splitlines()[-1]
+    from hezo.accounts.services import valid_token
+    from hezo.db import utcnow
+
+    assert valid_token(old_link.rsplit("/", 1)[1], "invite", utcnow()) is None
+    assert (
+        valid_token(
+            second.output.strip().splitlines()[-1].rsplit("/", 1)[1], "invite", utcnow()
+        )
+        is not None
+    )

@@ -61,3 +61,28 @@ def test_htmx_is_served_from_our_static_folder(client):
         assert response.status_code == 200
     meta = re.search(r'<meta name="htmx-config" content=\'([^\']+)\'', html).group(1)
     assert '"allowEval": false' in meta and '"selfRequestsOnly": true' in meta
+
+
+@pytest.fixture
+def proxied_app(tmp_path):
+    from hezo import create_app
+
+    from .conftest import TEST_CONFIG
+
+    return create_app(TEST_CONFIG | {"PROXY_FIX_HOPS": 1,
+                                     "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+
+
+def test_behind_one_proxy_the_client_address_is_the_last_hop(proxied_app):
+    from flask import request
+
+    from hezo.security import public
+
+    @proxied_app.get("/ip")
+    @public
+    def ip():
+        return request.remote_addr
+
+    client = proxied_app.test_client()
+    response = client.get("/ip", headers={"X-Forwarded-For": "6.6.6.6, 10.1.2.3"})
+    assert response.get_data(as_text=True) == "10.1.2.3"

@@ -67,8 +67,7 @@ class SmtpServer:
         return self.handler.envelopes
 
     def start(self):
-        self.controller = Controller(self.handler, hostname="127.0.0.1",
-                                     port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
     def stop(self):
@@ -77,9 +76,10 @@ class SmtpServer:
             self.controller = None
 
     def messages(self):
-        return [email.message_from_bytes(e.original_content,
-                                         policy=email.policy.default)
-                for e in self.envelopes]
+        return [
+            email.message_from_bytes(e.original_content, policy=email.policy.default)
+            for e in self.envelopes
+        ]
 
 
 def free_port():
@@ -95,8 +95,11 @@ def smtp_port():
 
 @pytest.fixture
 def config_overrides(smtp_port):
-    return {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp_port,
-            "MAIL_FROM": "myHEZO <no-reply@myhezo.pl>"}
+    return {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": smtp_port,
+        "MAIL_FROM": "myHEZO <no-reply@myhezo.pl>",
+    }
 
 
 @pytest.fixture
@@ -139,10 +142,12 @@ def reload(message):
 
 
 def test_render_mail_language_changes_subject_and_footer(appctx):
-    pl_subject, pl_body = render_mail("test_message", "pl", number=7, greeting="Hej",
-                                      link="x")
-    en_subject, en_body = render_mail("test_message", "en", number=7, greeting="Hej",
-                                      link="x")
+    pl_subject, pl_body = render_mail(
+        "test_message", "pl", number=7, greeting="Hej", link="x"
+    )
+    en_subject, en_body = render_mail(
+        "test_message", "en", number=7, greeting="Hej", link="x"
+    )
     assert pl_subject == f"{POLISH} — Zgłoszenia 7"
     assert en_subject == f"{POLISH} — Cases 7"
     assert "Infolinia: +48 22 290 10 10" in pl_body
@@ -160,6 +165,7 @@ def test_render_mail_in_request_of_other_language_restores_it(app):
         assert "Zgłoszenia" in subject
         from flask import g
         from flask_babel import gettext
+
         assert g.lang == "en" and gettext("Cases") == "Cases"
 
 
@@ -173,12 +179,15 @@ def test_render_mail_template_path_refused(appctx):
         render_mail("../base", "pl")
 
 
-@pytest.mark.parametrize("recipient", [
-    "jan@example.pl\r\nBcc: all@example.com",
-    "jan@example.pl\nBcc: all@example.com",
-    "jan@example.pl\r",
-    "jan@example.pl\u2028",
-])
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "jan@example.pl\r\nBcc: all@example.com",
+        "jan@example.pl\nBcc: all@example.com",
+        "jan@example.pl\r",
+        "jan@example.pl\u2028",
+    ],
+)
 def test_queue_mail_recipient_with_line_break_refused(appctx, recipient):
     with pytest.raises(ValueError):
         queue_test(recipient=recipient)
@@ -251,8 +260,7 @@ def test_queue_mail_concurrent_same_dedupe_key_queues_once(app):
         db.close()
 
 
-def test_smtp_delivery_keeps_polish_letters_recipient_and_sender(appctx,
-                                                                 smtp_server):
+def test_smtp_delivery_keeps_polish_letters_recipient_and_sender(appctx, smtp_server):
     with db.atomic():
         message = queue_test()
     report = deliver_pending(utcnow(), transport_from_config(appctx.config))
@@ -305,8 +313,7 @@ def test_delivery_smtp_down_keeps_message_and_sends_once_back(appctx, smtp_serve
     assert OutboxMessage.select().count() == 1
 
 
-def test_delivery_refused_recipient_is_retried_and_others_are_sent(appctx,
-                                                                   smtp_server):
+def test_delivery_refused_recipient_is_retried_and_others_are_sent(appctx, smtp_server):
     smtp_server.handler.refuse.add("nobody@example.pl")
     with db.atomic():
         refused = queue_test(recipient="nobody@example.pl")
@@ -325,8 +332,9 @@ def test_delivery_refused_recipient_is_retried_and_others_are_sent(appctx,
 def test_delivery_transport_down_fails_the_batch_after_one_connection(appctx):
     with db.atomic():
         messages = [queue_test() for _ in range(3)]
-    transport = RecordingTransport([], threading.Lock(),
-                                   fail=TransportUnavailable("connection refused"))
+    transport = RecordingTransport(
+        [], threading.Lock(), fail=TransportUnavailable("connection refused")
+    )
     report = deliver_pending(utcnow(), transport)
     assert transport.calls == 1
     assert (report.sent, report.failed) == (0, 3)
@@ -338,7 +346,15 @@ def test_delivery_transport_down_fails_the_batch_after_one_connection(appctx):
 
 def test_retry_delay_doubles_up_to_one_hour():
     assert [retry_delay(n).total_seconds() for n in range(1, 9)] == [
-        30, 60, 120, 240, 480, 960, 1920, 3600]
+        30,
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3600,
+    ]
     assert retry_delay(1000) == RETRY_CAP
 
 
@@ -347,8 +363,9 @@ def test_delivery_after_many_failures_keeps_retrying_at_the_cap(appctx, caplog):
         message = queue_test()
     OutboxMessage.update(attempts=ALARM_AFTER_ATTEMPTS + 3).execute()
     now = utcnow()
-    transport = RecordingTransport([], threading.Lock(),
-                                   fail=DeliveryError("451 try later"))
+    transport = RecordingTransport(
+        [], threading.Lock(), fail=DeliveryError("451 try later")
+    )
     with caplog.at_level(logging.INFO, logger="hezo.outbox"):
         deliver_pending(now, transport)
     stored = reload(message)
@@ -366,8 +383,9 @@ def test_delivery_logs_neither_body_nor_full_address(appctx, smtp_server, caplog
             queue_test(recipient="jan.kowalski@example.pl")
         deliver_pending(utcnow(), transport_from_config(appctx.config))
     # Only our loggers: peewee logs SQL parameters at DEBUG, aiosmtpd the DATA.
-    text = "\n".join(r.getMessage() for r in caplog.records
-                     if r.name.startswith("hezo"))
+    text = "\n".join(
+        r.getMessage() for r in caplog.records if r.name.startswith("hezo")
+    )
     assert "@example.pl" in text
     for private in ("nobody@", "jan.kowalski", "one-time-token", POLISH):
         assert private not in text
@@ -432,12 +450,19 @@ def test_file_transport_writes_a_readable_eml(appctx, tmp_path):
 def test_transport_from_config_without_smtp_host_uses_files(tmp_path):
     transport = transport_from_config({"OUTBOX_FILE_FOLDER": str(tmp_path)})
     assert isinstance(transport, FileTransport) and transport.folder == tmp_path
-    smtp = transport_from_config({"SMTP_HOST": "mail.example.pl",
-                                  "SMTP_STARTTLS": "true",
-                                  "MAIL_FROM": "Serwis <serwis@example.pl>"})
+    smtp = transport_from_config(
+        {
+            "SMTP_HOST": "mail.example.pl",
+            "SMTP_STARTTLS": "true",
+            "MAIL_FROM": "Serwis <serwis@example.pl>",
+        }
+    )
     assert isinstance(smtp, SmtpTransport)
     assert (smtp.port, smtp.starttls, smtp.envelope_sender) == (
-        587, True, "serwis@example.pl")
+        587,
+        True,
+        "serwis@example.pl",
+    )
 
 
 def test_cli_outbox_worker_once_delivers(app, runner, dbconn, smtp_server):

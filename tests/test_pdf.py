@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from xhtml2pdf.config.resources import RenderLimitError
 
 from hezo import pdf as pdf_module
+from hezo.dialogue_pdf import render_dialogue_pdf
 from hezo.pdf import PdfRenderError, pdf_response, render_pdf
 
 POLISH = "Zażółć gęślą jaźń ZAŻÓŁĆ GĘŚLĄ JAŹŃ"
@@ -39,7 +40,14 @@ def render_dialogue(app, lang="pl", **overrides) -> bytes:
     } | overrides
     with app.test_request_context(f"/{lang}/"):
         app.preprocess_request()
-        return render_pdf("pdf/legacy_dialogue.html", **context)
+        return render_dialogue_pdf(**context, language=lang)
+
+
+def render_base(app) -> bytes:
+    """The bare PDF layout through xhtml2pdf (what the case export builds on)."""
+    with app.test_request_context("/pl/"):
+        app.preprocess_request()
+        return render_pdf("pdf/base.html")
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -191,7 +199,7 @@ def test_render_pdf_raises_on_xhtml2pdf_errors(app, monkeypatch):
 
     monkeypatch.setattr(pdf_module.pisa, "CreatePDF", lambda *a, **kw: FailedStatus)
     with pytest.raises(PdfRenderError, match="broken table"):
-        render_dialogue(app)
+        render_base(app)
 
 
 def test_render_pdf_raises_on_render_limit(app, monkeypatch):
@@ -200,7 +208,7 @@ def test_render_pdf_raises_on_render_limit(app, monkeypatch):
 
     monkeypatch.setattr(pdf_module.pisa, "CreatePDF", too_slow)
     with pytest.raises(PdfRenderError, match="60 seconds"):
-        render_dialogue(app)
+        render_base(app)
 
 
 def test_pdf_response_is_a_no_store_attachment(app):

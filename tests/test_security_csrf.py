@@ -43,11 +43,14 @@ def credentials(user) -> dict:
 def sign_in(client, user):
     token = header_token(client)
     headers = {"X-CSRFToken": token}
-    assert client.post("/pl/login", data=credentials(user),
-                       headers=headers).status_code == 303
+    assert (
+        client.post("/pl/login", data=credentials(user), headers=headers).status_code
+        == 303
+    )
     headers = {"X-CSRFToken": header_token(client, "/pl/login/code")}
-    response = client.post("/pl/login/code", data={"code": fresh_code(user)},
-                           headers=headers)
+    response = client.post(
+        "/pl/login/code", data={"code": fresh_code(user)}, headers=headers
+    )
     assert response.status_code == 303
 
 
@@ -61,12 +64,17 @@ def test_sign_in_without_token_is_refused(app, client, user):
     assert "mfa_user_id" not in session_of(app, client)
 
 
-@pytest.mark.parametrize(("path", "data"), [
-    ("/pl/password/forgot", {"email": "jan@example.pl"}),
-    ("/pl/contact", {"name": "Jan", "email": "jan@example.pl", "message": "Hej",
-                     "agree": "y"}),
-    ("/pl/register", {"nip": "5260181596", "contract": "HZ-1", "serial": "SN-1"}),
-])
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/pl/password/forgot", {"email": "jan@example.pl"}),
+        (
+            "/pl/contact",
+            {"name": "Jan", "email": "jan@example.pl", "message": "Hej", "agree": "y"},
+        ),
+        ("/pl/register", {"nip": "5260181596", "contract": "HZ-1", "serial": "SN-1"}),
+    ],
+)
 def test_public_forms_without_token_do_nothing(client, dbconn, path, data):
     client.get(path)
     assert client.post(path, data=data).status_code == 400
@@ -76,8 +84,9 @@ def test_public_forms_without_token_do_nothing(client, dbconn, path, data):
 
 def test_sign_in_with_the_header_token_from_the_page_succeeds(client, user):
     token = header_token(client)
-    response = client.post("/pl/login", data=credentials(user),
-                           headers={"X-CSRFToken": token})
+    response = client.post(
+        "/pl/login", data=credentials(user), headers={"X-CSRFToken": token}
+    )
     assert response.status_code == 303
 
 
@@ -90,15 +99,19 @@ def test_sign_in_with_the_form_token_succeeds(client, user):
 def test_token_of_another_session_is_refused(app, client, user):
     foreign = header_token(app.test_client())
     client.get("/pl/login")
-    response = client.post("/pl/login", data=credentials(user),
-                           headers={"X-CSRFToken": foreign})
+    response = client.post(
+        "/pl/login", data=credentials(user), headers={"X-CSRFToken": foreign}
+    )
     assert response.status_code == 400
 
 
 def test_htmx_post_with_a_bad_token_asks_for_a_page_reload(client, user):
     client.get("/pl/login")
-    response = client.post("/pl/login", data=credentials(user), headers={
-        "X-CSRFToken": "not-a-token", "HX-Request": "true"})
+    response = client.post(
+        "/pl/login",
+        data=credentials(user),
+        headers={"X-CSRFToken": "not-a-token", "HX-Request": "true"},
+    )
     assert response.status_code == 400
     assert response.headers["HX-Refresh"] == "true"
 
@@ -108,8 +121,12 @@ def test_sign_out_without_token_keeps_the_session(app, client, user):
     assert client.post("/pl/logout").status_code == 400
     assert client.get("/pl/account").status_code == 200
     before = User.get_by_id(user.id).session_token
-    assert client.post("/pl/logout", headers={
-        "X-CSRFToken": header_token(client, "/pl/account")}).status_code == 303
+    assert (
+        client.post(
+            "/pl/logout", headers={"X-CSRFToken": header_token(client, "/pl/account")}
+        ).status_code
+        == 303
+    )
     assert User.get_by_id(user.id).session_token != before
 
 
@@ -127,18 +144,22 @@ def test_token_from_before_sign_in_is_void_after(client, user):
 HTTPS = "https://localhost"
 
 
-@pytest.mark.parametrize(("referer", "status"), [
-    (None, 400),
-    ("https://evil.test/pl/login", 400),
-    ("http://localhost/pl/login", 400),
-    ("https://localhost/pl/login", 303),
-])
+@pytest.mark.parametrize(
+    ("referer", "status"),
+    [
+        (None, 400),
+        ("https://evil.test/pl/login", 400),
+        ("http://localhost/pl/login", 400),
+        ("https://localhost/pl/login", 303),
+    ],
+)
 def test_https_post_needs_a_same_origin_referer(client, user, referer, status):
     headers = {"X-CSRFToken": header_token(client, base_url=HTTPS)}
     if referer:
         headers["Referer"] = referer
-    response = client.post("/pl/login", data=credentials(user), headers=headers,
-                           base_url=HTTPS)
+    response = client.post(
+        "/pl/login", data=credentials(user), headers=headers, base_url=HTTPS
+    )
     assert response.status_code == status
 
 

@@ -68,8 +68,9 @@ def link_path(text: str) -> str:
     return re.search(r"https://myhezo\.pl(/\S+)", text).group(1)
 
 
-def invite(email="e@hezo.pl", first="Ewa", last="Inżynier", role="engineer",
-           company=None):
+def invite(
+    email="e@hezo.pl", first="Ewa", last="Inżynier", role="engineer", company=None
+):
     """Invite a user as the CLI does (needs ``dbconn``); returns the link's path."""
     return link_path(services.invite_user(role, email, first, last, company, utcnow()))
 
@@ -77,15 +78,19 @@ def invite(email="e@hezo.pl", first="Ewa", last="Inżynier", role="engineer",
 def shown_key(response) -> str:
     """The secret shown on an enrolment page for typing by hand."""
     page = response.get_data(as_text=True)
-    return re.search(r'data-testid="totp-key">([A-Z2-7 ]+)<', page).group(1).replace(
-        " ", "")
+    return (
+        re.search(r'data-testid="totp-key">([A-Z2-7 ]+)<', page)
+        .group(1)
+        .replace(" ", "")
+    )
 
 
 def choose_password(client, path, password=PASSPHRASE, **extra):
     """Open an invitation or confirmation link and set the password."""
     assert client.post(path).status_code == 303
-    response = client.post("/pl/setup/password",
-                           data={"password": password, "confirm": password} | extra)
+    response = client.post(
+        "/pl/setup/password", data={"password": password, "confirm": password} | extra
+    )
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
 
 
@@ -109,8 +114,9 @@ def session_of(app, client) -> dict:
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"], domain="localhost")
     if cookie is None:
         return {}
-    return SecureCookieSessionInterface().get_signing_serializer(app).loads(
-        cookie.value)
+    return (
+        SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
+    )
 
 
 def race(app, work, threads=4) -> list:
@@ -137,8 +143,10 @@ def race(app, work, threads=4) -> list:
 
 
 def recovery_codes_on(response) -> list[str]:
-    return re.findall(r"<code>([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})</code>",
-                      response.get_data(as_text=True))
+    return re.findall(
+        r"<code>([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})</code>",
+        response.get_data(as_text=True),
+    )
 
 
 @pytest.fixture
@@ -172,8 +180,9 @@ def test_enrolment_uri_names_issuer_and_account(client, invitation, uris):
     assert parse_qs(uri.query)["issuer"] == ["myHEZO"]
 
 
-def test_enrolment_uri_uses_sha1_six_digits_and_30_second_steps(client, invitation,
-                                                                uris):
+def test_enrolment_uri_uses_sha1_six_digits_and_30_second_steps(
+    client, invitation, uris
+):
     choose_password(client, invitation)
     client.get("/pl/setup/authenticator")
     params = parse_qs(urlsplit(uris[-1]).query)
@@ -183,8 +192,9 @@ def test_enrolment_uri_uses_sha1_six_digits_and_30_second_steps(client, invitati
     assert params.get("period", ["30"]) == ["30"]
 
 
-def test_enrolment_secret_has_160_bits_and_matches_the_shown_key(client, invitation,
-                                                                 uris):
+def test_enrolment_secret_has_160_bits_and_matches_the_shown_key(
+    client, invitation, uris
+):
     choose_password(client, invitation)
     key = shown_key(client.get("/pl/setup/authenticator"))
     secret = parse_qs(urlsplit(uris[-1]).query)["secret"][0]
@@ -241,7 +251,8 @@ def test_wrong_setup_code_activates_nothing(client, invitation):
     user = User.get(User.email == "e@hezo.pl")
     assert user.totp_secret is None
     signin = client.application.test_client().post(
-        "/pl/login", data={"email": "e@hezo.pl", "password": PASSPHRASE})
+        "/pl/login", data={"email": "e@hezo.pl", "password": PASSPHRASE}
+    )
     assert signin.status_code == 422
 
 
@@ -262,8 +273,12 @@ def test_pending_secret_is_stored_encrypted(client, invitation):
 def test_setup_code_cannot_be_used_again_to_sign_in(app, client, invitation):
     _, code, _ = activate(client, invitation)
     client.post("/pl/logout")
-    assert client.post("/pl/login", data={"email": "e@hezo.pl",
-                                          "password": PASSPHRASE}).status_code == 303
+    assert (
+        client.post(
+            "/pl/login", data={"email": "e@hezo.pl", "password": PASSPHRASE}
+        ).status_code
+        == 303
+    )
     response = client.post("/pl/login/code", data={"code": code})
     assert response.status_code == 422
     assert client.get("/pl/account").status_code == 302
@@ -283,21 +298,39 @@ def test_concurrent_use_of_one_invitation_succeeds_once(app, invitation):
     token = invitation.rsplit("/", 1)[1]
     results = race(app, lambda: services.consume_token(token, "invite", utcnow()))
     assert sorted(type(r).__name__ for r in results) == [
-        "NoneType", "NoneType", "NoneType", "User"]
+        "NoneType",
+        "NoneType",
+        "NoneType",
+        "User",
+    ]
 
 
-def test_concurrent_use_of_one_confirmation_link_creates_one_account(app, client,
-                                                                     dbconn):
+def test_concurrent_use_of_one_confirmation_link_creates_one_account(
+    app, client, dbconn
+):
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post("/pl/register", data={"nip": "5260181596", "contract": contract.number,
-                                      "serial": "SN-77"})
-    client.post("/pl/register/contact", data={
-        "first_name": "Jan", "last_name": "Kowalski", "email": "jan@example.pl",
-        "phone": "+48 600 100 200", "language": "pl"})
+    client.post(
+        "/pl/register",
+        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
+    )
+    client.post(
+        "/pl/register/contact",
+        data={
+            "first_name": "Jan",
+            "last_name": "Kowalski",
+            "email": "jan@example.pl",
+            "phone": "+48 600 100 200",
+            "language": "pl",
+        },
+    )
     token = link_path(OutboxMessage.get().body_text).rsplit("/", 1)[1]
     results = race(app, lambda: services.confirm_registration(token, utcnow()))
     assert sorted(type(r).__name__ for r in results) == [
-        "NoneType", "NoneType", "NoneType", "User"]
+        "NoneType",
+        "NoneType",
+        "NoneType",
+        "User",
+    ]
     assert User.select().count() == 1
 
 
@@ -317,11 +350,20 @@ def test_expired_invitation_link_is_refused(client, invitation):
 
 def test_expired_registration_link_is_refused(client, dbconn):
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post("/pl/register", data={"nip": "5260181596", "contract": contract.number,
-                                      "serial": "SN-77"})
-    client.post("/pl/register/contact", data={
-        "first_name": "Jan", "last_name": "Kowalski", "email": "jan@example.pl",
-        "phone": "+48 600 100 200", "language": "pl"})
+    client.post(
+        "/pl/register",
+        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
+    )
+    client.post(
+        "/pl/register/contact",
+        data={
+            "first_name": "Jan",
+            "last_name": "Kowalski",
+            "email": "jan@example.pl",
+            "phone": "+48 600 100 200",
+            "language": "pl",
+        },
+    )
     path = link_path(OutboxMessage.get().body_text)
     PendingRegistration.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
     assert client.post(path).status_code == 400
@@ -331,16 +373,19 @@ def test_expired_registration_link_is_refused(client, dbconn):
 @pytest.mark.parametrize("method", ["get", "post"])
 @pytest.mark.parametrize("step", ["password", "authenticator"])
 def test_setup_steps_before_activation_go_to_sign_in(client, dbconn, method, step):
-    response = getattr(client, method)(f"/pl/setup/{step}",
-                                       data={"code": "123456", "password": "x" * 20})
+    response = getattr(client, method)(
+        f"/pl/setup/{step}", data={"code": "123456", "password": "x" * 20}
+    )
     assert response.status_code == 302
     assert urlsplit(response.location).path == "/pl/login"
 
 
 def test_authenticator_step_cannot_skip_the_password(client, invitation):
     assert client.post(invitation).status_code == 303
-    for response in (client.get("/pl/setup/authenticator"),
-                     client.post("/pl/setup/authenticator", data={"code": "123456"})):
+    for response in (
+        client.get("/pl/setup/authenticator"),
+        client.post("/pl/setup/authenticator", data={"code": "123456"}),
+    ):
         assert response.status_code == 302
         assert response.location.endswith("/pl/setup/password")
     assert PendingEnrolment.select().count() == 0
@@ -354,8 +399,9 @@ def test_setup_state_expires_after_thirty_minutes(client, invitation):
     assert response.status_code == 302 and "/pl/login" in response.location
 
 
-def test_setup_cookie_replayed_after_activation_changes_nothing(app, client,
-                                                               invitation):
+def test_setup_cookie_replayed_after_activation_changes_nothing(
+    app, client, invitation
+):
     assert client.post(invitation).status_code == 303
     name = app.config["SESSION_COOKIE_NAME"]
     setup_cookie = client.get_cookie(name, domain="localhost").value
@@ -366,30 +412,47 @@ def test_setup_cookie_replayed_after_activation_changes_nothing(app, client,
     thief = app.test_client()
     thief.set_cookie(name, setup_cookie, domain="localhost")
     other = "Inne hasło do konta, całkiem długie"
-    response = thief.post("/pl/setup/password", data={"password": other,
-                                                      "confirm": other})
+    response = thief.post(
+        "/pl/setup/password", data={"password": other, "confirm": other}
+    )
     assert response.status_code == 404
     assert User.get(User.email == "e@hezo.pl").password_hash == before
 
 
 # -- #28: only whitelisted fields reach the models -----------------------------
 
-EXTRA = {"role": "admin", "company": "2", "company_id": "2", "is_enabled": "0",
-         "is_staff": "1", "totp_secret": "JBSWY3DPEHPK3PXP", "email": "x@evil.test"}
+EXTRA = {
+    "role": "admin",
+    "company": "2",
+    "company_id": "2",
+    "is_enabled": "0",
+    "is_staff": "1",
+    "totp_secret": "JBSWY3DPEHPK3PXP",
+    "email": "x@evil.test",
+}
 
 
 def test_registration_ignores_role_company_and_flags(client, dbconn):
     mine = make_company("5260181596")
     make_company("6281948218")
     contract = make_contract(customer=mine, serials=("SN-77",))
-    client.post("/pl/register", data={"nip": "5260181596", "contract": contract.number,
-                                      "serial": "SN-77"} | EXTRA)
-    contact = {"first_name": "Jan", "last_name": "Kowalski", "phone": "+48 600 100 200",
-               "language": "pl"}
-    client.post("/pl/register/contact",
-                data=EXTRA | contact | {"email": "jan@example.pl"})
-    path = link_path(OutboxMessage.get(OutboxMessage.recipient == "jan@example.pl")
-                     .body_text)
+    client.post(
+        "/pl/register",
+        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"}
+        | EXTRA,
+    )
+    contact = {
+        "first_name": "Jan",
+        "last_name": "Kowalski",
+        "phone": "+48 600 100 200",
+        "language": "pl",
+    }
+    client.post(
+        "/pl/register/contact", data=EXTRA | contact | {"email": "jan@example.pl"}
+    )
+    path = link_path(
+        OutboxMessage.get(OutboxMessage.recipient == "jan@example.pl").body_text
+    )
     choose_password(client, path, **EXTRA)
     enrol(client, **EXTRA)
     user = User.get(User.email == "jan@example.pl")
@@ -408,31 +471,54 @@ def test_invitation_setup_ignores_role_and_flags(client, invitation):
 # -- invitations from the command line -----------------------------------------
 
 
-def test_create_user_prints_a_link_that_ends_signed_in_as_engineer(app, runner, client,
-                                                                  dbconn):
-    result = runner.invoke(args=["create-user", "--role", "engineer", "--email",
-                                 "e@hezo.pl", "--name", "Ewa Inżynier"])
+def test_create_user_prints_a_link_that_ends_signed_in_as_engineer(
+    app, runner, client, dbconn
+):
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--role",
+            "engineer",
+            "--email",
+            "e@hezo.pl",
+            "--name",
+            "Ewa Inżynier",
+        ]
+    )
     assert result.exit_code == 0
     assert "https://myhezo.pl/pl/invite/" in result.output
     _, _, response = activate(client, link_path(result.output))
     assert len(recovery_codes_on(response)) == 10
     assert client.get("/pl/account").status_code == 200
     user = User.get(User.email == "e@hezo.pl")
-    assert (user.role, user.first_name, user.last_name) == ("engineer", "Ewa",
-                                                            "Inżynier")
+    assert (user.role, user.first_name, user.last_name) == (
+        "engineer",
+        "Ewa",
+        "Inżynier",
+    )
     assert session_of(app, client)["_user_id"] == user.session_token
 
 
-def test_invitation_link_cannot_be_used_a_second_time_after_setup(app, client,
-                                                                  invitation):
+def test_invitation_link_cannot_be_used_a_second_time_after_setup(
+    app, client, invitation
+):
     activate(client, invitation)
     assert app.test_client().post(invitation).status_code == 400
 
 
 def test_invite_partner_links_the_user_to_the_reseller(app, runner, client, dbconn):
     reseller = make_company("1860913901", "NetPartner S.A.")
-    result = runner.invoke(args=["invite-partner", "--nip", "186-091-39-01", "--email",
-                                 "p@netpartner.pl", "--name", "Piotr Partner"])
+    result = runner.invoke(
+        args=[
+            "invite-partner",
+            "--nip",
+            "186-091-39-01",
+            "--email",
+            "p@netpartner.pl",
+            "--name",
+            "Piotr Partner",
+        ]
+    )
     assert result.exit_code == 0, result.output
     activate(client, link_path(result.output))
     user = User.get(User.email == "p@netpartner.pl")
@@ -440,16 +526,34 @@ def test_invite_partner_links_the_user_to_the_reseller(app, runner, client, dbco
 
 
 def test_invite_partner_for_unknown_nip_fails_clearly(runner, dbconn):
-    result = runner.invoke(args=["invite-partner", "--nip", "1860913901", "--email",
-                                 "p@netpartner.pl", "--name", "Piotr Partner"])
+    result = runner.invoke(
+        args=[
+            "invite-partner",
+            "--nip",
+            "1860913901",
+            "--email",
+            "p@netpartner.pl",
+            "--name",
+            "Piotr Partner",
+        ]
+    )
     assert result.exit_code != 0
     assert "No company with NIP 1860913901" in result.output
     assert User.select().count() == 0 and AuthToken.select().count() == 0
 
 
 def test_second_invitation_for_the_same_address_fails(runner, invitation):
-    result = runner.invoke(args=["create-user", "--role", "admin", "--email",
-                                 "E@hezo.pl", "--name", "Ewa Druga"])
+    result = runner.invoke(
+        args=[
+            "create-user",
+            "--role",
+            "admin",
+            "--email",
+            "E@hezo.pl",
+            "--name",
+            "Ewa Druga",
+        ]
+    )
     assert result.exit_code != 0
     assert "exists already" in result.output
     assert User.select().count() == 1 and AuthToken.select().count() == 1

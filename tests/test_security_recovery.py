@@ -61,8 +61,9 @@ def new_authenticator(client, user):
     reauthenticate(client, user, "/pl/account/authenticator")
     page = client.get("/pl/account/authenticator")
     authenticator = pyotp.TOTP(shown_key(page))
-    response = client.post("/pl/account/authenticator",
-                           data={"code": authenticator.at(utcnow())})
+    response = client.post(
+        "/pl/account/authenticator", data={"code": authenticator.at(utcnow())}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     return authenticator, recovery_codes_on(response)
 
@@ -75,8 +76,11 @@ def new_recovery_codes(client, user):
 
 
 def mails_to(user):
-    return list(OutboxMessage.select().where(OutboxMessage.recipient == user.email)
-                .order_by(OutboxMessage.id))
+    return list(
+        OutboxMessage.select()
+        .where(OutboxMessage.recipient == user.email)
+        .order_by(OutboxMessage.id)
+    )
 
 
 def rejected(response):
@@ -135,12 +139,16 @@ def test_new_recovery_codes_end_other_sessions(app, user):
     assert browser.get("/pl/account").status_code == 200
 
 
-@pytest.mark.parametrize(("lang", "left", "warning"), [
-    ("en", "3 unused codes left", "running out"),
-    ("pl", "Pozostały 3 niewykorzystane kody", "Kończą"),
-])
-def test_overview_warns_when_few_recovery_codes_are_left(app, user, lang, left,
-                                                         warning):
+@pytest.mark.parametrize(
+    ("lang", "left", "warning"),
+    [
+        ("en", "3 unused codes left", "running out"),
+        ("pl", "Pozostały 3 niewykorzystane kody", "Kończą"),
+    ],
+)
+def test_overview_warns_when_few_recovery_codes_are_left(
+    app, user, lang, left, warning
+):
     codes = services.issue_recovery_codes(user)
     now = utcnow()
     for code in codes[:7]:
@@ -173,22 +181,27 @@ def test_concurrent_use_of_one_recovery_code_succeeds_once(app, dbconn, user):
 # -- #14: a new authenticator app ----------------------------------------------
 
 
-@pytest.mark.parametrize("proof", ["no-code", "wrong-code", "wrong-password",
-                                   "code-only"])
+@pytest.mark.parametrize(
+    "proof", ["no-code", "wrong-code", "wrong-password", "code-only"]
+)
 def test_new_authenticator_without_password_and_code_changes_nothing(app, user, proof):
     browser = signed_in(app, user)
     before = User.get_by_id(user.id)
-    data = {"no-code": {"current": PASSWORD},
-            "wrong-code": {"current": PASSWORD, "code": "000000"},
-            "wrong-password": {"current": PASSWORD + "x", "code": fresh_code(user)},
-            "code-only": {"code": fresh_code(user)}}[proof]
+    data = {
+        "no-code": {"current": PASSWORD},
+        "wrong-code": {"current": PASSWORD, "code": "000000"},
+        "wrong-password": {"current": PASSWORD + "x", "code": fresh_code(user)},
+        "code-only": {"code": fresh_code(user)},
+    }[proof]
     response = browser.post("/pl/account/authenticator", data=data)
     assert response.status_code == 422
     page = browser.get("/pl/account/authenticator").get_data(as_text=True)
     assert 'name="current"' in page and "totp-key" not in page
     after = User.get_by_id(user.id)
-    assert (after.totp_secret, after.session_token) == (before.totp_secret,
-                                                         before.session_token)
+    assert (after.totp_secret, after.session_token) == (
+        before.totp_secret,
+        before.session_token,
+    )
 
 
 def test_new_authenticator_makes_old_app_codes_fail(app, user):
@@ -196,12 +209,16 @@ def test_new_authenticator_makes_old_app_codes_fail(app, user):
     fresh, _ = new_authenticator(browser, user)
     browser.post("/pl/logout")
     password_step(browser, user)
-    assert browser.post("/pl/login/code", data={"code": fresh_code(user)}
-                        ).status_code == 422
+    assert (
+        browser.post("/pl/login/code", data={"code": fresh_code(user)}).status_code
+        == 422
+    )
     User.update(otp_blocked_until=None).execute()
     user.totp = fresh
-    assert browser.post("/pl/login/code", data={"code": fresh_code(user)}
-                        ).status_code == 303
+    assert (
+        browser.post("/pl/login/code", data={"code": fresh_code(user)}).status_code
+        == 303
+    )
 
 
 def test_new_authenticator_voids_old_recovery_codes(app, user):
@@ -237,8 +254,10 @@ def test_new_authenticator_is_audited(app, user):
 def test_long_passphrase_with_spaces_and_polish_letters_signs_in(app, user):
     assert len(PASSPHRASE_64) == 64
     browser = signed_in(app, user)
-    response = browser.post("/pl/account/password", data={
-        "current": PASSWORD, "password": PASSPHRASE_64, "confirm": PASSPHRASE_64})
+    response = browser.post(
+        "/pl/account/password",
+        data={"current": PASSWORD, "password": PASSPHRASE_64, "confirm": PASSPHRASE_64},
+    )
     assert response.status_code == 303, response.get_data(as_text=True)[:3000]
     browser.post("/pl/logout")
     assert login(browser, user, password=PASSPHRASE_64).status_code == 303
@@ -247,16 +266,20 @@ def test_long_passphrase_with_spaces_and_polish_letters_signs_in(app, user):
 
 def test_seven_character_password_is_refused_with_the_reason(app, user):
     browser = signed_in(app, user)
-    response = browser.post("/en/account/password", data={
-        "current": PASSWORD, "password": "Żółw7ab", "confirm": "Żółw7ab"})
+    response = browser.post(
+        "/en/account/password",
+        data={"current": PASSWORD, "password": "Żółw7ab", "confirm": "Żółw7ab"},
+    )
     assert response.status_code == 422
     assert "at least 8 characters" in response.get_data(as_text=True)
-    assert services.passwords.check_password(User.get_by_id(user.id).password_hash,
-                                             PASSWORD)
+    assert services.passwords.check_password(
+        User.get_by_id(user.id).password_hash, PASSWORD
+    )
 
 
-@pytest.mark.parametrize("typed", [PASSWORD + " ", " " + PASSWORD, PASSWORD.upper(),
-                                   PASSWORD[:-1]])
+@pytest.mark.parametrize(
+    "typed", [PASSWORD + " ", " " + PASSWORD, PASSWORD.upper(), PASSWORD[:-1]]
+)
 def test_password_is_not_trimmed_case_folded_or_truncated(client, user, typed):
     assert password_step(client, user, typed).status_code == 422
 
@@ -272,8 +295,9 @@ def test_password_with_trailing_space_needs_the_space(client, dbconn):
 
 
 @pytest.mark.parametrize("current", ["wrong password here", None])
-def test_password_change_without_the_current_password_changes_nothing(app, user,
-                                                                      current):
+def test_password_change_without_the_current_password_changes_nothing(
+    app, user, current
+):
     other = signed_in(app, user)
     browser = signed_in(app, user)
     before = User.get_by_id(user.id)
@@ -284,8 +308,10 @@ def test_password_change_without_the_current_password_changes_nothing(app, user,
     assert response.status_code == 422
     assert "field-error" in response.get_data(as_text=True)
     after = User.get_by_id(user.id)
-    assert (after.password_hash, after.session_token) == (before.password_hash,
-                                                           before.session_token)
+    assert (after.password_hash, after.session_token) == (
+        before.password_hash,
+        before.session_token,
+    )
     assert mails_to(user) == []
     assert other.get("/pl/account").status_code == 200
 
@@ -295,8 +321,10 @@ def test_password_change_ends_other_sessions_and_voids_reset_links(app, client, 
     link = reset_path(user)
     other = signed_in(app, user)
     browser = signed_in(app, user)
-    response = browser.post("/pl/account/password", data={
-        "current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = browser.post(
+        "/pl/account/password",
+        data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert response.status_code == 303
     assert rejected(other.get("/pl/account"))
     assert browser.get("/pl/account").status_code == 200
@@ -321,8 +349,10 @@ def reset(client, path, password=NEW_PASSWORD):
 
 def test_reset_request_looks_the_same_for_known_and_unknown_addresses(client, user):
     make_user(email="off@example.pl", is_enabled=False)
-    pages = [client.post("/pl/password/forgot", data={"email": email})
-             for email in (user.email, "nobody@example.pl", "off@example.pl")]
+    pages = [
+        client.post("/pl/password/forgot", data={"email": email})
+        for email in (user.email, "nobody@example.pl", "off@example.pl")
+    ]
     assert [p.status_code for p in pages] == [200, 200, 200]
     bodies = {p.get_data(as_text=True) for p in pages}
     assert len(bodies) == 1
@@ -330,8 +360,9 @@ def test_reset_request_looks_the_same_for_known_and_unknown_addresses(client, us
 
 
 def test_fourth_reset_request_in_an_hour_sends_no_mail_but_the_same_page(client, user):
-    pages = [client.post("/pl/password/forgot", data={"email": user.email})
-             for _ in range(4)]
+    pages = [
+        client.post("/pl/password/forgot", data={"email": user.email}) for _ in range(4)
+    ]
     assert len({(p.status_code, p.get_data(as_text=True)) for p in pages}) == 1
     assert len(mails_to(user)) == 3
 
@@ -341,8 +372,10 @@ def test_reset_request_alone_changes_nothing_on_the_account(app, client, user):
     before = User.get_by_id(user.id)
     client.post("/pl/password/forgot", data={"email": user.email})
     after = User.get_by_id(user.id)
-    assert (after.password_hash, after.session_token) == (before.password_hash,
-                                                           before.session_token)
+    assert (after.password_hash, after.session_token) == (
+        before.password_hash,
+        before.session_token,
+    )
     assert browser.get("/pl/account").status_code == 200
 
 
@@ -382,16 +415,18 @@ def test_newer_reset_link_voids_the_older(client, user):
 
 
 def test_reset_link_uses_the_configured_host_not_the_request_host(client, user):
-    response = client.post("/pl/password/forgot", data={"email": user.email},
-                           base_url="https://myhezo.com")
+    response = client.post(
+        "/pl/password/forgot", data={"email": user.email}, base_url="https://myhezo.com"
+    )
     assert response.status_code == 200
     links = re.findall(r"https?://\S+", mails_to(user)[0].body_text)
     assert links and all(link.startswith("https://myhezo.pl/") for link in links)
 
 
 def test_reset_request_with_a_foreign_host_is_refused(client, user):
-    response = client.post("/pl/password/forgot", data={"email": user.email},
-                           headers={"Host": "evil.test"})
+    response = client.post(
+        "/pl/password/forgot", data={"email": user.email}, headers={"Host": "evil.test"}
+    )
     assert response.status_code == 400
     assert "evil.test" not in response.get_data(as_text=True)
     assert mails_to(user) == []
@@ -431,7 +466,11 @@ def test_concurrent_use_of_one_reset_link_succeeds_once(app, client, user):
     token = reset_path(user).rsplit("/", 1)[1]
     results = race(app, lambda: services.reset_password(token, NEW_PASSWORD, utcnow()))
     assert sorted(type(r).__name__ for r in results) == [
-        "NoneType", "NoneType", "NoneType", "User"]
+        "NoneType",
+        "NoneType",
+        "NoneType",
+        "User",
+    ]
     assert len(mails_to(user)) == 2  # the link and one notice
 
 

@@ -44,12 +44,22 @@ from .test_security_enrolment import (  # noqa: F401
 )
 
 RATE_LIMITED = pytest.mark.parametrize(
-    "config_overrides", [{"RATELIMIT_ENABLED": True}], ids=["rate-limited"])
+    "config_overrides", [{"RATELIMIT_ENABLED": True}], ids=["rate-limited"]
+)
 PUBLIC_ENDPOINTS = {
-    "root.index", "root.healthz", "public.home", "accounts.register",
-    "accounts.register_contact", "accounts.register_sent", "accounts.register_confirm",
-    "accounts.invite", "accounts.login", "accounts.logout", "accounts.forgot_password",
-    "accounts.reset_password", "accounts.contact",
+    "root.index",
+    "root.healthz",
+    "public.home",
+    "accounts.register",
+    "accounts.register_contact",
+    "accounts.register_sent",
+    "accounts.register_confirm",
+    "accounts.invite",
+    "accounts.login",
+    "accounts.logout",
+    "accounts.forgot_password",
+    "accounts.reset_password",
+    "accounts.contact",
 }
 
 
@@ -60,8 +70,9 @@ def rules(app):
 def url(rule, **values) -> str:
     """The rule's URL with ``values`` for its arguments, ``pl`` or 1 by default."""
     values = {"lang": "pl"} | values
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>",
-                  lambda m: str(values.get(m.group(1), 1)), rule.rule)
+    return re.sub(
+        r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: str(values.get(m.group(1), 1)), rule.rule
+    )
 
 
 def request(client, rule, **kwargs):
@@ -86,8 +97,12 @@ def in_setup(client):
 def in_mfa(client):
     """A browser that passed the password step only."""
     user = make_user()
-    assert client.post("/pl/login", data={"email": user.email, "password": PASSWORD}
-                       ).status_code == 303
+    assert (
+        client.post(
+            "/pl/login", data={"email": user.email, "password": PASSWORD}
+        ).status_code
+        == 303
+    )
     return client
 
 
@@ -117,8 +132,9 @@ def test_route_without_access_rule_answers_404(app, client, caplog):
 
 
 @pytest.mark.parametrize("state", ["anonymous", "setup", "mfa"])
-def test_only_public_and_current_step_routes_open_before_sign_in(app, client, dbconn,
-                                                                state):
+def test_only_public_and_current_step_routes_open_before_sign_in(
+    app, client, dbconn, state
+):
     {"anonymous": lambda c: c, "setup": in_setup, "mfa": in_mfa}[state](client)
     # Signed-in pages send a half-signed-in browser on to its code page.
     roles_go_to = "/pl/login/code" if state == "mfa" else "/pl/login"
@@ -129,7 +145,8 @@ def test_only_public_and_current_step_routes_open_before_sign_in(app, client, db
         response = request(client, rule)
         expected = roles_go_to if kind == "roles" else "/pl/login"
         assert (response.status_code, location(response)) == (302, expected), (
-            rule.endpoint)
+            rule.endpoint
+        )
 
 
 @pytest.mark.parametrize("role", ["customer", "partner", "engineer", "admin"])
@@ -158,14 +175,22 @@ def seed_shared_case(customer_user, contract):
     from hezo.cases import services as cases
 
     return cases.open_case(
-        actor=customer_user, contract=contract, device=contract.devices[0],
-        subject="Zasilacz nie działa", description="Dioda miga na czerwono.",
-        severity="major", contact_phone="+48 600 100 200", share=True, files=[],
-        now=utcnow())
+        actor=customer_user,
+        contract=contract,
+        device=contract.devices[0],
+        subject="Zasilacz nie działa",
+        description="Dioda miga na czerwono.",
+        severity="major",
+        contact_phone="+48 600 100 200",
+        share=True,
+        files=[],
+        now=utcnow(),
+    )
 
 
-@pytest.mark.parametrize("who", ["anonymous", "customer", "partner", "engineer",
-                                 "admin", "setup", "mfa"])
+@pytest.mark.parametrize(
+    "who", ["anonymous", "customer", "partner", "engineer", "admin", "setup", "mfa"]
+)
 def test_get_requests_change_nothing(app, client, dbconn, who):
     reseller = make_company("1860913901")
     customer = make_company("5260181596")
@@ -183,8 +208,10 @@ def test_get_requests_change_nothing(app, client, dbconn, who):
     for rule in rules(app):
         if "GET" in rule.methods:
             for headers in ({}, {"HX-Request": "true"}):
-                response = client.get(url(rule, number=case.number,
-                                          contract_id=contract.id), headers=headers)
+                response = client.get(
+                    url(rule, number=case.number, contract_id=contract.id),
+                    headers=headers,
+                )
                 assert response.status_code < 500, rule.endpoint
     after = snapshot()
     for model in APPEND_ONLY_ON_GET:
@@ -210,14 +237,26 @@ def test_crawl_reaches_the_case_pages(app, client, dbconn):
 # -- the way back after signing in stays on this site --------------------------
 
 
-@pytest.mark.parametrize("target", [
-    "//evil.test/", "/\\evil.test", "/\t/evil.test", "/\n/evil.test", "/\r/evil.test",
-    "https://evil.test/", "/ /evil.test", "\\\\evil.test",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//evil.test/",
+        "/\\evil.test",
+        "/\t/evil.test",
+        "/\n/evil.test",
+        "/\r/evil.test",
+        "https://evil.test/",
+        "/ /evil.test",
+        "\\\\evil.test",
+    ],
+)
 def test_sign_in_never_leads_to_another_site(client, dbconn, target):
     user = make_user()
-    first = client.post("/pl/login", query_string={"next": target},
-                        data={"email": user.email, "password": PASSWORD})
+    first = client.post(
+        "/pl/login",
+        query_string={"next": target},
+        data={"email": user.email, "password": PASSWORD},
+    )
     assert first.status_code == 303
     second = client.post(first.location, data={"code": fresh_code(user)})
     assert second.status_code == 303
@@ -228,8 +267,9 @@ def test_sign_in_returns_to_the_page_asked_for(client, dbconn):
     user = make_user()
     asked = client.get("/pl/account")
     assert asked.status_code == 302
-    first = client.post(asked.location, data={"email": user.email,
-                                              "password": PASSWORD})
+    first = client.post(
+        asked.location, data={"email": user.email, "password": PASSWORD}
+    )
     second = client.post(first.location, data={"code": fresh_code(user)})
     assert urlsplit(second.location).path == "/pl/account"
 
@@ -281,8 +321,11 @@ def test_untrusted_host_gets_400_with_the_security_headers(client):
 
 
 def wrong_sign_in(client, **kwargs):
-    return client.post("/pl/login", data={"email": "nobody@example.pl",
-                                          "password": "not the password"}, **kwargs)
+    return client.post(
+        "/pl/login",
+        data={"email": "nobody@example.pl", "password": "not the password"},
+        **kwargs,
+    )
 
 
 @RATE_LIMITED
@@ -295,21 +338,32 @@ def test_eleventh_sign_in_in_a_minute_gets_429(client, dbconn):
 
 
 @RATE_LIMITED
-@pytest.mark.parametrize("path", [
-    "/pl/password/forgot", "/pl/register", "/pl/register/contact",
-    "/pl/register/confirm/1", "/pl/invite/1", "/pl/password/reset/1", "/pl/login/code",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/pl/password/forgot",
+        "/pl/register",
+        "/pl/register/contact",
+        "/pl/register/confirm/1",
+        "/pl/invite/1",
+        "/pl/password/reset/1",
+        "/pl/login/code",
+    ],
+)
 def test_other_sign_in_forms_are_rate_limited(client, dbconn, path):
     if path == "/pl/login/code":
         in_mfa(client)
-    statuses = [client.post(path, data={"email": "a@example.pl"}).status_code
-                for _ in range(11)]
+    statuses = [
+        client.post(path, data={"email": "a@example.pl"}).status_code for _ in range(11)
+    ]
     assert 429 not in statuses[:10] and statuses[10] == 429
 
 
 @RATE_LIMITED
-@pytest.mark.parametrize("path", ["/pl/account/password", "/pl/account/authenticator",
-                                  "/pl/account/recovery-codes"])
+@pytest.mark.parametrize(
+    "path",
+    ["/pl/account/password", "/pl/account/authenticator", "/pl/account/recovery-codes"],
+)
 def test_forms_asking_for_the_current_password_are_rate_limited(client, dbconn, path):
     login(client, make_user())
     data = {"current": "guess", "code": "000000", "password": "x", "confirm": "x"}
@@ -353,10 +407,15 @@ def test_rate_limit_hit_is_a_security_event(client, dbconn, caplog):
 
 # -- #58: the contact form -----------------------------------------------------
 
-MESSAGE = {"name": "Jan Kowalski", "company": "Żółw Sp. z o.o.", "nip": "5260181596",
-           "email": "jan@example.pl", "phone": "+48 600 100 200",
-           "message": "Nie mogę się zarejestrować.\r\nUmowa HZ-2025-000123.",
-           "agree": "y"}
+MESSAGE = {
+    "name": "Jan Kowalski",
+    "company": "Żółw Sp. z o.o.",
+    "nip": "5260181596",
+    "email": "jan@example.pl",
+    "phone": "+48 600 100 200",
+    "message": "Nie mogę się zarejestrować.\r\nUmowa HZ-2025-000123.",
+    "agree": "y",
+}
 
 
 @pytest.mark.parametrize("field", ["name", "company", "email"])
@@ -374,12 +433,14 @@ def test_contact_honeypot_stores_nothing_but_thanks_alike(client, dbconn):
     assert bot.status_code == person.status_code == 200
     strip = re.compile(r'"X-CSRFToken": "[^"]*"|name="csrf_token"[^>]*')
     assert strip.sub("", bot.get_data(as_text=True)) == strip.sub(
-        "", person.get_data(as_text=True))
+        "", person.get_data(as_text=True)
+    )
     assert ContactRequest.select().count() == 1  # the person's only
 
 
-def test_contact_message_is_stored_and_mailed_to_the_help_desk_only(app, client,
-                                                                  dbconn):
+def test_contact_message_is_stored_and_mailed_to_the_help_desk_only(
+    app, client, dbconn
+):
     response = client.post("/pl/contact", data=MESSAGE)
     assert response.status_code == 200
     stored = ContactRequest.get()
@@ -405,10 +466,15 @@ def test_registration_guessing_is_a_security_event(client, dbconn, caplog):
     with caplog.at_level(logging.INFO, logger="hezo.security"):
         for i in range(6):
             client.post("/pl/register", data=proof | {"serial": f"WRONG-{i}"})
-        assert client.post("/pl/register", data=proof | {"serial": "SN-77"}
-                           ).status_code == 422
-    events = [r.getMessage() for r in caplog.records
-              if "event=registration_proof_failed" in r.getMessage()]
+        assert (
+            client.post("/pl/register", data=proof | {"serial": "SN-77"}).status_code
+            == 422
+        )
+    events = [
+        r.getMessage()
+        for r in caplog.records
+        if "event=registration_proof_failed" in r.getMessage()
+    ]
     assert len(events) == 7
     assert "throttled=True" in events[-1] and "nip=5260181596" in events[-1]
 
@@ -433,17 +499,31 @@ def test_sign_in_flows_log_no_passwords_codes_or_tokens(app, client, dbconn, cap
     secrets = [PASSPHRASE, NEW_PASSWORD]
     # registration with the e-mailed link, password and authenticator
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post("/pl/register", data={"nip": "5260181596", "contract": contract.number,
-                                      "serial": "SN-77"})
-    client.post("/pl/register/contact", data={
-        "first_name": "Jan", "last_name": "Kowalski", "email": "jan@example.pl",
-        "phone": "+48 600 100 200", "language": "pl"})
+    client.post(
+        "/pl/register",
+        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
+    )
+    client.post(
+        "/pl/register/contact",
+        data={
+            "first_name": "Jan",
+            "last_name": "Kowalski",
+            "email": "jan@example.pl",
+            "phone": "+48 600 100 200",
+            "language": "pl",
+        },
+    )
     confirm = link_path(OutboxMessage.get().body_text)
     choose_password(client, confirm, PASSPHRASE)
     authenticator, setup_code, page = enrol(client)
     codes = recovery_codes_on(page)
-    secrets += [confirm.rsplit("/", 1)[1], authenticator.secret, setup_code, *codes,
-                *(c.replace("-", "") for c in codes)]
+    secrets += [
+        confirm.rsplit("/", 1)[1],
+        authenticator.secret,
+        setup_code,
+        *codes,
+        *(c.replace("-", "") for c in codes),
+    ]
     user = User.get(User.email == "jan@example.pl")
     user.totp = authenticator
     # a wrong code (a real one, from another step), then a recovery code
@@ -456,8 +536,9 @@ def test_sign_in_flows_log_no_passwords_codes_or_tokens(app, client, dbconn, cap
     # a password reset, then a sign-in with the new password and a code
     client.post("/pl/logout")
     client.post("/pl/password/forgot", data={"email": user.email})
-    reset = link_path(OutboxMessage.select().order_by(OutboxMessage.id.desc()).get()
-                      .body_text)
+    reset = link_path(
+        OutboxMessage.select().order_by(OutboxMessage.id.desc()).get().body_text
+    )
     client.post(reset, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     code = fresh_code(user)
     client.post("/pl/login", data={"email": user.email, "password": NEW_PASSWORD})
@@ -469,22 +550,27 @@ def test_sign_in_flows_log_no_passwords_codes_or_tokens(app, client, dbconn, cap
     assert "event=password_reset_completed" in text
     for secret in secrets:
         assert secret not in text, secret
-    assert not re.search(re.escape(" ".join(
-        authenticator.secret[i:i + 4] for i in range(0, 32, 4))), text)
+    assert not re.search(
+        re.escape(" ".join(authenticator.secret[i : i + 4] for i in range(0, 32, 4))),
+        text,
+    )
 
 
 def test_line_breaks_in_a_login_name_are_not_logged_raw(client, dbconn, caplog):
     with caplog.at_level(logging.DEBUG):
-        client.post("/pl/login", data={"email": "a\nFAKE@example.pl",
-                                       "password": "whatever\r\nevent=x"})
+        client.post(
+            "/pl/login",
+            data={"email": "a\nFAKE@example.pl", "password": "whatever\r\nevent=x"},
+        )
     security = [r.getMessage() for r in caplog.records if r.name == "hezo.security"]
     assert any("event=login_failed" in m for m in security)
     assert not any("\n" in m or "\r" in m for m in security)
     assert "whatever" not in logged(caplog)
 
 
-def test_crash_on_a_link_page_does_not_log_the_token(app, client, dbconn, caplog,
-                                                     monkeypatch):
+def test_crash_on_a_link_page_does_not_log_the_token(
+    app, client, dbconn, caplog, monkeypatch
+):
     def broken(*args, **kwargs):
         raise RuntimeError("database on fire")
 

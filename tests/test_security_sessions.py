@@ -22,8 +22,12 @@ NEW_PASSWORD = "Czerwony tramwaj jedzie przez most"
 @pytest.fixture
 def config_overrides():
     """The cookie settings production runs with (not whatever the tests use)."""
-    names = ("SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
-             "SESSION_COOKIE_SAMESITE")
+    names = (
+        "SESSION_COOKIE_NAME",
+        "SESSION_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SESSION_COOKIE_SAMESITE",
+    )
     return {name: getattr(Defaults, name) for name in names}
 
 
@@ -43,10 +47,12 @@ def set_cookies(response) -> dict[str, list[str]]:
 
 def https_login(client, user):
     """Both sign-in steps over HTTPS; returns both responses."""
-    first = client.post("/pl/login", data={"email": user.email, "password": PASSWORD},
-                        base_url=HTTPS)
-    second = client.post("/pl/login/code", data={"code": fresh_code(user)},
-                         base_url=HTTPS)
+    first = client.post(
+        "/pl/login", data={"email": user.email, "password": PASSWORD}, base_url=HTTPS
+    )
+    second = client.post(
+        "/pl/login/code", data={"code": fresh_code(user)}, base_url=HTTPS
+    )
     return first, second
 
 
@@ -89,7 +95,8 @@ def test_sign_out_expires_the_cookie_with_the_same_attributes(client, user):
     response = client.post("/pl/logout", base_url=HTTPS)
     attributes = set_cookies(response)["__Host-session"]
     assert "max-age=0" in attributes or any(
-        a.startswith("expires=thu, 01 jan 1970") for a in attributes)
+        a.startswith("expires=thu, 01 jan 1970") for a in attributes
+    )
     for required in ("secure", "httponly", "samesite=lax", "path=/"):
         assert required in attributes
 
@@ -115,16 +122,23 @@ def test_password_step_session_holds_no_sign_in(app, client, user):
 
 @pytest.mark.parametrize("when", ["before-password", "before-code"])
 def test_session_keys_planted_before_sign_in_are_gone_after(app, client, user, when):
-    planted = {"planted": "by the attacker", "reauth_at": 2**40, "enrol": "k",
-               "setup_user_id": user.id, "setup_at": 2**40}
+    planted = {
+        "planted": "by the attacker",
+        "reauth_at": 2**40,
+        "enrol": "k",
+        "setup_user_id": user.id,
+        "setup_at": 2**40,
+    }
     if when == "before-code":
         client.post("/pl/login", data={"email": user.email, "password": PASSWORD})
     with client.session_transaction() as session:
         session.update(planted)
     if when == "before-password":
         client.post("/pl/login", data={"email": user.email, "password": PASSWORD})
-    assert client.post("/pl/login/code", data={"code": fresh_code(user)}
-                       ).status_code == 303
+    assert (
+        client.post("/pl/login/code", data={"code": fresh_code(user)}).status_code
+        == 303
+    )
     assert not set(planted) & set(session_of(app, client))
 
 
@@ -134,8 +148,14 @@ def test_session_keys_planted_before_sign_in_are_gone_after(app, client, user, w
 def test_signed_in_session_holds_only_ids_and_timestamps(app, client, user):
     login(client, user)
     session = session_of(app, client)
-    assert set(session) <= {"_user_id", "_fresh", "_id", "auth_at", "seen_at",
-                            "csrf_token"}
+    assert set(session) <= {
+        "_user_id",
+        "_fresh",
+        "_id",
+        "auth_at",
+        "seen_at",
+        "csrf_token",
+    }
     assert session["_user_id"] == User.get_by_id(user.id).session_token
     text = json.dumps(session)
     assert user.email not in text and user.last_name not in text
@@ -155,8 +175,10 @@ def test_cookie_replayed_after_sign_out_is_refused(app, client, user):
 def test_cookie_replayed_after_password_change_is_refused(app, client, user):
     login(client, user)
     stolen = cookie_value(app, client)
-    response = client.post("/pl/account/password", data={
-        "current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    response = client.post(
+        "/pl/account/password",
+        data={"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+    )
     assert response.status_code == 303
     assert refused(replay(app, stolen))
     assert client.get("/pl/account").status_code == 200

@@ -18,38 +18,56 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 from ..catalogue import SERVICES
 
 NO_CRLF = Regexp(r"^[^\r\n]*$", message=_l("Line breaks are not allowed here."))
-PHONE = Regexp(r"^\+?[0-9 ()-]{6,20}$", message=_l("Enter a phone number, e.g. +48 600 100 200."))
+PHONE = Regexp(
+    r"^\+?[0-9 ()-]{6,20}$", message=_l("Enter a phone number, e.g. +48 600 100 200.")
+)
 REQUIRED = InputRequired(message=_l("This field is required."))
 
 
 def email_field(label):
-    return EmailField(label, validators=[
-        REQUIRED, Length(max=254), NO_CRLF,
-        Email(message=_l("Enter a valid e-mail address."), check_deliverability=False),
-    ])
+    return EmailField(
+        label,
+        validators=[
+            REQUIRED,
+            Length(max=254),
+            NO_CRLF,
+            Email(
+                message=_l("Enter a valid e-mail address."), check_deliverability=False
+            ),
+        ],
+    )
 
 
 class CompanyForm(FlaskForm):
     nip = StringField(_l("Company tax ID (NIP)"), validators=[REQUIRED, Length(max=16)])
-    contract = StringField(_l("Service contract number"),
-                           validators=[REQUIRED, Length(max=40), NO_CRLF])
-    serial = StringField(_l("Serial number of a covered device"),
-                         validators=[REQUIRED, Length(max=64), NO_CRLF])
+    contract = StringField(
+        _l("Service contract number"), validators=[REQUIRED, Length(max=40), NO_CRLF]
+    )
+    serial = StringField(
+        _l("Serial number of a covered device"),
+        validators=[REQUIRED, Length(max=64), NO_CRLF],
+    )
     service_code = SelectField(
-        _l("Service (only if the device has several)"), validators=[Optional()],
+        _l("Service (only if the device has several)"),
+        validators=[Optional()],
         choices=[SelectChoice("", _l("— not needed —"))]
         + [SelectChoice(c) for c in SERVICES],
     )
 
 
 class ContactForm(FlaskForm):
-    first_name = StringField(_l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF])
-    last_name = StringField(_l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF])
+    first_name = StringField(
+        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+    )
+    last_name = StringField(
+        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+    )
     email = email_field(_l("Work e-mail"))
     phone = TelField(_l("Phone"), validators=[REQUIRED, PHONE])
-    language = SelectField(_l("Preferred language"),
-                           choices=[SelectChoice("pl", "Polski"),
-                                    SelectChoice("en", "English")])
+    language = SelectField(
+        _l("Preferred language"),
+        choices=[SelectChoice("pl", "Polski"), SelectChoice("en", "English")],
+    )
 
 
 class PasswordForm(FlaskForm):
@@ -71,7 +89,9 @@ class ForgotForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[REQUIRED, Length(max=1024)])
+    current = PasswordField(
+        _l("Current password"), validators=[REQUIRED, Length(max=1024)]
+    )
     password = PasswordField(_l("New password"), validators=[REQUIRED])
     confirm = PasswordField(_l("Repeat the new password"), validators=[REQUIRED])
 
@@ -79,9 +99,13 @@ class ChangePasswordForm(FlaskForm):
 class ReauthForm(FlaskForm):
     """Fresh authentication for sensitive changes: password and a second factor."""
 
-    current = PasswordField(_l("Current password"), validators=[REQUIRED, Length(max=1024)])
-    code = StringField(_l("Code from your authenticator app or a recovery code"),
-                       validators=[REQUIRED, Length(max=20)])
+    current = PasswordField(
+        _l("Current password"), validators=[REQUIRED, Length(max=1024)]
+    )
+    code = StringField(
+        _l("Code from your authenticator app or a recovery code"),
+        validators=[REQUIRED, Length(max=20)],
+    )
 
 
 class ConfirmForm(FlaskForm):
@@ -90,12 +114,18 @@ class ConfirmForm(FlaskForm):
 
 class ContactRequestForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[REQUIRED, Length(max=160), NO_CRLF])
-    company = StringField(_l("Company"), validators=[Optional(), Length(max=255), NO_CRLF])
-    nip = StringField(_l("Company tax ID (NIP)"), validators=[Optional(), Length(max=16)])
+    company = StringField(
+        _l("Company"), validators=[Optional(), Length(max=255), NO_CRLF]
+    )
+    nip = StringField(
+        _l("Company tax ID (NIP)"), validators=[Optional(), Length(max=16)]
+    )
     email = email_field(_l("E-mail"))
     phone = TelField(_l("Phone"), validators=[Optional(), PHONE])
     message = TextAreaField(_l("Message"), validators=[REQUIRED, Length(max=5000)])
     # Honeypot: hidden from people by CSS; bots fill it in.
     website = StringField(_l("Leave this field empty"), validators=[Optional()])
-    agree = BooleanField(_l("I agree that HEZO contacts me about this message."),
-                         validators=[InputRequired(message=_l("Please confirm."))])
+    agree = BooleanField(
+        _l("I agree that HEZO contacts me about this message."),
+        validators=[InputRequired(message=_l("Please confirm."))],
+    )

@@ -37,25 +37,36 @@ def password_problems(password: str, context: list[str]) -> list[str]:
         return [_("This password is one of the most commonly used ones.")]
     words = [fold(w) for w in (*context, *PORTAL_WORDS) if w and len(w) >= 4]
     if any(word in fold(password) for word in words):
-        return [_("Do not use your name, e-mail, company, tax ID or the portal's "
-                  "name in the password.")]
+        return [
+            _(
+                "Do not use your name, e-mail, company, tax ID or the portal's "
+                "name in the password."
+            )
+        ]
     with _zxcvbn_lock:
         score = zxcvbn(password[:72], user_inputs=words)["score"]
     if score < 2:
-        return [_("This password is too easy to guess. A few unrelated words make "
-                  "a strong passphrase.")]
+        return [
+            _(
+                "This password is too easy to guess. A few unrelated words make "
+                "a strong passphrase."
+            )
+        ]
     return []
 
 
 def fold(text: str) -> str:
     """Lower case without diacritics, so "Żółw" and "zolw" compare equal."""
     text = text.lower().replace("ł", "l")
-    return "".join(c for c in unicodedata.normalize("NFKD", text)
-                   if not unicodedata.combining(c))
+    return "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    )
 
 
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    return generate_password_hash(
+        password, method=current_app.config["PASSWORD_HASH_METHOD"]
+    )
 
 
 def needs_rehash(stored: str) -> bool:

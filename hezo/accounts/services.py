@@ -40,8 +40,11 @@ OTP_LOCK_AFTER = 10
 LOCK_SECONDS = 15 * 60
 OTP_NOTIFY_AFTER = 3
 LOGIN_NOTIFY_AFTER = 5
-TOKEN_LIFETIME = {"invite": timedelta(days=3), "reset": timedelta(minutes=30),
-                  "register": timedelta(hours=1)}
+TOKEN_LIFETIME = {
+    "invite": timedelta(days=3),
+    "reset": timedelta(minutes=30),
+    "register": timedelta(hours=1),
+}
 RESETS_PER_HOUR = 3
 
 
@@ -58,17 +61,25 @@ def find_contract(number: str) -> Contract | None:
     number = number.strip()
     return Contract.get_or_none(
         (fn.UPPER(Contract.number) == number.upper())
-        | (fn.UPPER(Contract.legacy_number) == number.upper()))
+        | (fn.UPPER(Contract.legacy_number) == number.upper())
+    )
 
 
 def _failures(scope: str, key: str, now: datetime) -> int:
-    return ThrottleEvent.select().where(
-        (ThrottleEvent.scope == scope) & (ThrottleEvent.key == key)
-        & (ThrottleEvent.created_at > now - timedelta(hours=1))).count()
+    return (
+        ThrottleEvent.select()
+        .where(
+            (ThrottleEvent.scope == scope)
+            & (ThrottleEvent.key == key)
+            & (ThrottleEvent.created_at > now - timedelta(hours=1))
+        )
+        .count()
+    )
 
 
-def verify_company(nip: str, contract_number: str, serial: str, service_code: str,
-                   now: datetime) -> Contract | None:
+def verify_company(
+    nip: str, contract_number: str, serial: str, service_code: str, now: datetime
+) -> Contract | None:
     """The contract when the three facts match an active contract, else None.
 
     Every lookup runs whatever fails first, so a mismatch takes the same time
@@ -78,29 +89,50 @@ def verify_company(nip: str, contract_number: str, serial: str, service_code: st
     nip, serial = normalize_nip(nip) or "", normalize_serial(serial)
     contract = find_contract(contract_number)
     company = Company.get_or_none(Company.nip == nip)
-    covered = contract is not None and Device.select().where(
-        (Device.contract == contract) & (Device.serial == serial)).exists()
+    covered = (
+        contract is not None
+        and Device.select()
+        .where((Device.contract == contract) & (Device.serial == serial))
+        .exists()
+    )
     limit = current_app.config["REGISTRATION_FAILURES_PER_HOUR"]
-    throttled = max(_failures("register-nip", nip, now),
-                    _failures("register-contract", contract_number.upper(), now)) >= limit
-    ok = (company is not None and contract is not None and covered
-          and contract.customer_id == company.id
-          and contract.is_active_on(now.date())
-          and service_code in ("", contract.service_code))
+    throttled = (
+        max(
+            _failures("register-nip", nip, now),
+            _failures("register-contract", contract_number.upper(), now),
+        )
+        >= limit
+    )
+    ok = (
+        company is not None
+        and contract is not None
+        and covered
+        and contract.customer_id == company.id
+        and contract.is_active_on(now.date())
+        and service_code in ("", contract.service_code)
+    )
     if ok and not throttled:
         return contract
     with db.atomic():
         ThrottleEvent.create(scope="register-nip", key=nip, created_at=now)
-        ThrottleEvent.create(scope="register-contract", key=contract_number.upper(),
-                             created_at=now)
+        ThrottleEvent.create(
+            scope="register-contract", key=contract_number.upper(), created_at=now
+        )
     security_event("registration_proof_failed", nip=nip, throttled=throttled)
     return None
 
 
-def start_registration(contract: Contract, serial: str, service_code: str,
-                       now: datetime, key: str | None = None) -> PendingRegistration:
+def start_registration(
+    contract: Contract,
+    serial: str,
+    service_code: str,
+    now: datetime,
+    key: str | None = None,
+) -> PendingRegistration:
     """Open (or update) the pending registration the browser refers to by ``key``."""
-    pending = PendingRegistration.get_or_none(PendingRegistration.key == key) if key else None
+    pending = (
+        PendingRegistration.get_or_none(PendingRegistration.key == key) if key else None
+    )
     if pending is None:
         pending = PendingRegistration(key=crypto.new_token())
     pending.company = contract.customer_id
@@ -116,7 +148,8 @@ def pending_registration(key: str | None, now: datetime) -> PendingRegistration 
     if not key:
         return None
     return PendingRegistration.get_or_none(
-        (PendingRegistration.key == key) & (PendingRegistration.expires_at > now))
+        (PendingRegistration.key == key) & (PendingRegistration.expires_at > now)
+    )
 
 
 def submit_contact(pending: PendingRegistration, data: dict, now: datetime) -> None:
@@ -131,16 +164,27 @@ def submit_contact(pending: PendingRegistration, data: dict, now: datetime) -> N
     token = crypto.new_token()
     pending.token_hash = crypto.token_hash(token)
     pending.expires_at = now + TOKEN_LIFETIME["register"]
-    existing = User.get_or_none(User.email == pending.email)
+    existing = User.get_or_none(
+        (User.email == pending.email) & User.totp_secret.is_null(False)
+    )
     with db.atomic():
         pending.save()
         if existing is not None:
-            queue_mail(existing.email, "register_attempt", existing.language,
-                       name=existing.first_name)
+            queue_mail(
+                existing.email,
+                "register_attempt",
+                existing.language,
+                name=existing.first_name,
+            )
         else:
-            queue_mail(pending.email, "register_confirm", pending.language,
-                       name=pending.first_name, company=pending.company.name,
-                       link=public_url(f"/{pending.language}/register/confirm/{token}"))
+            queue_mail(
+                pending.email,
+                "register_confirm",
+                pending.language,
+                name=pending.first_name,
+                company=pending.company.name,
+                link=public_url(f"/{pending.language}/register/confirm/{token}"),
+            )
 
 
 def confirm_registration(token: str, now: datetime) -> User | None:
@@ -148,19 +192,29 @@ def confirm_registration(token: str, now: datetime) -> User | None:
     digest = crypto.token_hash(token)
     with db.atomic():
         # Claim the link with a write first (see consume_token): it expires now.
-        if not PendingRegistration.update(expires_at=now).where(
+        if (
+            not PendingRegistration.update(expires_at=now)
+            .where(
                 (PendingRegistration.token_hash == digest)
-                & (PendingRegistration.expires_at > now)).execute():
+                & (PendingRegistration.expires_at > now)
+            )
+            .execute()
+        ):
             return None
         pending = PendingRegistration.get(PendingRegistration.token_hash == digest)
-        if User.select().where(User.email == pending.email).exists():
+        user = User.get_or_none(User.email == pending.email)
+        if user is not None and (user.totp_secret is not None or user.role != "customer"):
             return None
         PendingRegistration.delete().where(
-            PendingRegistration.id == pending.id).execute()
-        user = User.create(
-            email=pending.email, first_name=pending.first_name,
-            last_name=pending.last_name, phone=pending.phone, language=pending.language,
-            role="customer", company=pending.company_id, created_at=now)
+            PendingRegistration.id == pending.id
+        ).execute()
+        # An account whose activation was abandoned is taken over by the person
+        # who proved both the contract and control of the mailbox again.
+        user = user or User(email=pending.email, role="customer", created_at=now)
+        user.first_name, user.last_name = pending.first_name, pending.last_name
+        user.phone, user.language = pending.phone, pending.language
+        user.company, user.password_hash = pending.company_id, None
+        user.save()
     security_event("registration_confirmed", user)
     return user
 
@@ -168,28 +222,52 @@ def confirm_registration(token: str, now: datetime) -> User | None:
 # -- invitations (staff and partners) --------------------------------------
 
 
-def invite_user(role: str, email: str, first_name: str, last_name: str,
-                company: Company | None, now: datetime, language: str = "pl") -> str:
-    """Create an account without password or TOTP; returns its one-time link."""
+def invite_user(
+    role: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    company: Company | None,
+    now: datetime,
+    language: str = "pl",
+) -> str:
+    """Create an account without password or TOTP; returns its one-time link.
+
+    Inviting an address whose earlier invitation was never completed resets
+    that account and voids the old links.
+    """
+    email = email.strip().lower()
     with db.atomic():
-        user = User.create(email=email.strip().lower(), first_name=first_name,
-                           last_name=last_name, role=role, company=company,
-                           language=language, created_at=now)
+        user = User.get_or_none(User.email == email) or User(email=email, created_at=now)
+        user.first_name, user.last_name, user.role = first_name, last_name, role
+        user.company, user.language, user.password_hash = company, language, None
+        user.save()
+        AuthToken.update(used_at=now).where(
+            (AuthToken.user == user) & AuthToken.used_at.is_null()
+        ).execute()
         token = _issue_token(user, "invite", now)
     return public_url(f"/{language}/invite/{token}")
 
 
 def _issue_token(user: User, purpose: str, now: datetime) -> str:
     token = crypto.new_token()
-    AuthToken.create(user=user, purpose=purpose, token_hash=crypto.token_hash(token),
-                     created_at=now, expires_at=now + TOKEN_LIFETIME[purpose])
+    AuthToken.create(
+        user=user,
+        purpose=purpose,
+        token_hash=crypto.token_hash(token),
+        created_at=now,
+        expires_at=now + TOKEN_LIFETIME[purpose],
+    )
     return token
 
 
 def valid_token(token: str, purpose: str, now: datetime) -> AuthToken | None:
     return AuthToken.get_or_none(
-        (AuthToken.token_hash == crypto.token_hash(token)) & (AuthToken.purpose == purpose)
-        & AuthToken.used_at.is_null() & (AuthToken.expires_at > now))
+        (AuthToken.token_hash == crypto.token_hash(token))
+        & (AuthToken.purpose == purpose)
+        & AuthToken.used_at.is_null()
+        & (AuthToken.expires_at > now)
+    )
 
 
 def consume_token(token: str, purpose: str, now: datetime) -> User | None:
@@ -199,9 +277,16 @@ def consume_token(token: str, purpose: str, now: datetime) -> User | None:
     writer wait for the lock only if it has not read yet (BEGIN IMMEDIATE rule).
     """
     digest = crypto.token_hash(token)
-    taken = AuthToken.update(used_at=now).where(
-        (AuthToken.token_hash == digest) & (AuthToken.purpose == purpose)
-        & AuthToken.used_at.is_null() & (AuthToken.expires_at > now)).execute()
+    taken = (
+        AuthToken.update(used_at=now)
+        .where(
+            (AuthToken.token_hash == digest)
+            & (AuthToken.purpose == purpose)
+            & AuthToken.used_at.is_null()
+            & (AuthToken.expires_at > now)
+        )
+        .execute()
+    )
     return AuthToken.get(AuthToken.token_hash == digest).user if taken == 1 else None
 
 
@@ -218,7 +303,8 @@ def context_words(user: User) -> list[str]:
 
 def set_password(user: User, password: str) -> None:
     User.update(password_hash=passwords.hash_password(password)).where(
-        User.id == user.id).execute()
+        User.id == user.id
+    ).execute()
 
 
 def begin_enrolment(key: str | None) -> tuple[str, str]:
@@ -227,7 +313,9 @@ def begin_enrolment(key: str | None) -> tuple[str, str]:
     A fresh secret for every attempt, so a secret shown once is never reused.
     """
     stale = PendingEnrolment.created_at < utcnow() - timedelta(hours=1)
-    PendingEnrolment.delete().where(stale | (PendingEnrolment.key == (key or ""))).execute()
+    PendingEnrolment.delete().where(
+        stale | (PendingEnrolment.key == (key or ""))
+    ).execute()
     secret = totp.new_secret()
     key = crypto.new_token()
     PendingEnrolment.create(key=key, secret=crypto.encrypt_secret(secret))
@@ -239,7 +327,9 @@ def pending_secret(key: str | None) -> str | None:
     return crypto.decrypt_secret(row.secret) if row else None
 
 
-def confirm_enrolment(user: User, key: str, code: str, now: datetime) -> list[str] | None:
+def confirm_enrolment(
+    user: User, key: str, code: str, now: datetime
+) -> list[str] | None:
     """Activate the pending secret when ``code`` matches it.
 
     Swaps the secret, stores the code's step as used, voids old recovery codes
@@ -250,9 +340,13 @@ def confirm_enrolment(user: User, key: str, code: str, now: datetime) -> list[st
     if step is None:
         return None
     with db.atomic():
-        User.update(totp_secret=crypto.encrypt_secret(secret), totp_last_step=step,
-                    failed_otps=0, otp_blocked_until=None,
-                    session_token=new_session_token()).where(User.id == user.id).execute()
+        User.update(
+            totp_secret=crypto.encrypt_secret(secret),
+            totp_last_step=step,
+            failed_otps=0,
+            otp_blocked_until=None,
+            session_token=new_session_token(),
+        ).where(User.id == user.id).execute()
         PendingEnrolment.delete().where(PendingEnrolment.key == key).execute()
         codes = issue_recovery_codes(user)
     return codes
@@ -265,7 +359,9 @@ def _hash_code(code: str, salt: bytes) -> str:
 
 def _check_code(code: str, stored: str) -> bool:
     _, salt, digest = stored.split("$")
-    return hmac.compare_digest(_hash_code(code, bytes.fromhex(salt)).split("$")[2], digest)
+    return hmac.compare_digest(
+        _hash_code(code, bytes.fromhex(salt)).split("$")[2], digest
+    )
 
 
 def normalize_recovery_code(code: str) -> str:
@@ -279,14 +375,20 @@ def issue_recovery_codes(user: User) -> list[str]:
     for _ in range(RECOVERY_CODES):
         raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(12))
         codes.append(f"{raw[:4]}-{raw[4:8]}-{raw[8:]}")
-        RecoveryCode.create(user=user, lookup=raw[:4],
-                            code_hash=_hash_code(raw, secrets.token_bytes(16)))
+        RecoveryCode.create(
+            user=user,
+            lookup=raw[:4],
+            code_hash=_hash_code(raw, secrets.token_bytes(16)),
+        )
     return codes
 
 
 def remaining_recovery_codes(user: User) -> int:
-    return RecoveryCode.select().where(
-        (RecoveryCode.user == user) & RecoveryCode.used_at.is_null()).count()
+    return (
+        RecoveryCode.select()
+        .where((RecoveryCode.user == user) & RecoveryCode.used_at.is_null())
+        .count()
+    )
 
 
 # -- signing in --------------------------------------------------------------
@@ -331,17 +433,24 @@ def _backoff(failures: int, lock_after: int) -> timedelta:
 def _record_login_failure(user: User, now: datetime) -> None:
     failures = user.failed_logins + 1
     with db.atomic():
-        User.update(failed_logins=User.failed_logins + 1,
-                    login_blocked_until=now + _backoff(failures, LOGIN_LOCK_AFTER)).where(
-            User.id == user.id).execute()
+        User.update(
+            failed_logins=User.failed_logins + 1,
+            login_blocked_until=now + _backoff(failures, LOGIN_LOCK_AFTER),
+        ).where(User.id == user.id).execute()
         if failures == LOGIN_NOTIFY_AFTER:
-            queue_mail(user.email, "login_failures", user.language, name=user.first_name)
+            queue_mail(
+                user.email, "login_failures", user.language, name=user.first_name
+            )
 
 
 def consume_totp_step(user: User, step: int) -> bool:
     """Record ``step`` as used, only if it is newer than the last one used."""
-    return User.update(totp_last_step=step, failed_otps=0, otp_blocked_until=None).where(
-        (User.id == user.id) & (User.totp_last_step < step)).execute() == 1
+    return (
+        User.update(totp_last_step=step, failed_otps=0, otp_blocked_until=None)
+        .where((User.id == user.id) & (User.totp_last_step < step))
+        .execute()
+        == 1
+    )
 
 
 def consume_recovery_code(user: User, code: str, now: datetime) -> bool:
@@ -349,11 +458,17 @@ def consume_recovery_code(user: User, code: str, now: datetime) -> bool:
     if len(code) != 12:
         return False
     for row in RecoveryCode.select().where(
-            (RecoveryCode.user == user) & (RecoveryCode.lookup == code[:4])
-            & RecoveryCode.used_at.is_null()):
+        (RecoveryCode.user == user)
+        & (RecoveryCode.lookup == code[:4])
+        & RecoveryCode.used_at.is_null()
+    ):
         if _check_code(code, row.code_hash):
-            return RecoveryCode.update(used_at=now).where(
-                (RecoveryCode.id == row.id) & RecoveryCode.used_at.is_null()).execute() == 1
+            return (
+                RecoveryCode.update(used_at=now)
+                .where((RecoveryCode.id == row.id) & RecoveryCode.used_at.is_null())
+                .execute()
+                == 1
+            )
     return False
 
 
@@ -375,9 +490,15 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
     if step is None and consume_recovery_code(user, code, now):
         with db.atomic():
             User.update(failed_otps=0, otp_blocked_until=None).where(
-                User.id == user.id).execute()
-            queue_mail(user.email, "recovery_code_used", user.language,
-                       name=user.first_name, left=remaining_recovery_codes(user))
+                User.id == user.id
+            ).execute()
+            queue_mail(
+                user.email,
+                "recovery_code_used",
+                user.language,
+                name=user.first_name,
+                left=remaining_recovery_codes(user),
+            )
         return "recovery"
     _record_otp_failure(user, now)
     return None
@@ -388,9 +509,10 @@ def _record_otp_failure(user: User, now: datetime, extend: bool = True) -> None:
         return
     failures = user.failed_otps + 1
     with db.atomic():
-        User.update(failed_otps=User.failed_otps + 1,
-                    otp_blocked_until=now + _backoff(failures, OTP_LOCK_AFTER)).where(
-            User.id == user.id).execute()
+        User.update(
+            failed_otps=User.failed_otps + 1,
+            otp_blocked_until=now + _backoff(failures, OTP_LOCK_AFTER),
+        ).where(User.id == user.id).execute()
         if failures == OTP_NOTIFY_AFTER:
             queue_mail(user.email, "otp_failures", user.language, name=user.first_name)
     security_event("second_factor_failed", user, failures=failures)
@@ -416,20 +538,33 @@ def request_password_reset(email: str, now: datetime) -> None:
     user = User.get_or_none((User.email == email.strip().lower()) & User.is_enabled)
     if user is None or user.totp_secret is None:
         return
-    recent = AuthToken.select().where(
-        (AuthToken.user == user) & (AuthToken.purpose == "reset")
-        & (AuthToken.created_at > now - timedelta(hours=1))).count()
+    recent = (
+        AuthToken.select()
+        .where(
+            (AuthToken.user == user)
+            & (AuthToken.purpose == "reset")
+            & (AuthToken.created_at > now - timedelta(hours=1))
+        )
+        .count()
+    )
     if recent >= RESETS_PER_HOUR:
         security_event("password_reset_throttled", user)
         return
     with db.atomic():
         # A newer link voids the older ones.
         AuthToken.update(used_at=now).where(
-            (AuthToken.user == user) & (AuthToken.purpose == "reset")
-            & AuthToken.used_at.is_null()).execute()
+            (AuthToken.user == user)
+            & (AuthToken.purpose == "reset")
+            & AuthToken.used_at.is_null()
+        ).execute()
         token = _issue_token(user, "reset", now)
-        queue_mail(user.email, "password_reset", user.language, name=user.first_name,
-                   link=public_url(f"/{user.language}/password/reset/{token}"))
+        queue_mail(
+            user.email,
+            "password_reset",
+            user.language,
+            name=user.first_name,
+            link=public_url(f"/{user.language}/password/reset/{token}"),
+        )
     security_event("password_reset_requested", user)
 
 
@@ -441,7 +576,8 @@ def reset_password(token: str, password: str, now: datetime) -> User | None:
             return None
         set_password(user, password)
         User.update(failed_logins=0, login_blocked_until=None).where(
-            User.id == user.id).execute()
+            User.id == user.id
+        ).execute()
         end_sessions(user)
         queue_mail(user.email, "password_changed", user.language, name=user.first_name)
     security_event("password_reset_completed", user)
@@ -457,8 +593,10 @@ def change_password(user: User, password: str) -> None:
         set_password(user, password)
         end_sessions(user)
         AuthToken.update(used_at=utcnow()).where(
-            (AuthToken.user == user) & (AuthToken.purpose == "reset")
-            & AuthToken.used_at.is_null()).execute()
+            (AuthToken.user == user)
+            & (AuthToken.purpose == "reset")
+            & AuthToken.used_at.is_null()
+        ).execute()
         queue_mail(user.email, "password_changed", user.language, name=user.first_name)
     security_event("password_changed", user)
 

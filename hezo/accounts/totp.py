@@ -28,14 +28,15 @@ def provisioning_uri(secret: str, account: str) -> str:
 
 def qr_svg(uri: str) -> Markup:
     """The URI as an inline SVG QR code, drawn here (no outside QR service)."""
-    svg = segno.make(uri, error="m").svg_inline(scale=5, border=2, dark="#000",
-                                                light="#fff", omitsize=True)
+    svg = segno.make(uri, error="m").svg_inline(
+        scale=5, border=2, dark="#000", light="#fff", omitsize=True
+    )
     return Markup(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))
 
 
 def grouped(secret: str) -> str:
     """The secret in groups of four for typing by hand."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def matching_step(secret: str, code: str, now: datetime) -> int | None:
@@ -45,6 +46,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
         return None
     try:
         return pyotp.TOTP(secret).verify_and_get_timecode(
-            code, for_time=now, valid_window=VALID_WINDOW)
+            code, for_time=now, valid_window=VALID_WINDOW
+        )
     except OTPVerificationError:
         return None

@@ -36,7 +36,9 @@ from .forms import (
 
 
 def post_limit():
-    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+    return limiter.limit(
+        lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
+    )
 
 
 def invalid(template, **context):
@@ -45,8 +47,14 @@ def invalid(template, **context):
 
 
 def home_for(user) -> str:
-    return url_for({"customer": "contracts.index", "partner": "partners.home",
-                    "engineer": "staff.queue", "admin": "staff.queue"}[user.role])
+    return url_for(
+        {
+            "customer": "contracts.index",
+            "partner": "partners.home",
+            "engineer": "staff.queue",
+            "admin": "staff.queue",
+        }[user.role]
+    )
 
 
 # A path on this site: no "//host", no backslash, no space or control character.
@@ -88,17 +96,29 @@ def register():
         form.serial.data, form.service_code.data = pending.serial, pending.service_code
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
-            "accounts/register.html", step="company", form=form)
+            "accounts/register.html", step="company", form=form
+        )
     if normalize_nip(form.nip.data) is None:
         form.nip.errors.append(_("This is not a valid NIP: check the digits."))
         return invalid("accounts/register.html", step="company", form=form)
-    contract = services.verify_company(form.nip.data, form.contract.data,
-                                       form.serial.data, form.service_code.data or "", now)
+    contract = services.verify_company(
+        form.nip.data,
+        form.contract.data,
+        form.serial.data,
+        form.service_code.data or "",
+        now,
+    )
     if contract is None:
-        return invalid("accounts/register.html", step="company", form=form, mismatch=True)
-    pending = services.start_registration(contract, form.serial.data,
-                                          form.service_code.data or "", now,
-                                          key=session.get("reg"))
+        return invalid(
+            "accounts/register.html", step="company", form=form, mismatch=True
+        )
+    pending = services.start_registration(
+        contract,
+        form.serial.data,
+        form.service_code.data or "",
+        now,
+        key=session.get("reg"),
+    )
     session["reg"] = pending.key
     return redirect(url_for(".register_contact"), 303)
 
@@ -110,12 +130,15 @@ def register_contact():
     pending = services.pending_registration(session.get("reg"), utcnow())
     if pending is None:
         return redirect(url_for(".register"))
-    form = ContactForm(obj=pending if request.method == "GET" and pending.email else None)
+    form = ContactForm(
+        obj=pending if request.method == "GET" and pending.email else None
+    )
     if request.method == "GET" and not pending.email:
         form.language.data = request.view_args.get("lang") or "pl"
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
-            "accounts/register.html", step="contact", form=form, pending=pending)
+            "accounts/register.html", step="contact", form=form, pending=pending
+        )
     services.submit_contact(pending, form.data, utcnow())
     return redirect(url_for(".register_sent"), 303)
 
@@ -124,8 +147,9 @@ def register_contact():
 @public
 def register_sent():
     pending = services.pending_registration(session.get("reg"), utcnow())
-    return render_template("accounts/register.html", step="sent",
-                           email=pending.email if pending else None)
+    return render_template(
+        "accounts/register.html", step="sent", email=pending.email if pending else None
+    )
 
 
 @bp.route("/register/confirm/<token>", methods=["GET", "POST"])
@@ -184,7 +208,8 @@ def setup_password():
 
 def check_new_password(form, user) -> bool:
     problems = services.passwords.password_problems(
-        form.password.data, services.context_words(user))
+        form.password.data, services.context_words(user)
+    )
     if not problems and form.password.data != form.confirm.data:
         problems = [_("The two passwords differ.")]
     form.password.errors = list(form.password.errors) + problems
@@ -199,17 +224,24 @@ def setup_authenticator():
         return redirect(url_for(".setup_password"))
     form = CodeForm()
     if form.validate_on_submit():
-        codes = services.confirm_enrolment(user, session.get("enrol"), form.code.data,
-                                           utcnow())
+        codes = services.confirm_enrolment(
+            user, session.get("enrol"), form.code.data, utcnow()
+        )
         if codes is not None:
             start_session(User.get_by_id(user.id), "enrolment")
             return recovery_codes_page(codes, first_time=True)
-        form.code.errors.append(_("That code does not match. Check the time on your "
-                                  "phone and enter the newest code."))
-        return enrolment_page("accounts/register.html", form, user, status=422,
-                              step="authenticator")
-    return enrolment_page("accounts/register.html", form, user, step="authenticator",
-                          fresh=True)
+        form.code.errors.append(
+            _(
+                "That code does not match. Check the time on your "
+                "phone and enter the newest code."
+            )
+        )
+        return enrolment_page(
+            "accounts/register.html", form, user, status=422, step="authenticator"
+        )
+    return enrolment_page(
+        "accounts/register.html", form, user, step="authenticator", fresh=True
+    )
 
 
 def enrolment_page(template, form, user, status=200, fresh=False, **context):
@@ -218,15 +250,26 @@ def enrolment_page(template, form, user, status=200, fresh=False, **context):
     if secret is None:
         session["enrol"], secret = services.begin_enrolment(session.get("enrol"))
     uri = totp.provisioning_uri(secret, user.email)
-    response = current_app.make_response((render_template(
-        template, form=form, user=user, qr=totp.qr_svg(uri),
-        key=totp.grouped(secret), **context), status))
+    response = current_app.make_response(
+        (
+            render_template(
+                template,
+                form=form,
+                user=user,
+                qr=totp.qr_svg(uri),
+                key=totp.grouped(secret),
+                **context,
+            ),
+            status,
+        )
+    )
     return response
 
 
 def recovery_codes_page(codes, first_time=False):
-    return render_template("accounts/recovery_codes.html", codes=codes,
-                           first_time=first_time)
+    return render_template(
+        "accounts/recovery_codes.html", codes=codes, first_time=first_time
+    )
 
 
 # -- signing in and out ------------------------------------------------------
@@ -242,15 +285,19 @@ def login():
     if not form.validate_on_submit():
         expired = session.pop("expired", False)
         return (invalid if form.is_submitted() else render_template)(
-            "accounts/login.html", form=form, expired=expired)
-    result = services.authenticate_password(form.email.data, form.password.data,
-                                            utcnow())
+            "accounts/login.html", form=form, expired=expired
+        )
+    result = services.authenticate_password(
+        form.email.data, form.password.data, utcnow()
+    )
     if result.user is None:
         security_event("login_failed", factor="password", reason=result.reason)
         return invalid("accounts/login.html", form=form, failed=True)
     session.clear()
     session["mfa_user_id"], session["pw_ok_at"] = result.user.id, now_ts()
-    return redirect(url_for(".login_code", next=safe_next(request.args.get("next"))), 303)
+    return redirect(
+        url_for(".login_code", next=safe_next(request.args.get("next"))), 303
+    )
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -260,7 +307,8 @@ def login_code():
     form = CodeForm()
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
-            "accounts/login_code.html", form=form)
+            "accounts/login_code.html", form=form
+        )
     user = User.get_by_id(session["mfa_user_id"])
     method = services.verify_second_factor(user, form.code.data, utcnow())
     if method is None:
@@ -268,8 +316,13 @@ def login_code():
         return invalid("accounts/login_code.html", form=form, failed=True)
     start_session(User.get_by_id(user.id), method)
     if method == "recovery":
-        flash(_("You signed in with a recovery code. %(num)d codes are left.",
-                num=services.remaining_recovery_codes(user)), "info")
+        flash(
+            _(
+                "You signed in with a recovery code. %(num)d codes are left.",
+                num=services.remaining_recovery_codes(user),
+            ),
+            "info",
+        )
     return redirect(safe_next(request.args.get("next")) or home_for(current_user), 303)
 
 
@@ -314,8 +367,13 @@ def reset_password(token):
             return render_template("accounts/link_invalid.html"), 400
         logout_user()
         session.clear()
-        flash(_("Your password has been changed. Sign in with it and your "
-                "authenticator code."), "success")
+        flash(
+            _(
+                "Your password has been changed. Sign in with it and your "
+                "authenticator code."
+            ),
+            "success",
+        )
         return redirect(url_for(".login"), 303)
     render = invalid if form.is_submitted() else render_template
     return render("accounts/reset.html", form=form)
@@ -327,8 +385,10 @@ def reset_password(token):
 @bp.get("/account")
 @signed_in
 def overview():
-    return render_template("accounts/overview.html",
-                           codes_left=services.remaining_recovery_codes(current_user))
+    return render_template(
+        "accounts/overview.html",
+        codes_left=services.remaining_recovery_codes(current_user),
+    )
 
 
 def renew_current_session(user: User) -> None:
@@ -345,14 +405,17 @@ def renew_current_session(user: User) -> None:
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not services.passwords.check_password(current_user.password_hash,
-                                                 form.current.data):
+        if not services.passwords.check_password(
+            current_user.password_hash, form.current.data
+        ):
             form.current.errors.append(_("The current password is not correct."))
         elif check_new_password(form, current_user):
             services.change_password(current_user, form.password.data)
             renew_current_session(current_user)
-            flash(_("Your password has been changed. Other sessions were signed out."),
-                  "success")
+            flash(
+                _("Your password has been changed. Other sessions were signed out."),
+                "success",
+            )
             return redirect(url_for(".overview"), 303)
     render = invalid if form.is_submitted() else render_template
     return render("accounts/change_password.html", form=form)
@@ -367,19 +430,28 @@ def new_authenticator():
         return reauth_step("accounts/new_authenticator.html")
     form = CodeForm()
     if form.validate_on_submit():
-        codes = services.confirm_enrolment(user, session.get("enrol"), form.code.data,
-                                           utcnow())
+        codes = services.confirm_enrolment(
+            user, session.get("enrol"), form.code.data, utcnow()
+        )
         if codes is not None:
             with db.atomic():
                 audit("totp_reset", actor=user, object_type="user", object_id=user.id)
-                queue_mail(user.email, "authenticator_changed", user.language,
-                           name=user.first_name)
+                queue_mail(
+                    user.email,
+                    "authenticator_changed",
+                    user.language,
+                    name=user.first_name,
+                )
             security_event("totp_reset", user)
             renew_current_session(user)
             session.pop("reauth_at", None)
             return recovery_codes_page(codes)
-        form.code.errors.append(_("That code does not match. Check the time on your "
-                                  "phone and enter the newest code."))
+        form.code.errors.append(
+            _(
+                "That code does not match. Check the time on your "
+                "phone and enter the newest code."
+            )
+        )
         return enrolment_page("accounts/new_authenticator.html", form, user, status=422)
     return enrolment_page("accounts/new_authenticator.html", form, user, fresh=True)
 
@@ -411,8 +483,9 @@ def reauth_step(template):
     """Ask for the password and a code; on success remember it for 5 minutes."""
     form = ReauthForm()
     if form.validate_on_submit():
-        if services.reauthenticate(current_user, form.current.data, form.code.data,
-                                   utcnow()):
+        if services.reauthenticate(
+            current_user, form.current.data, form.code.data, utcnow()
+        ):
             session["reauth_at"] = now_ts()
             return redirect(request.path, 303)
         form.code.errors.append(_("The password or the code is not correct."))
@@ -430,12 +503,23 @@ def contact():
     form = ContactRequestForm()
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
-            "accounts/contact.html", form=form)
+            "accounts/contact.html", form=form
+        )
     if not form.website.data:  # the honeypot stays empty for people
         with db.atomic():
-            ContactRequest.create(**{k: form[k].data or "" for k in (
-                "name", "company", "nip", "email", "phone", "message")})
-            queue_mail(current_app.config["HELP_EMAIL"], "contact_request", "pl",
-                       **{k: form[k].data or "" for k in (
-                           "name", "company", "nip", "email", "phone", "message")})
+            ContactRequest.create(
+                **{
+                    k: form[k].data or ""
+                    for k in ("name", "company", "nip", "email", "phone", "message")
+                }
+            )
+            queue_mail(
+                current_app.config["HELP_EMAIL"],
+                "contact_request",
+                "pl",
+                **{
+                    k: form[k].data or ""
+                    for k in ("name", "company", "nip", "email", "phone", "message")
+                },
+            )
     return render_template("accounts/contact.html", form=None, sent=True)

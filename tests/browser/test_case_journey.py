@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from hezo.models import AuditEvent, SupportCase
 
 from ..factories import make_company, make_contract, make_user
-from .helpers import assert_no_horizontal_scroll, sign_in, sign_out
+from .helpers import assert_no_horizontal_scroll, sign_in
 
 SUBJECT = "Przełącznik restartuje się — zażółć gęślą jaźń"
 FIRST = "Od aktualizacji do 32.7 restart co 40 minut. ĄĆĘŁŃÓŚŹŻ"
@@ -21,8 +21,13 @@ REPLY = "Dołączam wynik show log po kolejnym restarcie (źdźbło)."
 def world(dbconn):
     partner = make_company("1860913901", "NetPartner S.A.")
     company = make_company("5260181596", "Przedsiębiorstwo Łączności Żółw Sp. z o.o.")
-    make_contract(customer=company, partner=partner, number="HZ-2025-000123",
-                  serials=("1942Y-40125", "1942Y-40126"), service_code="PW-AHR-4H")
+    make_contract(
+        customer=company,
+        partner=partner,
+        number="HZ-2025-000123",
+        serials=("1942Y-40125", "1942Y-40126"),
+        service_code="PW-AHR-4H",
+    )
     make_contract(customer=company, number="HZ-2025-000200", serials=("XX-1",))
     return {
         "customer": make_user(company=company, language="en"),
@@ -54,7 +59,8 @@ def report_case(page, base, tmp_path):
 
 
 def test_customer_reports_replies_withdraws_escalates_and_exports(
-        phone, live_server, world, tmp_path):
+    phone, live_server, world, tmp_path
+):
     page, base = phone, live_server
     sign_in(page, base, world["customer"], landing="**/en/contracts/")
     report_case(page, base, tmp_path)
@@ -90,7 +96,8 @@ def test_customer_reports_replies_withdraws_escalates_and_exports(
 
 
 def test_partner_reads_until_withdrawal_and_engineer_works_the_case(
-        browser, live_server, world, tmp_path):
+    browser, live_server, world, tmp_path
+):
     from .conftest import PHONE
 
     def new_page(locale="en-GB"):
@@ -121,11 +128,13 @@ def test_partner_reads_until_withdrawal_and_engineer_works_the_case(
     engineer.get_by_label("Your message").fill("Dzień dobry, proszę o logi.")
     engineer.get_by_role("button", name="Send").click()
     engineer.locator("#thread").get_by_text("proszę o logi").wait_for()
-    for status, fields in (("in_verification", {}), ("validated", {}),
-                           ("replacement_sent", {"Carrier": "DHL",
-                                                 "Waybill number": "JJD000123"}),
-                           ("awaiting_return", {"Delivered at (Warsaw time)": "now"}),
-                           ("closed", {"Waybill of the returned unit": "RET-42"})):
+    for status, fields in (
+        ("in_verification", {}),
+        ("validated", {}),
+        ("replacement_sent", {"Carrier": "DHL", "Waybill number": "JJD000123"}),
+        ("awaiting_return", {"Delivered at (Warsaw time)": "now"}),
+        ("closed", {"Waybill of the returned unit": "RET-42"}),
+    ):
         engineer.get_by_label("New status").select_option(status)
         for label, value in fields.items():
             field = engineer.get_by_label(label)
@@ -133,14 +142,19 @@ def test_partner_reads_until_withdrawal_and_engineer_works_the_case(
                 value = engineer.evaluate(
                     "new Date(Date.now() - 60000 - new Date().getTimezoneOffset() * 0)"
                     ".toLocaleString('sv-SE', {timeZone: 'Europe/Warsaw'})"
-                    ".slice(0, 16).replace(' ', 'T')")
+                    ".slice(0, 16).replace(' ', 'T')"
+                )
             field.fill(value)
         engineer.get_by_role("button", name="Change the status").click()
         engineer.locator("#staff-panel").get_by_text(
-            {"in_verification": "in verification", "validated": "replacement approved",
-             "replacement_sent": "replacement sent",
-             "awaiting_return": "awaiting return of the faulty unit",
-             "closed": "closed"}[status]).first.wait_for()
+            {
+                "in_verification": "in verification",
+                "validated": "replacement approved",
+                "replacement_sent": "replacement sent",
+                "awaiting_return": "awaiting return of the faulty unit",
+                "closed": "closed",
+            }[status]
+        ).first.wait_for()
     assert SupportCase.get(SupportCase.number == number).status == "closed"
 
     customer.reload()
