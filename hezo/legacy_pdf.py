@@ -1,12 +1,13 @@
 """The dialogue PDF of a migrated case: read, rendered, stored and attached.
 
 ``hezo.dialogue_pdf.render_dialogue_pdf`` (drawn directly with reportlab, for
-speed: see that module), always in Polish (the previous portal was Polish). A renderer is a context manager
-whose ``submit(context)`` returns a ``concurrent.futures.Future`` of the PDF
-bytes: ``InlineRenderer`` renders at once in this process, ``PoolRenderer`` on
-several cores, each worker building its own app from a copy of this app's
-configuration. Workers only render; the database and the upload folder are
-written by the calling process alone, the file after the rows have committed.
+speed: see that module), always in Polish (the previous portal was Polish).
+A renderer is a context manager whose ``submit(context)`` returns a
+``concurrent.futures.Future`` of the PDF bytes: ``InlineRenderer`` renders at
+once in this process, ``PoolRenderer`` on several cores, each worker building
+its own app from a copy of this app's configuration. Workers only render; the
+database and the upload folder are written by the calling process alone, the
+file after the rows have committed.
 """
 
 import hashlib
@@ -32,7 +33,6 @@ from .attachments import (
 )
 from .db import db
 from .models import Attachment
-from .dialogue_pdf import render_dialogue_pdf
 
 LANGUAGE = "pl"
 DIALOGUE_KIND = "legacy_dialogue"
@@ -77,12 +77,22 @@ def dialogue_messages(value) -> list[dict]:
             raise ValueError(f"dialogue message {n} is not an object")
         author, text = item.get("author"), item.get("text", "")
         staff = item.get("from_staff", False)
-        if not (isinstance(author, str) and isinstance(text, str)
-                and isinstance(staff, bool)):
-            raise ValueError(f"dialogue message {n}: author, text or from_staff "
-                             "of the wrong type")
-        messages.append({"author": author, "text": text, "from_staff": staff,
-                         "at": aware_utc(item.get("at"), f"dialogue message {n} time")})
+        if not (
+            isinstance(author, str)
+            and isinstance(text, str)
+            and isinstance(staff, bool)
+        ):
+            raise ValueError(
+                f"dialogue message {n}: author, text or from_staff of the wrong type"
+            )
+        messages.append(
+            {
+                "author": author,
+                "text": text,
+                "from_staff": staff,
+                "at": aware_utc(item.get("at"), f"dialogue message {n} time"),
+            }
+        )
     return messages
 
 
@@ -91,16 +101,24 @@ def dialogue_messages(value) -> list[dict]:
 
 def dialogue_filename(legacy_id: str) -> str:
     """``ZGL/2026/00412`` -> ``ZGL-2026-00412-dialogue.pdf`` (safe characters only)."""
-    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "-"
-                   for ch in legacy_id).strip(".-") or "legacy"
+    safe = (
+        "".join(
+            ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "-"
+            for ch in legacy_id
+        ).strip(".-")
+        or "legacy"
+    )
     return f"{safe}-dialogue.pdf"
 
 
 def has_dialogue(case_id: int) -> bool:
     """True when the case's dialogue attachment row exists and its file is in place."""
-    return any(stored_path(a.sha256).is_file() for a in Attachment.select(
-        Attachment.sha256).where((Attachment.case == case_id)
-                                 & (Attachment.kind == DIALOGUE_KIND)))
+    return any(
+        stored_path(a.sha256).is_file()
+        for a in Attachment.select(Attachment.sha256).where(
+            (Attachment.case == case_id) & (Attachment.kind == DIALOGUE_KIND)
+        )
+    )
 
 
 def stage_pdf(pdf: bytes, legacy_id: str, write: bool = True) -> StagedFile:
@@ -116,28 +134,44 @@ def stage_pdf(pdf: bytes, legacy_id: str, write: bool = True) -> StagedFile:
         with os.fdopen(handle, "wb") as out:
             out.write(pdf)
         path = Path(tmp)
-    return StagedFile(path, hashlib.sha256(pdf).hexdigest(), len(pdf),
-                      dialogue_filename(legacy_id), "application/pdf")
+    return StagedFile(
+        path,
+        hashlib.sha256(pdf).hexdigest(),
+        len(pdf),
+        dialogue_filename(legacy_id),
+        "application/pdf",
+    )
 
 
-def attach_dialogue(case_id: int, staged: StagedFile, now: datetime,
-                    replace: bool = False) -> None:
+def attach_dialogue(
+    case_id: int, staged: StagedFile, now: datetime, replace: bool = False
+) -> None:
     """Record the dialogue attachment of a case (in the caller's transaction).
 
     With ``replace``, an existing dialogue row is pointed at the new file
     instead (a rerun repairing a case whose file never got into place).
     """
-    if replace and Attachment.update(sha256=staged.sha256, size=staged.size).where(
-            (Attachment.case == case_id)
-            & (Attachment.kind == DIALOGUE_KIND)).execute():
+    if (
+        replace
+        and Attachment.update(sha256=staged.sha256, size=staged.size)
+        .where((Attachment.case == case_id) & (Attachment.kind == DIALOGUE_KIND))
+        .execute()
+    ):
         return
-    Attachment.create(case=case_id, filename=staged.filename, size=staged.size,
-                      content_type=staged.content_type, sha256=staged.sha256,
-                      kind=DIALOGUE_KIND, created_at=now)
+    Attachment.create(
+        case=case_id,
+        filename=staged.filename,
+        size=staged.size,
+        content_type=staged.content_type,
+        sha256=staged.sha256,
+        kind=DIALOGUE_KIND,
+        created_at=now,
+    )
 
 
-def store_with_pdf(pdf: bytes, legacy_id: str, write: bool,
-                   rows: Callable[[StagedFile], None]) -> None:
+def store_with_pdf(
+    pdf: bytes, legacy_id: str, write: bool, rows: Callable[[StagedFile], None]
+) -> None:
     """Run ``rows(staged)`` in one transaction; the PDF file goes in after it.
 
     The PDF is written to a temporary file in the upload folder first (unless
@@ -194,7 +228,7 @@ class InlineRenderer(AbstractContextManager):
         """A finished future of the PDF bytes (or of the rendering error)."""
         future: Future = Future()
         try:
-            future.set_result(render_dialogue_pdf(**context, language=LANGUAGE))
+            future.set_result(_render(context))
         except Exception as exc:  # handed over as a worker's error would be
             future.set_exception(exc)
         return future
@@ -224,8 +258,11 @@ class PoolRenderer(AbstractContextManager):
         """
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker, initargs=(self._config,))
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._config,),
+            )
         return self._pool.submit(_render_in_worker, context)
 
 
@@ -235,8 +272,9 @@ def make_renderer(app: Flask, workers: int | None):
     return PoolRenderer(app, workers) if workers > 1 else InlineRenderer(app)
 
 
-def rendered_in_order(items: Iterable, renderer,
-                      context: Callable[[object], dict]) -> Iterator[tuple]:
+def rendered_in_order(
+    items: Iterable, renderer, context: Callable[[object], dict]
+) -> Iterator[tuple]:
     """Each item with the future of its PDF, in the items' order.
 
     Up to ``renderer.max_pending`` items are submitted ahead of the one
@@ -282,4 +320,10 @@ def _init_worker(config: dict) -> None:
 
 def _render_in_worker(context: dict) -> bytes:
     """Pool task: one dialogue PDF as bytes."""
+    return _render(context)
+
+
+def _render(context: dict) -> bytes:
+    from .dialogue_pdf import render_dialogue_pdf  # reportlab: only when rendering
+
     return render_dialogue_pdf(**context, language=LANGUAGE)

@@ -12,8 +12,6 @@ from io import BytesIO
 from pathlib import Path
 
 from flask import Response, current_app, render_template, send_file
-from xhtml2pdf import pisa
-from xhtml2pdf.config.resources import RenderLimitError, ResourceAccessPolicy
 
 #: Logical font names used by ``templates/pdf/base.html`` in ``@font-face``,
 #: mapped to ``PDF_FONT_PATH`` / ``PDF_FONT_BOLD_PATH``. Helvetica, xhtml2pdf's
@@ -37,6 +35,11 @@ def render_pdf(template_name: str, **context) -> bytes:
     out. Raises ``PdfRenderError`` if xhtml2pdf reports an error or the
     document exceeds the policy's size, depth or time limits.
     """
+    # Imported here: xhtml2pdf and reportlab cost ~40 MB, and most processes
+    # (CLI imports, workers) never render an HTML PDF.
+    from xhtml2pdf import pisa
+    from xhtml2pdf.config.resources import RenderLimitError
+
     html = render_template(template_name, **context)
     fonts = _font_paths()
     out = BytesIO()
@@ -86,13 +89,15 @@ def _font_paths() -> dict[str, str]:
     }
 
 
-def _resource_policy(font_paths) -> ResourceAccessPolicy:
+def _resource_policy(font_paths):
     """xhtml2pdf's server policy, narrowed to reading exactly the font files.
 
     ``base_dir=None`` names no document directory, and the fonts are the only
     roots, so even a file next to a font is refused. Remote fetches are off
     altogether, not merely limited to public addresses.
     """
+    from xhtml2pdf.config.resources import ResourceAccessPolicy
+
     return ResourceAccessPolicy.server(
         base_dir=None,
         extra_roots=tuple(Path(p) for p in font_paths),

@@ -57,6 +57,12 @@ RULES = {
     "accounts.setup_password": set(),
     "accounts.setup_authenticator": set(),
     "accounts.overview": SIGNED,
+    "accounts.notifications": SIGNED,
+    "accounts.end_other_sessions": SIGNED,
+    "staff.accounts": STAFF,
+    "staff.account": STAFF,
+    "staff.end_user_sessions": STAFF,
+    "staff.set_enabled": {"admin"},
     "accounts.change_password": SIGNED,
     "accounts.new_authenticator": SIGNED,
     "accounts.new_recovery_codes": SIGNED,
@@ -127,7 +133,8 @@ def world(app, dbconn):
 
 def urls_for(app, rule, world):
     """Concrete URLs for a rule: one per case variant for case routes."""
-    args = {"lang": "pl", "token": "x" * 43, "contract_id": world["contract"].id}
+    args = {"lang": "pl", "token": "x" * 43, "contract_id": world["contract"].id,
+            "user_id": world["users"]["customer_b"].id}
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]
     result = []

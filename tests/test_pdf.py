@@ -5,12 +5,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import xhtml2pdf.pisa
 from jinja2 import ChoiceLoader, DictLoader
 from PIL import Image
 from pypdf import PdfReader
 from xhtml2pdf.config.resources import RenderLimitError
 
-from hezo import pdf as pdf_module
 from hezo.dialogue_pdf import render_dialogue_pdf
 from hezo.pdf import PdfRenderError, pdf_response, render_pdf
 
@@ -197,7 +197,7 @@ def test_render_pdf_raises_on_xhtml2pdf_errors(app, monkeypatch):
         err = 1
         log = [("error", 3, "broken table", "<table>")]
 
-    monkeypatch.setattr(pdf_module.pisa, "CreatePDF", lambda *a, **kw: FailedStatus)
+    monkeypatch.setattr(xhtml2pdf.pisa, "CreatePDF", lambda *a, **kw: FailedStatus)
     with pytest.raises(PdfRenderError, match="broken table"):
         render_base(app)
 
@@ -206,7 +206,7 @@ def test_render_pdf_raises_on_render_limit(app, monkeypatch):
     def too_slow(*args, **kwargs):
         raise RenderLimitError("the render took longer than the 60 seconds")
 
-    monkeypatch.setattr(pdf_module.pisa, "CreatePDF", too_slow)
+    monkeypatch.setattr(xhtml2pdf.pisa, "CreatePDF", too_slow)
     with pytest.raises(PdfRenderError, match="60 seconds"):
         render_base(app)
 

@@ -5,19 +5,18 @@ password is checked and stored exactly as typed. zxcvbn supplies the list of
 30,000 most common passwords and the guessability estimate.
 """
 
+import functools
 import threading
 import unicodedata
 
 from flask import current_app
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 MIN_LENGTH = 8
 MAX_LENGTH = 256
 PORTAL_WORDS = ("myhezo", "hezo", "extreme", "extremenetworks", "partnerworks")
-COMMON = frozenset(FREQUENCY_LISTS["passwords"])
+
 # zxcvbn keeps the user inputs of a call in a module-level dict.
 _zxcvbn_lock = threading.Lock()
 _dummy_hash: str | None = None
@@ -33,7 +32,8 @@ def password_problems(password: str, context: list[str]) -> list[str]:
     if len(password) > MAX_LENGTH:
         return [_("Use at most %(num)d characters.", num=MAX_LENGTH)]
     lowered = password.lower()
-    if lowered in COMMON or lowered.strip() in COMMON:
+    common = common_passwords()
+    if lowered in common or lowered.strip() in common:
         return [_("This password is one of the most commonly used ones.")]
     words = [fold(w) for w in (*context, *PORTAL_WORDS) if w and len(w) >= 4]
     if any(word in fold(password) for word in words):
@@ -43,6 +43,8 @@ def password_problems(password: str, context: list[str]) -> list[str]:
                 "name in the password."
             )
         ]
+    from zxcvbn import zxcvbn
+
     with _zxcvbn_lock:
         score = zxcvbn(password[:72], user_inputs=words)["score"]
     if score < 2:
@@ -53,6 +55,14 @@ def password_problems(password: str, context: list[str]) -> list[str]:
             )
         ]
     return []
+
+
+@functools.cache
+def common_passwords() -> frozenset[str]:
+    """zxcvbn's 30,000 most common passwords (loaded on first use: ~20 MB)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
 
 
 def fold(text: str) -> str:

@@ -203,7 +203,9 @@ def confirm_registration(token: str, now: datetime) -> User | None:
             return None
         pending = PendingRegistration.get(PendingRegistration.token_hash == digest)
         user = User.get_or_none(User.email == pending.email)
-        if user is not None and (user.totp_secret is not None or user.role != "customer"):
+        if user is not None and (
+            user.totp_secret is not None or user.role != "customer"
+        ):
             return None
         PendingRegistration.delete().where(
             PendingRegistration.id == pending.id
@@ -238,7 +240,9 @@ def invite_user(
     """
     email = email.strip().lower()
     with db.atomic():
-        user = User.get_or_none(User.email == email) or User(email=email, created_at=now)
+        user = User.get_or_none(User.email == email) or User(
+            email=email, created_at=now
+        )
         user.first_name, user.last_name, user.role = first_name, last_name, role
         user.company, user.language, user.password_hash = company, language, None
         user.save()
@@ -607,3 +611,75 @@ def reauthenticate(user: User, password: str, code: str, now: datetime) -> bool:
         security_event("reauthentication_failed", user)
         return False
     return verify_second_factor(user, code, now) is not None
+
+
+# -- staff-assisted recovery ---------------------------------------------------
+
+
+def proof_matches_company(
+    user: User, nip: str, contract_number: str, serial: str, now: datetime
+) -> bool:
+    """The registration triple, checked against the user's own company."""
+    contract = find_contract(contract_number)
+    return bool(
+        user.company_id
+        and contract is not None
+        and normalize_nip(nip) == user.company.nip
+        and contract.customer_id == user.company_id
+        and contract.is_active_on(now.date())
+        and Device.select()
+        .where(
+            (Device.contract == contract) & (Device.serial == normalize_serial(serial))
+        )
+        .exists()
+    )
+
+
+def staff_reset_authenticator(user: User, actor: User, now: datetime) -> None:
+    """Void the user's password, authenticator and recovery codes after the
+    customer proved the contract again to ``actor``; e-mail the address on file a
+    one-time link to set them up anew (the engineer never learns or sets them).
+    """
+    with db.atomic():
+        User.update(
+            totp_secret=None,
+            password_hash=None,
+            totp_last_step=0,
+            failed_logins=0,
+            login_blocked_until=None,
+            failed_otps=0,
+            otp_blocked_until=None,
+        ).where(User.id == user.id).execute()
+        RecoveryCode.delete().where(RecoveryCode.user == user).execute()
+        end_sessions(user)
+        AuthToken.update(used_at=now).where(
+            (AuthToken.user == user) & AuthToken.used_at.is_null()
+        ).execute()
+        token = _issue_token(user, "invite", now)
+        queue_mail(
+            user.email,
+            "authenticator_reset_by_staff",
+            user.language,
+            name=user.first_name,
+            link=public_url(f"/{user.language}/invite/{token}"),
+        )
+        from ..audit import audit
+
+        audit("totp_reset_by_staff", actor=actor, object_type="user", object_id=user.id)
+    security_event("totp_reset_by_staff", user, actor=actor.id)
+
+
+def set_enabled(user: User, enabled: bool, actor: User) -> None:
+    """Disable (ending every session at once) or enable an account."""
+    with db.atomic():
+        User.update(is_enabled=enabled).where(User.id == user.id).execute()
+        if not enabled:
+            end_sessions(user)
+        from ..audit import audit
+
+        audit(
+            "account_enabled" if enabled else "account_disabled",
+            actor=actor,
+            object_type="user",
+            object_id=user.id,
+        )

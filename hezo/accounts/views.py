@@ -388,7 +388,38 @@ def overview():
     return render_template(
         "accounts/overview.html",
         codes_left=services.remaining_recovery_codes(current_user),
+        confirm_form=ConfirmForm(formdata=None),
     )
+
+
+@bp.post("/account/notifications")
+@signed_in
+def notifications():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    wanted = request.form.get("notify") == "1"
+    User.update(notify_by_email=wanted).where(User.id == current_user.id).execute()
+    flash(
+        _("E-mail notifications are on.")
+        if wanted
+        else _("E-mail notifications are off."),
+        "success",
+    )
+    return redirect(url_for(".overview"), 303)
+
+
+@bp.post("/account/sessions")
+@signed_in
+def end_other_sessions():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    services.end_sessions(current_user)
+    renew_current_session(current_user)
+    security_event("other_sessions_ended", current_user)
+    flash(_("You have been signed out everywhere else."), "success")
+    return redirect(url_for(".overview"), 303)
 
 
 def renew_current_session(user: User) -> None:

@@ -1,0 +1,221 @@
+"""The floor: the measured pages rendered by a bare Flask + Jinja app from memory.
+
+    gunicorn --chdir bench 'floor_app:create_app()'    # env as for the real app,
+                                                       # plus BENCH_MANIFEST
+
+At start-up each worker builds the real app once (``hezo.create_app()``, from
+the same ``HEZO_*`` environment as the measured app) only to fetch, with the
+app's own query functions, exactly the data each measured page shows: the
+contract page and a search of it, the case list and the 50-message case of the
+big company's customer, the queue of the engineer. Then it unbinds the
+database (any later query raises) and serves, from a bare ``Flask`` app, the
+app's real templates (``templates/``) rendered with that data:
+
+- the same Jinja templates and macros, autoescaped, with ``jinja2.ext.i18n``
+  and null translations (the pages are measured in English, the source
+  language, so the text is the same), and the same ``url_for`` rules (copied
+  from the real URL map, ``lang`` filled in by a URL default as in the app);
+- dates formatted by Babel in Europe/Warsaw, as the app's filters do;
+- no database, no session, sign-in, CSRF, rate limiter, request hooks or
+  security headers: ``csrf_token()`` is a constant and ``current_user`` a
+  preloaded row.
+
+So the floor costs what any Flask + Jinja page of this HTML costs under the
+same gunicorn; what the app takes beyond it is the database and the
+per-request machinery. ``bench_pages.py`` compares the two bodies (size and
+identical lines) to show they are the same page.
+"""
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from flask import Flask, abort, render_template
+from werkzeug.routing import BaseConverter
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+WARSAW = ZoneInfo("Europe/Warsaw")
+LOCALE = Locale.parse("en")
+CSRF_TOKEN = "IjBmMzI4ZWE1YjM3ZTQ0ODI5ZjE3Y2Q3YjVjZTg0ODE3MjhiYjBkZTci.floor"
+
+#: The measured pages: who sees them and the real app's path (``str.format``
+#: with the workspace manifest). The floor serves the same page at /floor/<name>.
+PAGES = {
+    "contracts": ("customer", "/en/contracts/"),
+    "contracts_search": ("customer", "/en/contracts/?q={search}"),
+    "cases": ("customer", "/en/cases/"),
+    "case_50": ("customer", "/en/cases/{case_50}"),
+    "queue": ("engineer", "/en/staff/"),
+}
+
+
+def real_path(name: str, manifest: dict) -> str:
+    return PAGES[name][1].format(**manifest)
+
+
+def floor_path(name: str) -> str:
+    return f"/floor/{name}"
+
+
+class _NoDatabase:
+    """Bound in place of the database once the data is loaded: the floor may
+    not query, and a template that would (a lazy relation) fails loudly."""
+
+    def __getattr__(self, name):
+        raise RuntimeError(f"the floor touched the database ({name})")
+
+
+def _switcher(urls: dict[str, str]):
+    return lambda code: urls[code]
+
+
+def load_pages(manifest: dict) -> tuple[dict, Flask]:
+    """page name -> (template, context), fetched through the real app once."""
+    from flask import g
+    from flask_login import login_user
+
+    from hezo import create_app
+    from hezo.cases import queries as case_queries
+    from hezo.cases.views import detail_context
+    from hezo.catalogue import get_plan
+    from hezo.contracts import queries as contract_queries
+    from hezo.contracts.views import REPORTABLE, report_problem_url, today
+    from hezo.db import db
+    from hezo.i18n import switch_language_url
+    from hezo.models import User
+    from hezo.models.cases import OPEN_STATUSES, STATUSES
+    from hezo.sla import breach_state
+    from hezo.staff import queries as staff_queries
+    from hezo.staff.views import FILTERS
+
+    real = create_app()
+    users = {role: User.get(User.email == manifest[role]["email"])
+             for role in ("customer", "engineer")}
+    users["customer"].company.name  # noqa: B018 - cache the relation now
+    pages = {}
+
+    def context_for(name: str) -> dict:
+        user = users[PAGES[name][0]]
+        login_user(user)
+        base = {"current_user": user,
+                "switch_language_url": _switcher(
+                    {"pl": switch_language_url("pl")})}
+        if name.startswith("contracts"):
+            q = manifest["search"] if name == "contracts_search" else ""
+            result = contract_queries.paginate(
+                contract_queries.company_contracts(user.company_id, q), 1)
+            return base | {
+                "template": "contracts/list.html", "result": result, "q": q,
+                "plan": get_plan, "today": today(), "reportable": REPORTABLE,
+                "report_problem_url": report_problem_url,
+            }
+        if name == "cases":
+            cases, total = case_queries.case_list(user, "", "", 1)
+            pages_ = max((total + case_queries.PAGE_SIZE - 1)
+                         // case_queries.PAGE_SIZE, 1)
+            return base | {
+                "template": "cases/list.html", "cases": cases, "total": total,
+                "page": 1, "pages": pages_, "status": "", "q": "",
+                "statuses": STATUSES,
+            }
+        if name == "case_50":
+            case = case_queries.get_case_or_404(manifest["case_50"], user)
+            context = detail_context(case)
+            for form in ("reply_form", "escalation_form", "consent_form"):
+                for field in context[form]:
+                    # lazy_gettext labels need Flask-Babel: resolve them now
+                    field.label.text = str(field.label.text)
+            return base | context | {"template": "cases/detail.html"}
+        if name == "queue":
+            now = datetime.now(UTC)
+            filters = dict.fromkeys(FILTERS, "")
+            cases, total = staff_queries.queue(filters, user.id, 1)
+            pages_ = max((total + staff_queries.PAGE_SIZE - 1)
+                         // staff_queries.PAGE_SIZE, 1)
+            return base | {
+                "template": "staff/queue.html", "cases": cases, "total": total,
+                "page": 1, "pages": pages_, "filters": filters,
+                "counts": staff_queries.counts(now), "now": now,
+                "breach": breach_state, "engineers": staff_queries.engineers(),
+                "statuses": OPEN_STATUSES,
+            }
+        raise KeyError(name)
+
+    for name in PAGES:
+        path = real_path(name, manifest)
+        with real.test_request_context(path, base_url="http://127.0.0.1"):
+            g.lang = "en"
+            context = context_for(name)
+            pages[name] = (context.pop("template"), context)
+    db.close()
+    db.initialize(_NoDatabase())
+    return pages, real
+
+
+def create_app() -> Flask:
+    manifest = json.loads(Path(os.environ["BENCH_MANIFEST"]).read_text())
+    pages, real = load_pages(manifest)
+    from hezo.cases.workflow import allowed
+
+    app = Flask(__name__, root_path=str(REPO_ROOT),
+                instance_path=str(REPO_ROOT / "instance"))
+    env = app.jinja_env
+    env.add_extension("jinja2.ext.i18n")
+    env.install_null_translations(newstyle=True)
+    env.policies["ext.i18n.trimmed"] = True
+    env.globals.update(
+        csrf_token=lambda: CSRF_TOKEN,
+        current_language=lambda: "en",
+        other_languages=lambda: ["pl"],
+        transitions=allowed,
+    )
+    env.filters["datetime"] = lambda value, fmt="medium": (
+        "" if value is None
+        else format_datetime(value, fmt, tzinfo=WARSAW, locale=LOCALE))
+    env.filters["date"] = lambda value, fmt="medium": (
+        "" if value is None else format_date(value, fmt, locale=LOCALE))
+    site = {k: real.config[k] for k in (
+        "HELPLINE_PHONE", "HELP_EMAIL", "ENGINEERS_EMAIL", "ESCALATION_EMAIL")}
+
+    # The real app's URL rules, so url_for() builds the same links the same way.
+    class LangConverter(BaseConverter):
+        regex = "|".join(real.config["LANGUAGES"])
+
+    app.url_map.converters["lang"] = LangConverter
+
+    def not_served(**_kwargs):
+        abort(404)
+
+    for rule in real.url_map.iter_rules():
+        if rule.endpoint != "static":
+            app.add_url_rule(rule.rule, endpoint=rule.endpoint,
+                             view_func=not_served, methods=rule.methods)
+
+    @app.url_defaults
+    def _add_lang(endpoint, values):
+        if "lang" not in values and app.url_map.is_endpoint_expecting(
+                endpoint, "lang"):
+            values["lang"] = "en"
+
+    @app.get("/floor/<name>")
+    def page(name):
+        if name not in pages:
+            abort(404)
+        template, context = pages[name]
+        return render_template(template, site=site, **context)
+
+    @app.get("/floor/")
+    def ready():
+        return "ok"
+
+    # Render every page once now: a template that needs the database fails here.
+    with app.test_request_context():
+        for name, (template, context) in pages.items():
+            render_template(template, site=site, **context)
+            del name
+    return app
