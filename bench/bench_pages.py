@@ -297,7 +297,8 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
     reset_logins(manifest)
     results = {"backend": backend, "scale": manifest["scale"],
                "counts": manifest["counts"], "workers": args.workers,
-               "concurrency": args.concurrency, "pages": {}}
+               "concurrency": args.concurrency, "pages": {},
+               "load_before": os.getloadavg()[0]}
     servers = []
     try:
         app = Gunicorn("app", "app:app", REPO_ROOT, env, args.workers,
@@ -329,11 +330,12 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
             print_page(name, page)
         pdf_path = f"/en/cases/{manifest['case_100']}/pdf"
         times = []
-        for _ in range(args.pdf_runs):
+        for run in range(args.workers + args.pdf_runs):  # a warm-up per worker
             started = time.perf_counter()
             status, headers, data = users["customer"].request(
                 "GET", pdf_path, keep_cookie=False)
-            times.append(time.perf_counter() - started)
+            if run >= args.workers:
+                times.append(time.perf_counter() - started)
             if status != 200 or not data.startswith(b"%PDF"):
                 raise RuntimeError(f"GET {pdf_path}: {status} {data[:200]!r}")
         results["pdf"] = {"path": pdf_path, "n": len(times), "bytes": len(data),
@@ -344,12 +346,16 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
     finally:
         for server in servers:
             server.stop()
+    results["load_after"] = os.getloadavg()[0]
+    print(f"  load average (1 min) {results['load_before']:.2f} before, "
+          f"{results['load_after']:.2f} after")
     return results
 
 
 def print_page(name: str, page: dict) -> None:
     a, f = page["app"], page["floor"]
-    print(f"  {name:<17} app {a['median_ms']:6.1f} / {a['p99_ms']:6.1f} ms, "
+    print(f"  {name:<17} app {a['median_ms']:6.1f} / {a['p99_ms']:6.1f} ms "
+          f"(n={a['n']}), "
           f"{page['app_load']['rps']:6.1f} req/s | floor {f['median_ms']:5.1f} / "
           f"{f['p99_ms']:5.1f} ms, {page['floor_load']['rps']:6.1f} req/s | "
           f"{page['real_bytes']:,} vs {page['floor_bytes']:,} bytes, "

@@ -22,56 +22,45 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-import ijson
 from flask import Flask, current_app
 from peewee import DatabaseError, fn
 
 from . import sla
 from .attachments import StagedFile
 from .cases.services import case_number, local_day, next_due
-from .catalogue import get_plan
 from .db import db, utcnow
 from .legacy_pdf import (
     attach_dialogue,
-    aware_utc,
-    dialogue_messages,
     has_dialogue,
     make_renderer,
     rendered_in_order,
     store_with_pdf,
+)
+from .legacy_records import (
+    CASE_STATUSES,
+    CLOSED_CASE_STATUSES,
+    CasePlan,
+    LegacyFormatError,
+    Rejected,
+    check_format,
+    contract_rows,
+    malformed,
+    parse_case,
+    read_items,
+    record_label,
+    text_field,
 )
 from .models import Company, Contract, Device, StatusChange, SupportCase
 from .register_import import (
     RegisterRow,
     RegisterSync,
     normalize_nip,
-    normalize_serial,
-    parse_date,
 )
 
-EXPORT_FORMAT = "myhezo-legacy/1"
-CASE_STATUSES = {"open": "new", "in_progress": "in_verification",
-                 "waiting_for_customer": "waiting_for_customer"}
-CLOSED_CASE_STATUSES = frozenset({"resolved", "closed", "cancelled"})
-CLOSED_CONTRACT_STATUSES = frozenset({"expired", "cancelled"})
-CONTACT_LIMITS = {"name": 160, "email": 254, "phone": 32}  # the columns' sizes
 MIGRATION_NOTE = "Przeniesione z poprzedniego portalu / moved from the previous portal"
 
 #: Called with (bytes of the file read, case records read) during the case pass.
 Progress = Callable[[int, int], None]
-
-
-class LegacyFormatError(ValueError):
-    """The file cannot be read as a legacy export at all (not JSON, other format)."""
-
-
-class Rejected(ValueError):
-    """One record that cannot be migrated; ``str()`` is the reason in the report."""
-
-
-def _malformed(what: str) -> Rejected:
-    """A rejection for a record that does not have the export's shape."""
-    return Rejected(f"malformed record: {what}")
 
 
 @dataclass
@@ -107,8 +96,10 @@ class LegacyReport:
     def format(self) -> str:
         """The report as printed by the command and written to the report file."""
         c, k = self.contracts, self.cases
-        bad = {kind: sum(r.kind == kind for r in self.rejected)
-               for kind in ("contract", "case")}
+        bad = {
+            kind: sum(r.kind == kind for r in self.rejected)
+            for kind in ("contract", "case")
+        }
         dry = " (dry run: nothing was written)" if self.dry_run else ""
         lines = [
             f"Legacy import of {self.source}{dry}",
@@ -126,130 +117,13 @@ class LegacyReport:
 # -- reading ---------------------------------------------------------------
 
 
-def _json_error(path: Path, exc: Exception) -> LegacyFormatError:
-    """ijson's (multi-line) parse error as a one-line LegacyFormatError."""
-    detail = " ".join(str(exc).split())
-    return LegacyFormatError(f"{path.name}: not valid JSON ({detail})")
-
-
-def check_format(path: Path) -> None:
-    """Raise LegacyFormatError for a file that is no JSON object or names another
-    ``format``. Only the start is read: up to ``format`` or the first data array.
-    """
-    with open(path, "rb") as fh:
-        try:
-            for prefix, event, value in ijson.parse(fh):
-                if prefix == "" and event not in ("start_map", "map_key", "end_map"):
-                    raise LegacyFormatError(f"{path.name}: not a JSON object")
-                if prefix == "format" and value != EXPORT_FORMAT:
-                    raise LegacyFormatError(
-                        f"{path.name}: format {value!r}, not {EXPORT_FORMAT!r}")
-                if prefix in ("format", "contracts", "cases"):
-                    return
-        except ijson.JSONError as exc:
-            raise _json_error(path, exc) from exc
-
-
-def _items(path: Path, prefix: str) -> Iterator[tuple[int, object, int]]:
-    """Each element of the array at ``prefix``: (ordinal from 1, value, bytes read)."""
-    with open(path, "rb") as fh:
-        try:
-            for index, item in enumerate(ijson.items(fh, prefix, use_float=True), 1):
-                yield index, item, fh.tell()
-        except ijson.JSONError as exc:
-            raise _json_error(path, exc) from exc
-
-
-def _label(record, index: int, keys: tuple[str, ...]) -> str:
-    """How the report names a record: its legacy number, else ``#<ordinal>``."""
-    if isinstance(record, dict):
-        for key in keys:
-            value = record.get(key)
-            if isinstance(value, str) and value.strip():
-                return value.strip()[:60]
-    return f"#{index}"
-
-
-def _text(record: dict, key: str, required: bool = True, limit: int = 0) -> str:
-    """A string field; Rejected when missing (if required), not text or too long."""
-    value = record.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str):
-        raise _malformed(f"missing {key}" if value is None else f"{key} is not text")
-    if required and not value.strip():
-        raise _malformed(f"missing {key}")
-    if "\x00" in value:  # PostgreSQL text cannot hold it
-        raise _malformed(f"{key} contains a NUL character")
-    if limit and len(value) > limit:
-        raise _malformed(f"{key} longer than {limit} characters")
-    return value
-
-
-# -- contracts (pass 1) ----------------------------------------------------
-
-
-def _party(record: dict, key: str, required: bool) -> tuple[str | None, str]:
-    """(NIP, name) of the customer or partner object of a contract."""
-    party = record.get(key)
-    if party is None and not required:
-        return None, ""
-    if not isinstance(party, dict):
-        raise _malformed(f"{key} is not an object")
-    raw = party.get("nip")
-    nip = normalize_nip(raw) if isinstance(raw, str) else None
-    if nip is None:
-        raise _malformed(f"invalid {key} NIP {str(raw)[:20]!r}")
-    name = _text(party, "name", required=required).strip()
-    return nip, name or nip
-
-
-def contract_rows(record, index: int) -> list[RegisterRow] | None:
-    """The register rows (one per covered serial) of an active legacy contract.
-
-    None for an expired or cancelled contract; Rejected for a malformed one.
-    ``index`` becomes the rows' ``line``, so sync errors name the contract.
-    """
-    if not isinstance(record, dict):
-        raise _malformed("not an object")
-    status = record.get("status")
-    if status in CLOSED_CONTRACT_STATUSES:
-        return None
-    if status != "active":
-        raise _malformed(f"unknown status {str(status)[:20]!r}")
-    number = _text(record, "number", limit=40).strip()
-    legacy = _text(record, "legacy_number", required=False, limit=40).strip()
-    customer_nip, customer_name = _party(record, "customer", True)
-    partner_nip, partner_name = _party(record, "partner", False)
-    code = _text(record, "service_code")
-    if get_plan(code) is None:
-        raise _malformed(f"unknown service code {code[:20]!r}")
-    start = parse_date(_text(record, "start_date"))
-    end = parse_date(_text(record, "end_date"))
-    if start is None or end is None or end < start:
-        raise _malformed("invalid coverage period")
-    serials = record.get("serials")
-    if not isinstance(serials, list) or not serials:
-        raise _malformed("no covered serials")
-    rows = []
-    for item in serials:
-        serial = _text(item, "serial") if isinstance(item, dict) else ""
-        if not normalize_serial(serial):
-            raise _malformed("a covered serial without its number")
-        rows.append(RegisterRow(
-            index, number, legacy or None, customer_nip, customer_name, partner_nip,
-            partner_name, code, start, end, normalize_serial(serial),
-            _text(item, "product", required=False, limit=120).strip()))
-    return rows
-
-
 def sync_contracts(path: Path, report: LegacyReport) -> None:
     """Pass 1: the active contracts through ``RegisterSync``, tallied in ``report``."""
     labels: dict[int, str] = {}
 
     def rows() -> Iterator[RegisterRow]:
-        for index, record, _position in _items(path, "contracts.item"):
-            label = _label(record, index, ("legacy_number", "number"))
+        for index, record, _position in read_items(path, "contracts.item"):
+            label = record_label(record, index, ("legacy_number", "number"))
             try:
                 parsed = contract_rows(record, index)
             except Rejected as exc:
@@ -275,71 +149,27 @@ def sync_contracts(path: Path, report: LegacyReport) -> None:
 # -- cases (pass 2) --------------------------------------------------------
 
 
-@dataclass
-class CasePlan:
-    """An active legacy case, validated, and where it goes."""
-
-    legacy_id: str
-    status: str
-    subject: str
-    nip: str
-    contract_number: str
-    serial: str
-    reported_at: datetime
-    contact: dict
-    messages: list[dict]
-    contract: Contract | None = None
-    device_id: int | None = None
-    existing: SupportCase | None = None  # set when only the dialogue is missing
-
-    def pdf_context(self) -> dict:
-        """The arguments of ``render_dialogue_pdf`` (plain, picklable data).
-
-        A new case has no number until its row is inserted, after rendering.
-        """
-        return {"legacy_id": self.legacy_id, "subject": self.subject,
-                "case_number": self.existing.number if self.existing else None,
-                "messages": self.messages}
-
-
-def parse_case(record: dict, legacy_id: str) -> CasePlan:
-    """Validate an active case record's fields (no database access)."""
-    reporter = record.get("reporter") or {}
-    if not isinstance(reporter, dict):
-        raise _malformed("reporter is not an object")
-    try:
-        reported_at = aware_utc(record.get("created_at"), "created_at")
-        messages = dialogue_messages(record.get("dialogue"))
-    except ValueError as exc:
-        raise _malformed(str(exc)) from None
-    return CasePlan(
-        legacy_id=legacy_id, status=CASE_STATUSES[record["status"]],
-        subject=_text(record, "subject", limit=200),
-        nip=_text(record, "customer_nip"),
-        contract_number=_text(record, "contract_number").strip(),
-        serial=normalize_serial(_text(record, "serial")),
-        reported_at=reported_at, messages=messages,
-        contact={key: _text(reporter, key, required=False).strip()[:limit]
-                 for key, limit in CONTACT_LIMITS.items()})
-
-
 def _locate(plan: CasePlan) -> None:
     """Find the company (by NIP), contract (either notation) and device of a case."""
     nip = normalize_nip(plan.nip)
     if nip is None:
-        raise _malformed(f"invalid customer_nip {plan.nip[:20]!r}")
+        raise malformed(f"invalid customer_nip {plan.nip[:20]!r}")
     company = Company.get_or_none(Company.nip == nip)
     if company is None:
         raise Rejected("unknown company")
     number = plan.contract_number.upper()
     plan.contract = Contract.get_or_none(
         (Contract.customer == company.id)
-        & ((fn.UPPER(Contract.number) == number)
-           | (fn.UPPER(Contract.legacy_number) == number)))
+        & (
+            (fn.UPPER(Contract.number) == number)
+            | (fn.UPPER(Contract.legacy_number) == number)
+        )
+    )
     if plan.contract is None:
         raise Rejected("contract not found")
-    device = Device.get_or_none((Device.contract == plan.contract.id)
-                                & (Device.serial == plan.serial))
+    device = Device.get_or_none(
+        (Device.contract == plan.contract.id) & (Device.serial == plan.serial)
+    )
     if device is None:
         raise Rejected("serial not on contract")
     plan.device_id = device.id
@@ -352,16 +182,16 @@ def _prepare(record, seen: set[str], counts: Counts) -> CasePlan | None:
     Raises Rejected for a record that cannot be migrated.
     """
     if not isinstance(record, dict):
-        raise _malformed("not an object")
+        raise malformed("not an object")
     status = record.get("status")
     if status in CLOSED_CASE_STATUSES:
         counts.skipped_closed += 1
         return None
     if status not in CASE_STATUSES:
-        raise _malformed(f"unknown status {str(status)[:20]!r}")
-    legacy_id = _text(record, "legacy_id", limit=40).strip()
+        raise malformed(f"unknown status {str(status)[:20]!r}")
+    legacy_id = text_field(record, "legacy_id", limit=40).strip()
     if legacy_id in seen:
-        raise _malformed("legacy_id appears twice in the export")
+        raise malformed("legacy_id appears twice in the export")
     seen.add(legacy_id)
     existing = SupportCase.get_or_none(SupportCase.legacy_id == legacy_id)
     if existing is not None and has_dialogue(existing.id):
@@ -378,42 +208,62 @@ def _create_case(plan: CasePlan, staged: StagedFile, now: datetime) -> None:
     """Insert the case, its dialogue attachment and the status change of the move."""
     times = [m["at"] for m in plan.messages]
     case = SupportCase(
-        number=uuid.uuid4().hex[:24], company=plan.contract.customer_id,
-        contract=plan.contract, device=plan.device_id, subject=plan.subject,
+        number=uuid.uuid4().hex[:24],
+        company=plan.contract.customer_id,
+        contract=plan.contract,
+        device=plan.device_id,
+        subject=plan.subject,
         description=(plan.messages[0]["text"] if plan.messages else "").replace(
-            "\x00", ""),
-        channel="migrated", status=plan.status, is_shared=False,
-        contact_name=plan.contact["name"], contact_email=plan.contact["email"],
-        contact_phone=plan.contact["phone"], legacy_id=plan.legacy_id,
-        reported_at=plan.reported_at, created_at=plan.reported_at,
+            "\x00", ""
+        ),
+        channel="migrated",
+        status=plan.status,
+        is_shared=False,
+        contact_name=plan.contact["name"],
+        contact_email=plan.contact["email"],
+        contact_phone=plan.contact["phone"],
+        legacy_id=plan.legacy_id,
+        reported_at=plan.reported_at,
+        created_at=plan.reported_at,
         response_due_at=sla.response_due(plan.reported_at, plan.contract.service_code),
-        first_response_at=min((m["at"] for m in plan.messages if m["from_staff"]),
-                              default=None),
+        first_response_at=min(
+            (m["at"] for m in plan.messages if m["from_staff"]), default=None
+        ),
         paused_at=now if plan.status == "waiting_for_customer" else None,
-        last_activity_at=max([plan.reported_at, *times]))
+        last_activity_at=max([plan.reported_at, *times]),
+    )
     case.save(force_insert=True)
     case.number = case_number(case.id, local_day(plan.reported_at).year)
     case.next_due_at = next_due(case)
     SupportCase.update(number=case.number, next_due_at=case.next_due_at).where(
-        SupportCase.id == case.id).execute()
+        SupportCase.id == case.id
+    ).execute()
     attach_dialogue(case.id, staged, now)
-    StatusChange.create(case=case.id, to_status=plan.status, created_at=now,
-                        note=f"{MIGRATION_NOTE}: {plan.legacy_id}")
+    StatusChange.create(
+        case=case.id,
+        to_status=plan.status,
+        created_at=now,
+        note=f"{MIGRATION_NOTE}: {plan.legacy_id}",
+    )
 
 
 def _write(plan: CasePlan, pdf: bytes, dry_run: bool, now: datetime) -> None:
     """The case's rows in one transaction, its PDF file moved in after the commit."""
     if plan.existing is None:
+
         def rows(staged):
             _create_case(plan, staged, now)
     else:
+
         def rows(staged):
             attach_dialogue(plan.existing.id, staged, now, replace=True)
+
     store_with_pdf(pdf, plan.legacy_id, not dry_run, rows)
 
 
-def _finish(plan: CasePlan, future, report: LegacyReport, dry_run: bool,
-            now: datetime) -> None:
+def _finish(
+    plan: CasePlan, future, report: LegacyReport, dry_run: bool, now: datetime
+) -> None:
     """Write a case once its PDF is rendered; a failure rejects this case only."""
     try:
         pdf = future.result()
@@ -433,19 +283,26 @@ def _finish(plan: CasePlan, future, report: LegacyReport, dry_run: bool,
         report.cases.repaired += 1
 
 
-def import_cases(path: Path, report: LegacyReport, renderer, dry_run: bool,
-                 progress: Progress | None = None) -> None:
+def import_cases(
+    path: Path,
+    report: LegacyReport,
+    renderer,
+    dry_run: bool,
+    progress: Progress | None = None,
+) -> None:
     """Pass 2: the cases in file order, their PDFs rendered ahead of the writes."""
     now = utcnow()
     seen: set[str] = set()
 
     def plans() -> Iterator[CasePlan]:
-        for index, record, position in _items(path, "cases.item"):
+        for index, record, position in read_items(path, "cases.item"):
             try:
                 plan = _prepare(record, seen, report.cases)
             except Rejected as exc:
                 plan = None
-                report.reject("case", _label(record, index, ("legacy_id",)), str(exc))
+                report.reject(
+                    "case", record_label(record, index, ("legacy_id",)), str(exc)
+                )
             if progress:
                 progress(position, index)
             if plan is not None:
@@ -463,8 +320,13 @@ def _rolled_back():
         transaction.rollback()
 
 
-def import_legacy(path, *, dry_run: bool = False, workers: int | None = None,
-                  progress: Progress | None = None) -> LegacyReport:
+def import_legacy(
+    path,
+    *,
+    dry_run: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> LegacyReport:
     """Migrate the legacy export at ``path`` and return what was done.
 
     Needs an app context. ``dry_run`` does all the work in one transaction that
@@ -491,33 +353,48 @@ def register_cli(app: Flask) -> None:
         return
 
     @app.cli.command("import-legacy")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False,
-                                            path_type=Path))
+    @click.argument(
+        "file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
     @click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
-    @click.option("--report", "report_path", type=click.Path(dir_okay=False,
-                                                             path_type=Path),
-                  help="Report file [default: instance/legacy-import-<time>.txt; "
-                       "none for a dry run].")
-    @click.option("--workers", type=click.IntRange(min=1),
-                  help="Processes rendering PDFs [default: one per core].")
+    @click.option(
+        "--report",
+        "report_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Report file [default: instance/legacy-import-<time>.txt; "
+        "none for a dry run].",
+    )
+    @click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        help="Processes rendering PDFs [default: one per core].",
+    )
     def import_legacy_command(file, dry_run, report_path, workers):
         """Migrate active contracts and cases from the previous portal's export."""
-        with click.progressbar(length=file.stat().st_size, label="Cases",
-                               file=sys.stderr, show_eta=True, show_pos=False,
-                               item_show_func=_cases_read) as bar:
+        with click.progressbar(
+            length=file.stat().st_size,
+            label="Cases",
+            file=sys.stderr,
+            show_eta=True,
+            show_pos=False,
+            item_show_func=_cases_read,
+        ) as bar:
+
             def progress(position: int, cases: int) -> None:
                 bar.update(position - bar.pos, cases)
 
             try:
-                report = import_legacy(file, dry_run=dry_run, workers=workers,
-                                       progress=progress)
+                report = import_legacy(
+                    file, dry_run=dry_run, workers=workers, progress=progress
+                )
             except LegacyFormatError as exc:
                 raise click.ClickException(str(exc)) from exc
         text = report.format()
         click.echo(text)
         if report_path is None and not dry_run:
             report_path = Path(current_app.instance_path) / (
-                f"legacy-import-{utcnow():%Y%m%dT%H%M%SZ}.txt")
+                f"legacy-import-{utcnow():%Y%m%dT%H%M%SZ}.txt"
+            )
         if report_path is not None:
             report_path.parent.mkdir(parents=True, exist_ok=True)
             report_path.write_text(text + "\n", encoding="utf-8")

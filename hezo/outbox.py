@@ -139,7 +139,7 @@ def queue_mail(
             )
             return None
         message = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key)
-    log.info(
+    log.debug(
         "outbox: queued message %s (%s) to @%s",
         message.id,
         template,
