@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from flask import abort
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
 from ..models import Company, Contract, Device
 
@@ -38,17 +38,19 @@ def normalise_search(text: str | None) -> str:
 def _matching(term: str):
     """Contracts whose number, legacy number, a serial or a product contains ``term``.
 
-    Devices are matched in an ``IN`` subquery so the database does the work;
-    serials are stored upper-case, so the serial test compares upper-case.
-    LIKE wildcards in ``term`` are escaped by peewee.
+    Devices are matched in a correlated ``EXISTS``, so only the devices of the
+    company's own contracts are read (an ``IN`` list would scan every serial
+    of every company). Serials are stored upper-case, so the serial test
+    compares upper-case. LIKE wildcards in ``term`` are escaped by peewee.
     """
-    devices = Device.select(Device.contract).where(
-        Device.serial.contains(term.upper()) | Device.product.contains(term)
+    devices = Device.select(SQL("1")).where(
+        (Device.contract == Contract.id)
+        & (Device.serial.contains(term.upper()) | Device.product.contains(term))
     )
     return (
         Contract.number.contains(term)
         | Contract.legacy_number.contains(term)
-        | Contract.id.in_(devices)
+        | fn.EXISTS(devices)
     )
 
 

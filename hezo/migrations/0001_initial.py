@@ -107,7 +107,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'support_case'
-            indexes = ((('company', 'last_activity_at'), False), (('status', 'response_due_at'), False), (('next_due_at', 'severity'), False), (('is_shared', 'contract'), False))
+            indexes = ((('company', 'last_activity_at'), False), (('status', 'response_due_at'), False), (('status', 'next_due_at'), False), (('next_due_at', 'severity'), False), (('is_shared', 'contract'), False))
     db.create_tables([SupportCase])
 
     class Message(Model):

@@ -65,6 +65,7 @@ class SupportCase(BaseModel):
         indexes = (
             (("company", "last_activity_at"), False),
             (("status", "response_due_at"), False),
+            (("status", "next_due_at"), False),
             (("next_due_at", "severity"), False),
             (("is_shared", "contract"), False),
         )

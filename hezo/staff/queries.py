@@ -22,8 +22,25 @@ def queue(filters: dict, viewer_id: int, page: int = 1):
 
     ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
     ("me", "none" or a user id) and escalated ("1"). Returns (cases, total).
+    The count and the choice of the page's rows read ``support_case`` alone
+    (through the ``(next_due_at, severity)`` index); only the 50 rows shown
+    are joined to their contract, device, company and engineer.
     """
-    query = (
+    ids = _filter(
+        SupportCase.select(SupportCase.id).where(
+            SupportCase.status.in_(OPEN_STATUSES)
+        ),
+        filters,
+        viewer_id,
+    )
+    total = ids.count()
+    page_ids = ids.order_by(
+        SupportCase.next_due_at.asc(nulls="LAST"),
+        severity_rank(),
+        SupportCase.reported_at,
+        SupportCase.id,
+    ).paginate(page, PAGE_SIZE)
+    rows = (
         SupportCase.select(SupportCase, Contract, Device, Company, Assignee)
         .join(Contract)
         .switch(SupportCase)
@@ -32,16 +49,14 @@ def queue(filters: dict, viewer_id: int, page: int = 1):
         .join(Company)
         .switch(SupportCase)
         .join(Assignee, JOIN.LEFT_OUTER, on=(SupportCase.assignee == Assignee.id))
-        .where(SupportCase.status.in_(OPEN_STATUSES))
+        .where(SupportCase.id.in_(page_ids))
+        .order_by(
+            SupportCase.next_due_at.asc(nulls="LAST"),
+            severity_rank(),
+            SupportCase.reported_at,
+            SupportCase.id,
+        )
     )
-    query = _filter(query, filters, viewer_id)
-    total = query.count()
-    rows = query.order_by(
-        SupportCase.next_due_at.asc(nulls="LAST"),
-        severity_rank(),
-        SupportCase.reported_at,
-        SupportCase.id,
-    ).paginate(page, PAGE_SIZE)
     return list(rows), total
 
 
@@ -52,7 +67,8 @@ def _filter(query, filters: dict, viewer_id: int):
         query = query.where(SupportCase.severity == filters["severity"])
     if filters.get("window") in ("8x5", "24x7"):
         codes = [c for c, plan in SERVICES.items() if plan.window == filters["window"]]
-        query = query.where(Contract.service_code.in_(codes))
+        query = query.where(SupportCase.contract.in_(
+            Contract.select(Contract.id).where(Contract.service_code.in_(codes))))
     assignee = filters.get("assignee")
     if assignee == "me":
         query = query.where(SupportCase.assignee == viewer_id)
@@ -66,36 +82,28 @@ def _filter(query, filters: dict, viewer_id: int):
 
 
 def counts(now: datetime) -> dict:
-    """Open cases per status, plus how many clocks are breached or due soon."""
+    """Open cases per status, plus how many clocks are breached or due soon.
+
+    One grouped query over the ``(status, next_due_at)`` index.
+    """
+    due = SupportCase.next_due_at
+    soon = (due >= now) & (due < now + DUE_SOON)
     rows = (
-        SupportCase.select(SupportCase.status, fn.COUNT(SupportCase.id).alias("n"))
+        SupportCase.select(
+            SupportCase.status,
+            fn.COUNT(SupportCase.id),
+            fn.SUM(Case(None, [(due < now, 1)], 0)),
+            fn.SUM(Case(None, [(soon, 1)], 0)),
+        )
         .where(SupportCase.status.in_(OPEN_STATUSES))
         .group_by(SupportCase.status)
         .tuples()
     )
-    result = dict(rows)
-    clocks = (
-        SupportCase.select(
-            fn.SUM(Case(None, [(SupportCase.next_due_at < now, 1)], 0)),
-            fn.SUM(
-                Case(
-                    None,
-                    [
-                        (
-                            (SupportCase.next_due_at >= now)
-                            & (SupportCase.next_due_at < now + DUE_SOON),
-                            1,
-                        )
-                    ],
-                    0,
-                )
-            ),
-        )
-        .where(SupportCase.status.in_(OPEN_STATUSES))
-        .tuples()
-        .first()
-    )
-    result["breached"], result["due_soon"] = (int(v or 0) for v in clocks)
+    result = {"breached": 0, "due_soon": 0}
+    for status, n, breached, due_soon in rows:
+        result[status] = n
+        result["breached"] += int(breached or 0)
+        result["due_soon"] += int(due_soon or 0)
     return result
 
 
