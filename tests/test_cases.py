@@ -282,3 +282,32 @@ def test_case_list_and_case_page_query_counts_do_not_grow(client, setup):
         report(client, subject=f"Sprawa {i}")
         post_message(case, setup["user"], f"wiadomość {i}", [], utcnow())
     assert counts() == small
+
+
+def test_case_list_shows_open_cases_first_then_newest_activity(client, setup):
+    from datetime import timedelta
+
+    from hezo.cases.queries import PAGE_SIZE
+
+    login(client, setup["user"])
+    now = utcnow()
+    for i in range(PAGE_SIZE + 5):
+        report(client, subject=f"Sprawa {i:02d}")
+    cases = list(SupportCase.select().order_by(SupportCase.id))
+    for i, case in enumerate(cases):
+        changes = {"last_activity_at": now - timedelta(minutes=i)}
+        if i % 3 == 0:
+            changes["status"] = "closed"
+        SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
+    expected = [
+        c.number
+        for c in sorted(
+            SupportCase.select(),
+            key=lambda c: (c.status == "closed", -c.last_activity_at.timestamp()),
+        )
+    ]
+    shown = []
+    for page in (1, 2):
+        html = client.get(f"/pl/cases/?page={page}").get_data(as_text=True)
+        shown += re.findall(r'href="/pl/cases/(ZG-\d{4}-\d{5})"', html)
+    assert shown == expected

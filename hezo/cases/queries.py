@@ -6,7 +6,7 @@ answered as if it did not exist.
 """
 
 from flask import abort
-from peewee import JOIN, Case, fn, prefetch
+from peewee import JOIN, fn, prefetch
 
 from ..models import (
     Attachment,
@@ -90,11 +90,35 @@ def case_list(
         ).count()
     else:
         total = query.count()
-    is_open = Case(None, [(SupportCase.status.in_(OPEN_STATUSES), 0)], 1)
-    rows = query.order_by(
-        is_open, SupportCase.last_activity_at.desc(), SupportCase.id
-    ).paginate(page, PAGE_SIZE)
-    return list(rows), total
+    if status:
+        newest = query.order_by(SupportCase.last_activity_at.desc(), SupportCase.id)
+        return list(newest.paginate(page, PAGE_SIZE)), total
+    return _open_first(query, page), total
+
+
+def _open_first(query, page: int) -> list[SupportCase]:
+    """One page of open cases, then closed ones, each newest activity first.
+
+    Two index walks (company, last activity) that stop after a page, instead
+    of sorting all of a company's cases by an "is open" expression.
+    """
+    is_open = SupportCase.status.in_(OPEN_STATUSES)
+    order = (SupportCase.last_activity_at.desc(), SupportCase.id)
+    start = (page - 1) * PAGE_SIZE
+    open_total = query.where(is_open).count()
+    rows = []
+    if start < open_total:
+        rows = list(
+            query.where(is_open).order_by(*order).offset(start).limit(PAGE_SIZE)
+        )
+    if len(rows) < PAGE_SIZE:
+        rows += list(
+            query.where(~is_open)
+            .order_by(*order)
+            .offset(max(start - open_total, 0))
+            .limit(PAGE_SIZE - len(rows))
+        )
+    return rows
 
 
 def _narrow(query, status: str, customer_id: int | None):
