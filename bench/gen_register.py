@@ -28,20 +28,8 @@ from pathlib import Path
 from stdnum.pl import nip as stdnum_nip
 
 from hezo.catalogue import SERVICES
+from hezo.register_import import COLUMNS
 
-COLUMNS = (
-    "contract_number",
-    "legacy_contract_number",
-    "customer_nip",
-    "customer_name",
-    "partner_nip",
-    "partner_name",
-    "service_code",
-    "start_date",
-    "end_date",
-    "serial_number",
-    "product",
-)
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 # Weighted towards the common packages; every code of the catalogue occurs.
@@ -60,50 +48,162 @@ SERVICE_WEIGHTS = {
 ADD_ON_CODES = ("SOS-24x7-8H", "SOS-8x5-NBD", "AHB-24x7-8H", "AHB-8x5-NBD")
 
 PRODUCTS = (
-    "X465-48W", "X465-24W", "X440-G2-24p-10GE4", "X440-G2-48t-10GE4",
-    "X590-24x-1q-2c", "X695-48Y-8C", "X620-16x", "5320-24P-8XE", "5420F-48P-4XE",
-    "5520-24W", "5520-48SE", "5720-48MW", "7520-48Y-8C", "AP305C", "AP410C",
-    "AP460C", "AP5010", "AP4000", "SLX 9150-48Y", "VSP 7400-48Y", "VSP 4900-48P",
-    "ExtremeCloud IQ", "XIQ-SE", "NAC-A-20K", "Zasilacz 1100W AC (PSU)",
+    "X465-48W",
+    "X465-24W",
+    "X440-G2-24p-10GE4",
+    "X440-G2-48t-10GE4",
+    "X590-24x-1q-2c",
+    "X695-48Y-8C",
+    "X620-16x",
+    "5320-24P-8XE",
+    "5420F-48P-4XE",
+    "5520-24W",
+    "5520-48SE",
+    "5720-48MW",
+    "7520-48Y-8C",
+    "AP305C",
+    "AP410C",
+    "AP460C",
+    "AP5010",
+    "AP4000",
+    "SLX 9150-48Y",
+    "VSP 7400-48Y",
+    "VSP 4900-48P",
+    "ExtremeCloud IQ",
+    "XIQ-SE",
+    "NAC-A-20K",
+    "Zasilacz 1100W AC (PSU)",
 )
 
-LEGAL_FORMS = ("Sp. z o.o.", "Sp. z o.o.", "Sp. z o.o.", "S.A.", "Sp. j.",
-               "Sp. k.", "s.c.", "Sp. z o.o. Sp. k.")
+LEGAL_FORMS = (
+    "Sp. z o.o.",
+    "Sp. z o.o.",
+    "Sp. z o.o.",
+    "S.A.",
+    "Sp. j.",
+    "Sp. k.",
+    "s.c.",
+    "Sp. z o.o. Sp. k.",
+)
 COMPANY_KINDS = (
-    "Przedsiębiorstwo Handlowo-Usługowe", "Zakład Usług Informatycznych",
-    "Przedsiębiorstwo Łączności", "Hurtownia", "Spółdzielnia Mleczarska",
-    "Fabryka Mebli", "Drukarnia", "Biuro Rachunkowe", "Centrum Logistyczne",
-    "Zakłady Mięsne", "Browar", "Huta Szkła", "Przędzalnia", "Wytwórnia Części",
-    "Kancelaria Notarialna", "Grupa Medyczna", "Sieć Aptek", "Towarzystwo Ubezpieczeń",
+    "Przedsiębiorstwo Handlowo-Usługowe",
+    "Zakład Usług Informatycznych",
+    "Przedsiębiorstwo Łączności",
+    "Hurtownia",
+    "Spółdzielnia Mleczarska",
+    "Fabryka Mebli",
+    "Drukarnia",
+    "Biuro Rachunkowe",
+    "Centrum Logistyczne",
+    "Zakłady Mięsne",
+    "Browar",
+    "Huta Szkła",
+    "Przędzalnia",
+    "Wytwórnia Części",
+    "Kancelaria Notarialna",
+    "Grupa Medyczna",
+    "Sieć Aptek",
+    "Towarzystwo Ubezpieczeń",
 )
 PUBLIC_BODIES = (
-    "Szpital Wojewódzki w", "Urząd Miasta", "Urząd Gminy", "Starostwo Powiatowe w",
-    "Powiatowy Urząd Pracy w", "Miejski Ośrodek Pomocy Społecznej w",
-    "Zespół Szkół Technicznych w", "Wojewódzki Ośrodek Ruchu Drogowego w",
+    "Szpital Wojewódzki w",
+    "Urząd Miasta",
+    "Urząd Gminy",
+    "Starostwo Powiatowe w",
+    "Powiatowy Urząd Pracy w",
+    "Miejski Ośrodek Pomocy Społecznej w",
+    "Zespół Szkół Technicznych w",
+    "Wojewódzki Ośrodek Ruchu Drogowego w",
     "Miejskie Przedsiębiorstwo Wodociągów i Kanalizacji w",
 )
 WORDS = (
-    "Żółw", "Łącznik", "Gęś", "Źródło", "Ślązak", "Mazur", "Kowalczyk", "Wiśniewski",
-    "Dąbrowski", "Zieliński", "Grabowski", "Jóźwiak", "Światłowód", "Bałtyk",
-    "Pomorze", "Wisła", "Podhale", "Żuraw", "Łabędź", "Dźwig", "Wrzos", "Jeżyna",
-    "Sęk", "Kłos", "Młyn", "Ogród", "Piąstka", "Krzyś", "Zając", "Wróbel",
-    "Sójka", "Jaskółka", "Niedźwiedź", "Cichoń", "Gąsiorowski", "Ścibor",
-    "Bór", "Łęg", "Przełęcz", "Kruszwica", "Zorza", "Tęcza", "Błysk", "Iskra",
-    "Rzemieślnik", "Spółka Ziemi", "Wędrowiec", "Dębina", "Jawor", "Grześ",
+    "Żółw",
+    "Łącznik",
+    "Gęś",
+    "Źródło",
+    "Ślązak",
+    "Mazur",
+    "Kowalczyk",
+    "Wiśniewski",
+    "Dąbrowski",
+    "Zieliński",
+    "Grabowski",
+    "Jóźwiak",
+    "Światłowód",
+    "Bałtyk",
+    "Pomorze",
+    "Wisła",
+    "Podhale",
+    "Żuraw",
+    "Łabędź",
+    "Dźwig",
+    "Wrzos",
+    "Jeżyna",
+    "Sęk",
+    "Kłos",
+    "Młyn",
+    "Ogród",
+    "Piąstka",
+    "Krzyś",
+    "Zając",
+    "Wróbel",
+    "Sójka",
+    "Jaskółka",
+    "Niedźwiedź",
+    "Cichoń",
+    "Gąsiorowski",
+    "Ścibor",
+    "Bór",
+    "Łęg",
+    "Przełęcz",
+    "Kruszwica",
+    "Zorza",
+    "Tęcza",
+    "Błysk",
+    "Iskra",
+    "Rzemieślnik",
+    "Spółka Ziemi",
+    "Wędrowiec",
+    "Dębina",
+    "Jawor",
+    "Grześ",
 )
 CITIES = (
-    ("Gdańsk", "Gdańsku"), ("Łódź", "Łodzi"), ("Kraków", "Krakowie"),
-    ("Wrocław", "Wrocławiu"), ("Poznań", "Poznaniu"), ("Białystok", "Białymstoku"),
-    ("Rzeszów", "Rzeszowie"), ("Zielona Góra", "Zielonej Górze"),
-    ("Kielce", "Kielcach"), ("Toruń", "Toruniu"), ("Bydgoszcz", "Bydgoszczy"),
-    ("Częstochowa", "Częstochowie"), ("Łomża", "Łomży"), ("Ełk", "Ełku"),
-    ("Śrem", "Śremie"), ("Żyrardów", "Żyrardowie"), ("Świnoujście", "Świnoujściu"),
-    ("Gniezno", "Gnieźnie"), ("Otwock", "Otwocku"), ("Sieradz", "Sieradzu"),
+    ("Gdańsk", "Gdańsku"),
+    ("Łódź", "Łodzi"),
+    ("Kraków", "Krakowie"),
+    ("Wrocław", "Wrocławiu"),
+    ("Poznań", "Poznaniu"),
+    ("Białystok", "Białymstoku"),
+    ("Rzeszów", "Rzeszowie"),
+    ("Zielona Góra", "Zielonej Górze"),
+    ("Kielce", "Kielcach"),
+    ("Toruń", "Toruniu"),
+    ("Bydgoszcz", "Bydgoszczy"),
+    ("Częstochowa", "Częstochowie"),
+    ("Łomża", "Łomży"),
+    ("Ełk", "Ełku"),
+    ("Śrem", "Śremie"),
+    ("Żyrardów", "Żyrardowie"),
+    ("Świnoujście", "Świnoujściu"),
+    ("Gniezno", "Gnieźnie"),
+    ("Otwock", "Otwocku"),
+    ("Sieradz", "Sieradzu"),
 )
-PARTNER_WORDS = ("NetPartner", "Sieci Łączności", "Integrator Pomorski",
-                 "ŚląskNet", "Teleinformatyka Żak", "Komputronik Usługi",
-                 "Systemy Sieciowe Głowacki", "DataLink Polska", "Łącze Serwis",
-                 "InfoMazowsze", "Wielkopolskie Sieci", "Bezprzewodowy Świat")
+PARTNER_WORDS = (
+    "NetPartner",
+    "Sieci Łączności",
+    "Integrator Pomorski",
+    "ŚląskNet",
+    "Teleinformatyka Żak",
+    "Komputronik Usługi",
+    "Systemy Sieciowe Głowacki",
+    "DataLink Polska",
+    "Łącze Serwis",
+    "InfoMazowsze",
+    "Wielkopolskie Sieci",
+    "Bezprzewodowy Świat",
+)
 
 
 def nip_check_digit(first9: str) -> int:
@@ -181,16 +281,19 @@ def serial_count(rng: random.Random) -> int:
 
 
 class Generator:
-    def __init__(self, rows: int, companies: int, partners: int, seed: int,
-                 bad_per_mille: float):
+    def __init__(
+        self, rows: int, companies: int, partners: int, seed: int, bad_per_mille: float
+    ):
         self.rows = rows
         self.rng = random.Random(seed)
         rng = self.rng
         taken: set[str] = set()
-        self.customers = [(new_nip(rng, taken), company_name(rng))
-                          for _ in range(companies)]
-        self.partners = [(new_nip(rng, taken), partner_name(rng, i + 1))
-                         for i in range(partners)]
+        self.customers = [
+            (new_nip(rng, taken), company_name(rng)) for _ in range(companies)
+        ]
+        self.partners = [
+            (new_nip(rng, taken), partner_name(rng, i + 1)) for i in range(partners)
+        ]
         self.order = list(range(companies))
         rng.shuffle(self.order)  # every company gets a contract before any repeats
         self.codes = list(SERVICE_WEIGHTS)
@@ -304,9 +407,16 @@ class Generator:
                 yield self._row(terms, serial, product)
 
 
-def write_register(path: Path, rows: int, companies: int, seed: int = 1,
-                   encoding: str = "utf-8", delimiter: str = ";",
-                   partners: int | None = None, bad_per_mille: float = 0.5) -> dict:
+def write_register(
+    path: Path,
+    rows: int,
+    companies: int,
+    seed: int = 1,
+    encoding: str = "utf-8",
+    delimiter: str = ";",
+    partners: int | None = None,
+    bad_per_mille: float = 0.5,
+) -> dict:
     """Write the register to ``path``; returns a few counts about what was written."""
     if partners is None:
         partners = max(1, min(300, companies // 20))
@@ -318,33 +428,61 @@ def write_register(path: Path, rows: int, companies: int, seed: int = 1,
         writer.writerow(COLUMNS)
         writer.writerows(gen)
     tmp.replace(path)
-    return {"rows": gen.written, "contracts": gen.contracts, "companies": companies,
-            "partners": partners, "serials": gen.serials}
+    return {
+        "rows": gen.written,
+        "contracts": gen.contracts,
+        "companies": companies,
+        "partners": partners,
+        "serials": gen.serials,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="CSV file to write")
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--companies", type=int, default=30_000,
-                        help="customer companies (partners come on top)")
-    parser.add_argument("--partners", type=int, default=None,
-                        help="partner companies (default: companies/20, at most 300)")
+    parser.add_argument(
+        "--companies",
+        type=int,
+        default=30_000,
+        help="customer companies (partners come on top)",
+    )
+    parser.add_argument(
+        "--partners",
+        type=int,
+        default=None,
+        help="partner companies (default: companies/20, at most 300)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "cp1250"),
-                        default="utf-8")
+    parser.add_argument(
+        "--encoding", choices=("utf-8", "utf-8-sig", "cp1250"), default="utf-8"
+    )
     parser.add_argument("--delimiter", choices=(";", ","), default=";")
-    parser.add_argument("--bad-per-mille", type=float, default=0.5,
-                        help="bad rows per thousand (default 0.5; 0 for none)")
+    parser.add_argument(
+        "--bad-per-mille",
+        type=float,
+        default=0.5,
+        help="bad rows per thousand (default 0.5; 0 for none)",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.companies < 1:
         parser.error("--rows and --companies must be positive")
-    stats = write_register(args.out, args.rows, args.companies, args.seed,
-                           args.encoding, args.delimiter, args.partners,
-                           args.bad_per_mille)
-    print(f"{args.out}: {stats['rows']} rows, {stats['contracts']} contracts, "
-          f"{stats['companies']} customers, {stats['partners']} partners, "
-          f"{stats['serials']} distinct serials", file=sys.stderr)
+    stats = write_register(
+        args.out,
+        args.rows,
+        args.companies,
+        args.seed,
+        args.encoding,
+        args.delimiter,
+        args.partners,
+        args.bad_per_mille,
+    )
+    print(
+        f"{args.out}: {stats['rows']} rows, {stats['contracts']} contracts, "
+        f"{stats['companies']} customers, {stats['partners']} partners, "
+        f"{stats['serials']} distinct serials",
+        file=sys.stderr,
+    )
     return 0
 
 

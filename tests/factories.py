@@ -99,3 +99,54 @@ def login(client, user, password=PASSWORD, lang="pl"):
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     return client.post(f"/{lang}/login/code", data={"code": fresh_code(user)})
+
+
+def start_registration(client, contract, serial, email="jan@example.pl"):
+    """The first two registration steps (company proof, contact) for ``email``."""
+    client.post(
+        "/pl/register",
+        data={
+            "nip": contract.customer.nip,
+            "contract": contract.number,
+            "serial": serial,
+        },
+    )
+    client.post(
+        "/pl/register/contact",
+        data={
+            "first_name": "Jan",
+            "last_name": "Kowalski",
+            "email": email,
+            "phone": "+48 600 100 200",
+            "language": "pl",
+        },
+    )
+
+
+def race(app, work, threads=4) -> list:
+    """Run ``work()`` in several threads released at once, each with its own app
+    context and connection (as concurrent requests); returns results or exceptions.
+    """
+    import threading
+
+    from hezo.db import db
+
+    db.close()
+    barrier, results = threading.Barrier(threads), []
+
+    def attempt():
+        with app.app_context():
+            barrier.wait()
+            try:
+                results.append(work())
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                results.append(exc)
+            finally:
+                db.close()
+
+    workers = [threading.Thread(target=attempt) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results

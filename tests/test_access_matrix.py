@@ -133,8 +133,12 @@ def world(app, dbconn):
 
 def urls_for(app, rule, world):
     """Concrete URLs for a rule: one per case variant for case routes."""
-    args = {"lang": "pl", "token": "x" * 43, "contract_id": world["contract"].id,
-            "user_id": world["users"]["customer_b"].id}
+    args = {
+        "lang": "pl",
+        "token": "x" * 43,
+        "contract_id": world["contract"].id,
+        "user_id": world["users"]["customer_b"].id,
+    }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]
     result = []

@@ -255,17 +255,6 @@ def test_report_a_problem_link_for_active_and_expiring_contracts(
     ]
 
 
-def test_report_a_problem_link_without_the_cases_blueprint(
-    app, client, company, customer, monkeypatch
-):
-    monkeypatch.delitem(app.view_functions, "cases.new", raising=False)
-    contract = make_contract(customer=company, serials=("AB 1/2&3",))
-    links = report_links(client.get(f"/en/contracts/{contract.id}/serials"))
-    assert links == [
-        {"path": "/en/cases/new", "contract": contract.number, "serial": "AB 1/2&3"}
-    ]
-
-
 def test_report_a_problem_link_absent_for_expired_contracts(client, company, customer):
     contract = make_contract(
         customer=company,

@@ -1,5 +1,3 @@
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -7,6 +5,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
+from hezo.cli import extract_messages
 from hezo.i18n import format_local_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,26 +80,7 @@ def test_polish_catalogue_is_complete_and_not_fuzzy():
 
 def test_every_source_message_is_in_the_polish_catalogue(tmp_path):
     pot = tmp_path / "messages.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "-q",
-            "extract",
-            "-F",
-            "pyproject.toml",
-            "-k",
-            "_l",
-            "-k",
-            "lazy_gettext",
-            "-o",
-            str(pot),
-            ".",
-        ],
-        cwd=ROOT,
-        check=True,
-    )
+    extract_messages(pot)
     extracted = {m.id for m in read_catalog(pot) if m.id}
     translated = {m.id for m in read_catalog() if m.id}
     assert sorted(map(str, extracted - translated)) == []

@@ -69,8 +69,10 @@ def proxied_app(tmp_path):
 
     from .conftest import TEST_CONFIG
 
-    return create_app(TEST_CONFIG | {"PROXY_FIX_HOPS": 1,
-                                     "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"})
+    return create_app(
+        TEST_CONFIG
+        | {"PROXY_FIX_HOPS": 1, "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    )
 
 
 def test_behind_one_proxy_the_client_address_is_the_last_hop(proxied_app):

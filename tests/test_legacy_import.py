@@ -28,8 +28,16 @@ REJECTS = DATA / "legacy-rejects.json"
 MARKUP = DATA / "legacy-markup.json"
 SEVERAL = DATA / "legacy-several.json"
 SUBJECT = "Przełącznik X465 restartuje się po aktualizacji"
-MODELS = (Company, Contract, Device, SupportCase, Attachment, StatusChange, Message,
-          User)
+MODELS = (
+    Company,
+    Contract,
+    Device,
+    SupportCase,
+    Attachment,
+    StatusChange,
+    Message,
+    User,
+)
 
 
 def counts() -> dict:
@@ -48,9 +56,11 @@ def upload_files(app) -> list[Path]:
 
 def tallies(report) -> tuple:
     c, k = report.contracts, report.cases
-    return ((c.imported, c.updated, c.unchanged, c.skipped_closed),
-            (k.imported, k.repaired, k.unchanged, k.skipped_closed),
-            sorted((r.kind, r.legacy_id, r.reason) for r in report.rejected))
+    return (
+        (c.imported, c.updated, c.unchanged, c.skipped_closed),
+        (k.imported, k.repaired, k.unchanged, k.skipped_closed),
+        sorted((r.kind, r.legacy_id, r.reason) for r in report.rejected),
+    )
 
 
 def migrated_state(app) -> list[tuple]:
@@ -58,11 +68,19 @@ def migrated_state(app) -> list[tuple]:
     rows = []
     for case in SupportCase.select().order_by(SupportCase.legacy_id):
         files = list(Attachment.select().where(Attachment.case == case))
-        rows.append((case.legacy_id, case.status, case.subject, case.contract.number,
-                     case.device.serial, case.reported_at, case.channel,
-                     [(f.kind, f.filename, stored_path(f.sha256).is_file())
-                      for f in files],
-                     [s.to_status for s in case.status_changes]))
+        rows.append(
+            (
+                case.legacy_id,
+                case.status,
+                case.subject,
+                case.contract.number,
+                case.device.serial,
+                case.reported_at,
+                case.channel,
+                [(f.kind, f.filename, stored_path(f.sha256).is_file()) for f in files],
+                [s.to_status for s in case.status_changes],
+            )
+        )
     return rows + [len(upload_files(app))]
 
 
@@ -74,18 +92,26 @@ def test_sample_imports_one_contract_and_one_case(app, dbconn):
     assert case.device.serial == "1942Y-40125"
     assert case.company.nip == "5260181596"
     assert (case.status, case.channel, case.is_shared) == (
-        "in_verification", "migrated", False)
+        "in_verification",
+        "migrated",
+        False,
+    )
     assert case.subject == SUBJECT
     assert case.legacy_id == "ZGL/2026/00412"
     assert case.number.startswith("ZG-2026-")
     assert case.reported_at == datetime(2026, 11, 18, 8, 12, tzinfo=UTC)
     assert case.created_at == case.reported_at
     assert (case.contact_name, case.contact_email, case.contact_phone) == (
-        "Jan Żółkiewski", "jan.zolkiewski@example.pl", "+48 600 100 200")
+        "Jan Żółkiewski",
+        "jan.zolkiewski@example.pl",
+        "+48 600 100 200",
+    )
     assert case.reporter is None and case.first_response_at == datetime(
-        2026, 11, 18, 8, 41, tzinfo=UTC)
+        2026, 11, 18, 8, 41, tzinfo=UTC
+    )
     assert [(s.from_status, s.to_status) for s in case.status_changes] == [
-        ("", "in_verification")]
+        ("", "in_verification")
+    ]
     assert Message.select().count() == 0 and User.select().count() == 0
 
 
@@ -93,15 +119,23 @@ def test_sample_dialogue_pdf_holds_every_message(app, dbconn):
     import_legacy(SAMPLE, workers=1)
     attachment = Attachment.get()
     assert (attachment.kind, attachment.filename, attachment.content_type) == (
-        "legacy_dialogue", "ZGL-2026-00412-dialogue.pdf", "application/pdf")
+        "legacy_dialogue",
+        "ZGL-2026-00412-dialogue.pdf",
+        "application/pdf",
+    )
     assert attachment.message is None
     text = pdf_text(attachment)
-    for expected in ("ZGL/2026/00412", SUBJECT, "Jan Żółkiewski", "Inżynier HEZO",
-                     "Po aktualizacji do 32.7 przełącznik restartuje się co około "
-                     "40 minut. W załączeniu logi.",
-                     "Dzień dobry, proszę o wynik polecenia show log po kolejnym "
-                     "restarcie.",
-                     "09:12", "09:41"):  # Warsaw time of 08:12 and 08:41 UTC
+    for expected in (
+        "ZGL/2026/00412",
+        SUBJECT,
+        "Jan Żółkiewski",
+        "Inżynier HEZO",
+        "Po aktualizacji do 32.7 przełącznik restartuje się co około "
+        "40 minut. W załączeniu logi.",
+        "Dzień dobry, proszę o wynik polecenia show log po kolejnym restarcie.",
+        "09:12",
+        "09:41",
+    ):  # Warsaw time of 08:12 and 08:41 UTC
         assert expected in text
 
 
@@ -120,7 +154,8 @@ def test_each_bad_record_is_reported_and_the_good_ones_kept(app, dbconn):
     assert tallies(report)[:2] == ((2, 0, 0, 1), (2, 0, 0, 1))
     reasons = {(r.kind, r.legacy_id): r.reason for r in report.rejected}
     assert reasons[("contract", "PW/2023/0999")].startswith(
-        "malformed record: invalid customer NIP")
+        "malformed record: invalid customer NIP"
+    )
     assert reasons[("case", "ZGL/2026/00501")] == "unknown company"
     assert reasons[("case", "ZGL/2026/00502")] == "contract not found"
     # A contract of another company is as good as none.
@@ -128,18 +163,25 @@ def test_each_bad_record_is_reported_and_the_good_ones_kept(app, dbconn):
     assert reasons[("case", "ZGL/2026/00504")] == "serial not on contract"
     assert reasons[("case", "ZGL/2026/00505")] == "malformed record: missing subject"
     assert reasons[("case", "ZGL/2026/00506")].startswith(
-        "malformed record: invalid created_at")
+        "malformed record: invalid created_at"
+    )
     assert reasons[("case", "ZGL/2026/00507")].endswith("has no UTC offset")
     assert reasons[("case", "#9")] == "malformed record: not an object"
     assert reasons[("case", "ZGL/2026/00508")].startswith(
-        "malformed record: unknown status")
+        "malformed record: unknown status"
+    )
     assert len(report.rejected) == 10
     assert {c.legacy_id for c in SupportCase.select()} == {
-        "ZGL/2026/00500", "ZGL/2026/00509"}
-    assert SupportCase.get(SupportCase.legacy_id == "ZGL/2026/00509").contract.number \
+        "ZGL/2026/00500",
+        "ZGL/2026/00509",
+    }
+    assert (
+        SupportCase.get(SupportCase.legacy_id == "ZGL/2026/00509").contract.number
         == "HZ-2025-000200"
+    )
     assert Device.get(Device.serial == "SW-ŁÓDŹ-01").contract.legacy_number == (
-        "PW/2024/0101")
+        "PW/2024/0101"
+    )
     assert "OLD-1" not in {d.serial for d in Device.select()}
     text = report.format()
     assert "Rejected case ZGL/2026/00501: unknown company" in text
@@ -212,7 +254,8 @@ def test_pool_of_two_workers_renders_the_same(app, dbconn):
     for attachment in Attachment.select():
         assert "Proszę o logi." in pdf_text(attachment)
     assert [c.legacy_id for c in SupportCase.select().order_by(SupportCase.id)] == [
-        f"ZGL/2026/{n:05d}" for n in range(600, 606)]
+        f"ZGL/2026/{n:05d}" for n in range(600, 606)
+    ]
 
 
 def test_dry_run_writes_nothing_and_reports_the_same(app, dbconn):
@@ -225,8 +268,11 @@ def test_dry_run_writes_nothing_and_reports_the_same(app, dbconn):
 
 
 def test_file_that_is_no_legacy_export_is_refused(app, dbconn, tmp_path):
-    for name, content in (("list.json", "[1, 2]"), ("cut.json", '{"contracts": [{'),
-                          ("other.json", '{"format": "other/2", "cases": []}')):
+    for name, content in (
+        ("list.json", "[1, 2]"),
+        ("cut.json", '{"contracts": [{'),
+        ("other.json", '{"format": "other/2", "cases": []}'),
+    ):
         path = tmp_path / name
         path.write_text(content)
         with pytest.raises(LegacyFormatError):
@@ -239,14 +285,17 @@ def test_command_prints_and_writes_the_report(app, runner, tmp_path):
     app.instance_path = str(tmp_path / "instance")
     result = runner.invoke(args=["import-legacy", str(SAMPLE), "--workers", "1"])
     assert result.exit_code == 0, result.output
-    assert "Cases: imported 1, repaired 0, unchanged 0, skipped as closed 1" \
+    assert (
+        "Cases: imported 1, repaired 0, unchanged 0, skipped as closed 1"
         in result.output
+    )
     [written] = (tmp_path / "instance").glob("legacy-import-*.txt")
     assert "Contracts: imported 1" in written.read_text("utf-8")
 
     report = tmp_path / "rejects.txt"
-    result = runner.invoke(args=["import-legacy", str(REJECTS), "--workers", "1",
-                                 "--report", str(report)])
+    result = runner.invoke(
+        args=["import-legacy", str(REJECTS), "--workers", "1", "--report", str(report)]
+    )
     assert result.exit_code == 1
     assert "Rejected case ZGL/2026/00502: contract not found" in result.output
     assert "Rejected case ZGL/2026/00502: contract not found" in report.read_text()
@@ -255,8 +304,9 @@ def test_command_prints_and_writes_the_report(app, runner, tmp_path):
 def test_command_dry_run_prints_the_same_counts(app, runner, tmp_path):
     register_cli(app)
     app.instance_path = str(tmp_path / "instance")
-    dry = runner.invoke(args=["import-legacy", str(SAMPLE), "--dry-run",
-                              "--workers", "1"])
+    dry = runner.invoke(
+        args=["import-legacy", str(SAMPLE), "--dry-run", "--workers", "1"]
+    )
     assert dry.exit_code == 0, dry.output
     assert not (tmp_path / "instance").exists() and upload_files(app) == []
     real = runner.invoke(args=["import-legacy", str(SAMPLE), "--workers", "1"])
@@ -272,8 +322,7 @@ def test_command_refuses_a_broken_file(app, runner, tmp_path):
     assert result.exit_code == 1 and "not valid JSON" in result.output
 
 
-def test_customer_registering_afterwards_sees_the_case_and_its_pdf(app, dbconn,
-                                                                   client):
+def test_customer_registering_afterwards_sees_the_case_and_its_pdf(app, dbconn, client):
     import_legacy(SAMPLE, workers=1)
     case, attachment = SupportCase.get(), Attachment.get()
     user = make_user(company=Company.get(Company.nip == "5260181596"))

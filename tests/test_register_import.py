@@ -7,11 +7,15 @@ from hezo.register_import import RegisterSync, import_register, read_register
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "contracts-sample.csv"
-HEADER = ("contract_number;legacy_contract_number;customer_nip;customer_name;"
-          "partner_nip;partner_name;service_code;start_date;end_date;"
-          "serial_number;product\n")
-GOOD = ("HZ-2025-000900;;5260181596;Żółw Sp. z o.o.;1860913901;NetPartner S.A.;"
-        "PW-TAC;2025-01-01;2027-12-31;SN-1;X465\n")
+HEADER = (
+    "contract_number;legacy_contract_number;customer_nip;customer_name;"
+    "partner_nip;partner_name;service_code;start_date;end_date;"
+    "serial_number;product\n"
+)
+GOOD = (
+    "HZ-2025-000900;;5260181596;Żółw Sp. z o.o.;1860913901;NetPartner S.A.;"
+    "PW-TAC;2025-01-01;2027-12-31;SN-1;X465\n"
+)
 
 
 def counts():
@@ -28,8 +32,9 @@ def test_sample_gives_three_contracts_three_companies_four_devices(dbconn):
     report = import_register(SAMPLE)
     assert report.rejected == []
     assert counts() == (3, 3, 4)
-    contracts = {d.contract.number for d in Device.select().where(
-        Device.serial == "1942Y-40125")}
+    contracts = {
+        d.contract.number for d in Device.select().where(Device.serial == "1942Y-40125")
+    }
     assert contracts == {"HZ-2025-000123", "HZ-2025-000124"}
 
 
@@ -51,7 +56,8 @@ def test_windows_1250_with_commas_gives_the_same_result(dbconn, tmp_path):
     assert import_register(path).rejected == []
     assert counts() == (3, 3, 4)
     assert Company.get(Company.nip == "5260181596").name == (
-        "Przedsiębiorstwo Łączności Żółw Sp. z o.o.")
+        "Przedsiębiorstwo Łączności Żółw Sp. z o.o."
+    )
     assert import_register(SAMPLE).contracts.unchanged == 3
 
 
@@ -59,8 +65,12 @@ def test_utf8_bom_and_reordered_columns_are_read(dbconn, tmp_path):
     cols = HEADER.strip().split(";")
     values = GOOD.strip().split(";")
     order = list(reversed(range(len(cols))))
-    text = (";".join(cols[i] for i in order) + ";extra\n"
-            + ";".join(values[i] for i in order) + ";ignored\n")
+    text = (
+        ";".join(cols[i] for i in order)
+        + ";extra\n"
+        + ";".join(values[i] for i in order)
+        + ";ignored\n"
+    )
     path = write(tmp_path, "\ufeff" + text)
     assert import_register(path).rejected == []
     assert Contract.get().service_code == "PW-TAC"
@@ -69,7 +79,10 @@ def test_utf8_bom_and_reordered_columns_are_read(dbconn, tmp_path):
 def test_serials_are_trimmed_and_case_folded(dbconn):
     import_register(SAMPLE)
     assert {d.serial for d in Device.select()} == {
-        "1942Y-40125", "1942Y-40126", "SW-88812"}
+        "1942Y-40125",
+        "1942Y-40126",
+        "SW-88812",
+    }
 
 
 def test_changed_row_updates_the_contract_and_device(dbconn, tmp_path):
@@ -81,15 +94,18 @@ def test_changed_row_updates_the_contract_and_device(dbconn, tmp_path):
     assert Device.get().product == "X465-24"
 
 
-@pytest.mark.parametrize(("row", "reason"), [
-    (GOOD.replace("5260181596", "5260181597"), "invalid customer NIP"),
-    (GOOD.replace("1860913901", "186091390"), "invalid partner NIP"),
-    (GOOD.replace("PW-TAC", "PW-GOLD"), "unknown service code"),
-    (GOOD.replace("2027-12-31", "2024-12-31"), "end date before start date"),
-    (GOOD.replace("SN-1", "  "), "missing serial number"),
-    (GOOD.replace("2025-01-01", "2025-13-01"), "invalid start date"),
-    (GOOD.replace("HZ-2025-000900", ""), "missing contract number"),
-])
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (GOOD.replace("5260181596", "5260181597"), "invalid customer NIP"),
+        (GOOD.replace("1860913901", "186091390"), "invalid partner NIP"),
+        (GOOD.replace("PW-TAC", "PW-GOLD"), "unknown service code"),
+        (GOOD.replace("2027-12-31", "2024-12-31"), "end date before start date"),
+        (GOOD.replace("SN-1", "  "), "missing serial number"),
+        (GOOD.replace("2025-01-01", "2025-13-01"), "invalid start date"),
+        (GOOD.replace("HZ-2025-000900", ""), "missing contract number"),
+    ],
+)
 def test_bad_row_is_reported_by_line_and_good_rows_kept(dbconn, tmp_path, row, reason):
     text = HEADER + GOOD + row + GOOD.replace("SN-1", "SN-2")
     report = import_register(write(tmp_path, text))
@@ -123,15 +139,18 @@ def test_cli_refuses_a_file_without_the_register_columns(runner, tmp_path):
 
 
 def test_large_file_in_several_batches_is_counted_once_and_synced_again(
-        dbconn, tmp_path):
+    dbconn, tmp_path
+):
     # 1,300 rows: whole multi-row INSERT chunks plus single rows, and contracts
     # whose rows straddle the batches of 500.
     lines = [HEADER]
     for i in range(1300):
         contract = f"HZ-2025-{i // 7:06d}"
         nip = ("5260181596", "6281948218", "1860913901")[i // 7 % 3]
-        lines.append(f"{contract};;{nip};Firma {nip};;;PW-TAC;2025-01-01;"
-                     f"2027-12-31;sn-{i};X465\n")
+        lines.append(
+            f"{contract};;{nip};Firma {nip};;;PW-TAC;2025-01-01;"
+            f"2027-12-31;sn-{i};X465\n"
+        )
     path = write(tmp_path, "".join(lines))
     report = RegisterSync().apply(read_register(path), batch_rows=500)
     assert report.rejected == []
@@ -141,6 +160,9 @@ def test_large_file_in_several_batches_is_counted_once_and_synced_again(
     assert Device.get(Device.serial == "SN-1299").contract.number == "HZ-2025-000185"
     again = RegisterSync().apply(read_register(path), batch_rows=500)
     assert counts() == (3, 186, 1300)
-    assert (again.companies.unchanged, again.contracts.unchanged,
-            again.devices.unchanged) == (3, 186, 1300)
+    assert (
+        again.companies.unchanged,
+        again.contracts.unchanged,
+        again.devices.unchanged,
+    ) == (3, 186, 1300)
     assert again.contracts.added == again.contracts.updated == 0

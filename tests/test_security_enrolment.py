@@ -8,7 +8,6 @@ commands. The helpers here are reused by the other ``test_security_*`` modules.
 import base64
 import json
 import re
-import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -20,7 +19,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
 
 from hezo.accounts import services, totp
-from hezo.db import db, utcnow
+from hezo.db import utcnow
 from hezo.models import (
     AuthToken,
     OutboxMessage,
@@ -29,7 +28,7 @@ from hezo.models import (
     User,
 )
 
-from .factories import make_company, make_contract
+from .factories import make_company, make_contract, race, start_registration
 
 PASSPHRASE = "Zielone jabłka spadają z gałęzi nad stawem"
 CODE_ERROR = re.compile(r'class="field-error"')
@@ -117,29 +116,6 @@ def session_of(app, client) -> dict:
     return (
         SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie.value)
     )
-
-
-def race(app, work, threads=4) -> list:
-    """Run ``work()`` in several threads at once; returns results or exceptions."""
-    db.close()
-    barrier, results = threading.Barrier(threads), []
-
-    def attempt():
-        with app.app_context():
-            barrier.wait()
-            try:
-                results.append(work())
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                results.append(exc)
-            finally:
-                db.close()
-
-    workers = [threading.Thread(target=attempt) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return results
 
 
 def recovery_codes_on(response) -> list[str]:
@@ -309,20 +285,7 @@ def test_concurrent_use_of_one_confirmation_link_creates_one_account(
     app, client, dbconn
 ):
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post(
-        "/pl/register",
-        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
-    )
-    client.post(
-        "/pl/register/contact",
-        data={
-            "first_name": "Jan",
-            "last_name": "Kowalski",
-            "email": "jan@example.pl",
-            "phone": "+48 600 100 200",
-            "language": "pl",
-        },
-    )
+    start_registration(client, contract, "SN-77")
     token = link_path(OutboxMessage.get().body_text).rsplit("/", 1)[1]
     results = race(app, lambda: services.confirm_registration(token, utcnow()))
     assert sorted(type(r).__name__ for r in results) == [
@@ -350,20 +313,7 @@ def test_expired_invitation_link_is_refused(client, invitation):
 
 def test_expired_registration_link_is_refused(client, dbconn):
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post(
-        "/pl/register",
-        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
-    )
-    client.post(
-        "/pl/register/contact",
-        data={
-            "first_name": "Jan",
-            "last_name": "Kowalski",
-            "email": "jan@example.pl",
-            "phone": "+48 600 100 200",
-            "language": "pl",
-        },
-    )
+    start_registration(client, contract, "SN-77")
     path = link_path(OutboxMessage.get().body_text)
     PendingRegistration.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
     assert client.post(path).status_code == 400

@@ -5,7 +5,6 @@ as typed), #29–#31 (password reset), #38 (re-authentication for changes).
 """
 
 import re
-import threading
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -13,14 +12,13 @@ import pyotp
 import pytest
 
 from hezo.accounts import services
-from hezo.db import db, utcnow
+from hezo.db import utcnow
 from hezo.models import AuditEvent, AuthToken, OutboxMessage, RecoveryCode, User
 from hezo.outbox import render_mail
 
-from .factories import PASSWORD, fresh_code, login, make_user
+from .factories import PASSWORD, fresh_code, login, make_user, race
 from .test_security_enrolment import (  # noqa: F401
     isolated_requests,
-    race,
     recovery_codes_on,
     shown_key,
 )
@@ -160,20 +158,7 @@ def test_overview_warns_when_few_recovery_codes_are_left(
 def test_concurrent_use_of_one_recovery_code_succeeds_once(app, dbconn, user):
     code = services.issue_recovery_codes(user)[0]
     now = utcnow()
-    db.close()
-    barrier, results = threading.Barrier(4), []
-
-    def attempt():
-        with app.app_context():
-            barrier.wait()
-            results.append(services.verify_second_factor(user, code, now))
-            db.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race(app, lambda: services.verify_second_factor(user, code, now))
     assert sorted(map(str, results)) == ["None", "None", "None", "recovery"]
     assert services.remaining_recovery_codes(user) == 9
 

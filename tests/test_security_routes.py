@@ -33,6 +33,7 @@ from .factories import (
     make_company,
     make_contract,
     make_user,
+    start_registration,
 )
 from .test_security_enrolment import (  # noqa: F401
     choose_password,
@@ -499,20 +500,7 @@ def test_sign_in_flows_log_no_passwords_codes_or_tokens(app, client, dbconn, cap
     secrets = [PASSPHRASE, NEW_PASSWORD]
     # registration with the e-mailed link, password and authenticator
     contract = make_contract(customer=make_company("5260181596"), serials=("SN-77",))
-    client.post(
-        "/pl/register",
-        data={"nip": "5260181596", "contract": contract.number, "serial": "SN-77"},
-    )
-    client.post(
-        "/pl/register/contact",
-        data={
-            "first_name": "Jan",
-            "last_name": "Kowalski",
-            "email": "jan@example.pl",
-            "phone": "+48 600 100 200",
-            "language": "pl",
-        },
-    )
+    start_registration(client, contract, "SN-77")
     confirm = link_path(OutboxMessage.get().body_text)
     choose_password(client, confirm, PASSPHRASE)
     authenticator, setup_code, page = enrol(client)

@@ -417,7 +417,7 @@ def authenticate_password(email: str, password: str, now: datetime) -> LoginResu
     if user.login_blocked_until and user.login_blocked_until > now:
         return LoginResult(None, "throttled")
     if not ok:
-        _record_login_failure(user, now)
+        _record_failure(user, now, "password")
         return LoginResult(None, "password")
     if not user.is_enabled or user.totp_secret is None:
         return LoginResult(None, "inactive")
@@ -434,17 +434,38 @@ def _backoff(failures: int, lock_after: int) -> timedelta:
     return timedelta(seconds=min(2 ** (failures - 1), LOCK_SECONDS))
 
 
-def _record_login_failure(user: User, now: datetime) -> None:
-    failures = user.failed_logins + 1
+#: Per factor: the counter and block columns, lock threshold, e-mail threshold
+#: and the mail sent at it.
+FAILURES = {
+    "password": (
+        User.failed_logins,
+        User.login_blocked_until,
+        LOGIN_LOCK_AFTER,
+        LOGIN_NOTIFY_AFTER,
+        "login_failures",
+    ),
+    "otp": (
+        User.failed_otps,
+        User.otp_blocked_until,
+        OTP_LOCK_AFTER,
+        OTP_NOTIFY_AFTER,
+        "otp_failures",
+    ),
+}
+
+
+def _record_failure(user: User, now: datetime, factor: str) -> int:
+    """Count one failure of ``factor``, set its back-off, mail the owner at the
+    threshold; returns the number of consecutive failures."""
+    counter, blocked, lock_after, notify_at, mail = FAILURES[factor]
+    failures = getattr(user, counter.name) + 1
     with db.atomic():
         User.update(
-            failed_logins=User.failed_logins + 1,
-            login_blocked_until=now + _backoff(failures, LOGIN_LOCK_AFTER),
+            {counter: counter + 1, blocked: now + _backoff(failures, lock_after)}
         ).where(User.id == user.id).execute()
-        if failures == LOGIN_NOTIFY_AFTER:
-            queue_mail(
-                user.email, "login_failures", user.language, name=user.first_name
-            )
+        if failures == notify_at:
+            queue_mail(user.email, mail, user.language, name=user.first_name)
+    return failures
 
 
 def consume_totp_step(user: User, step: int) -> bool:
@@ -485,7 +506,6 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
     """
     user = User.get_by_id(user.id)
     if user.otp_blocked_until and user.otp_blocked_until > now:
-        _record_otp_failure(user, now, extend=False)
         return None
     secret = crypto.decrypt_secret(user.totp_secret)
     step = totp.matching_step(secret, code, now)
@@ -504,22 +524,9 @@ def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
                 left=remaining_recovery_codes(user),
             )
         return "recovery"
-    _record_otp_failure(user, now)
-    return None
-
-
-def _record_otp_failure(user: User, now: datetime, extend: bool = True) -> None:
-    if not extend:
-        return
-    failures = user.failed_otps + 1
-    with db.atomic():
-        User.update(
-            failed_otps=User.failed_otps + 1,
-            otp_blocked_until=now + _backoff(failures, OTP_LOCK_AFTER),
-        ).where(User.id == user.id).execute()
-        if failures == OTP_NOTIFY_AFTER:
-            queue_mail(user.email, "otp_failures", user.language, name=user.first_name)
+    failures = _record_failure(user, now, "otp")
     security_event("second_factor_failed", user, failures=failures)
+    return None
 
 
 def record_login(user: User, now: datetime) -> None:

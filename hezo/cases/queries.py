@@ -37,17 +37,21 @@ def scope(query, viewer):
     return query.where(False)
 
 
-def get_case_or_404(number: str, viewer) -> SupportCase:
-    """The case with its contract, device and company, if ``viewer`` may see it."""
-    query = (
+def with_parts():
+    """Cases with their contract, device and company joined (one row each)."""
+    return (
         SupportCase.select(SupportCase, Contract, Device, Company)
         .join(Contract)
         .switch(SupportCase)
         .join(Device)
         .switch(SupportCase)
         .join(Company)
-        .where(SupportCase.number == number)
     )
+
+
+def get_case_or_404(number: str, viewer) -> SupportCase:
+    """The case with its contract, device and company, if ``viewer`` may see it."""
+    query = with_parts().where(SupportCase.number == number)
     case = scope(query, viewer).first()
     if case is None:
         abort(404)
@@ -62,14 +66,7 @@ def case_list(
     Returns (cases, total). Two queries whatever the number of cases; without
     a search the count reads ``support_case`` alone.
     """
-    query = (
-        SupportCase.select(SupportCase, Contract, Device, Company)
-        .join(Contract)
-        .switch(SupportCase)
-        .join(Device)
-        .switch(SupportCase)
-        .join(Company)
-    )
+    query = with_parts()
     query = _narrow(scope(query, viewer), status, customer_id)
     if q.strip():
         term = q.strip()

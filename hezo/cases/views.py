@@ -23,6 +23,7 @@ from ..db import db, utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..models import Attachment, Contract, Device
 from ..models.cases import STATUSES
+from ..paging import page_count, requested_page
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
 from . import bp, queries, services
@@ -61,26 +62,34 @@ def audit_partner_read(case, action: str, object_id="") -> None:
 # -- list and new case ---------------------------------------------------------
 
 
-@bp.get("/")
-@readers
-def index():
+def render_case_list(page_template: str, customer_id: int | None = None, **extra):
+    """A page of the viewer's cases from the query string's filters (the full
+    page, or the rows fragment for htmx); shared by customers' and partners' lists.
+    """
     status = request.args.get("status", "")
     status = status if status in STATUSES or status == "open" else ""
     q = request.args.get("q", "")[:100]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    cases, total = queries.case_list(current_user, status, q, page)
-    pages = max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1)
+    page = requested_page()
+    cases, total = queries.case_list(current_user, status, q, page, customer_id)
     return render_page_or_fragment(
-        "cases/list.html",
+        page_template,
         "cases/_rows.html",
         cases=cases,
         total=total,
         page=page,
-        pages=pages,
+        pages=page_count(total, queries.PAGE_SIZE),
         status=status,
         q=q,
         statuses=STATUSES,
+        customer=customer_id,
+        **extra,
     )
+
+
+@bp.get("/")
+@readers
+def index():
+    return render_case_list("cases/list.html")
 
 
 def fill_choices(form, contracts) -> Contract | None:

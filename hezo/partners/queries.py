@@ -2,14 +2,7 @@
 
 from peewee import fn
 
-from ..cases.queries import PAGE_SIZE, case_list
 from ..models import AuditEvent, Company, Contract, SupportCase, User
-
-
-def shared_cases(partner_user, customer_id: int | None, status: str, q: str, page: int):
-    """One page of the partner's shared cases (see ``cases.queries.scope``)."""
-    cases, total = case_list(partner_user, status, q, page, customer_id=customer_id)
-    return cases, total, max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
 
 
 def shared_customers(partner_company_id: int) -> list[Company]:
@@ -18,9 +11,7 @@ def shared_customers(partner_company_id: int) -> list[Company]:
         Company.select()
         .join(SupportCase, on=(SupportCase.company == Company.id))
         .join(Contract, on=(SupportCase.contract == Contract.id))
-        .where(
-            (Contract.partner == partner_company_id) & (SupportCase.is_shared)
-        )  # noqa: E712
+        .where((Contract.partner == partner_company_id) & (SupportCase.is_shared))  # noqa: E712
         .distinct()
         .order_by(Company.name)
     )

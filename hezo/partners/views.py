@@ -1,8 +1,7 @@
 from flask import render_template, request
 from flask_login import current_user
 
-from ..htmx import render_page_or_fragment
-from ..models.cases import STATUSES
+from ..cases.views import render_case_list
 from ..security import customer_required, partner_required
 from . import bp, queries
 
@@ -10,23 +9,9 @@ from . import bp, queries
 @bp.get("/")
 @partner_required
 def home():
-    status = request.args.get("status", "")
-    status = status if status in STATUSES or status == "open" else ""
-    q = request.args.get("q", "")[:100]
-    customer = request.args.get("customer", type=int)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    cases, total, pages = queries.shared_cases(current_user, customer, status, q, page)
-    return render_page_or_fragment(
+    return render_case_list(
         "partners/home.html",
-        "cases/_rows.html",
-        cases=cases,
-        total=total,
-        page=page,
-        pages=pages,
-        status=status,
-        q=q,
-        statuses=STATUSES,
-        customer=customer,
+        customer_id=request.args.get("customer", type=int),
         customers=queries.shared_customers(current_user.company_id),
         list_endpoint="partners.home",
     )

@@ -7,12 +7,13 @@ from flask_login import current_user
 from .. import sla
 from ..cases import queries as case_queries
 from ..cases import services as case_services
-from ..cases.views import detail_context, stage_files
+from ..cases.views import detail_context, fill_choices, stage_files
 from ..cases.workflow import TransitionError, transition
 from ..db import utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..models import Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
+from ..paging import page_count, requested_page
 from ..security import staff_required
 from . import bp, queries
 from .forms import AssignForm, PhoneCaseForm, TransitionForm
@@ -32,9 +33,9 @@ def _workflow():
 def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in FILTERS}
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = requested_page()
     cases, total = queries.queue(filters, current_user.id, page)
-    pages = max((total + queries.PAGE_SIZE - 1) // queries.PAGE_SIZE, 1)
+    pages = page_count(total, queries.PAGE_SIZE)
     return render_page_or_fragment(
         "staff/queue.html",
         "staff/_queue.html",
@@ -146,8 +147,6 @@ def new_case():
         company.id, case_services.local_day(now)
     )
     form = PhoneCaseForm()
-    from ..cases.views import fill_choices
-
     contract = fill_choices(form, contracts)
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(

@@ -7,8 +7,8 @@ from playwright.sync_api import expect
 
 from hezo.models import Device
 
-from ..factories import PASSWORD, fresh_code, make_company, make_contract, make_user
-from .helpers import assert_no_horizontal_scroll
+from ..factories import make_company, make_contract, make_user
+from .helpers import assert_no_horizontal_scroll, sign_in
 
 SEARCH_LABEL = "Search by serial number, contract number or product"
 
@@ -21,17 +21,6 @@ def company(dbconn):
 @pytest.fixture
 def customer(company):
     return make_user(company=company, language="en")
-
-
-def sign_in(page, base, user):
-    page.goto(base + "/en/login")
-    page.get_by_label("E-mail").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/en/login/code**")
-    page.get_by_label("Code").fill(fresh_code(user))
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/en/contracts/")
 
 
 def test_search_narrows_the_list_without_reload_and_serials_load_on_demand(
@@ -56,7 +45,7 @@ def test_search_narrows_the_list_without_reload_and_serials_load_on_demand(
         service_code="PW-ONSITE-4H",
     )
     page = phone
-    sign_in(page, live_server, customer)
+    sign_in(page, live_server, customer, landing="**/en/contracts/")
     rows = page.get_by_test_id("contract-row")
     expect(rows).to_have_count(3)
     assert_no_horizontal_scroll(page)
@@ -88,7 +77,7 @@ def test_pager_moves_between_pages_without_reload(
     for n in range(25):
         make_contract(customer=company, number=f"HZ-2026-{n:06d}")
     page = phone
-    sign_in(page, live_server, customer)
+    sign_in(page, live_server, customer, landing="**/en/contracts/")
     page.wait_for_function("window.htmx !== undefined")
     page.evaluate("window.__marker = 1")
     rows = page.get_by_test_id("contract-row")
