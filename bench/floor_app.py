@@ -81,11 +81,12 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
 
     from hezo import create_app
     from hezo.cases import queries as case_queries
+    from hezo.cases.services import local_day
     from hezo.cases.views import detail_context
     from hezo.catalogue import get_plan
     from hezo.contracts import queries as contract_queries
-    from hezo.contracts.views import REPORTABLE, report_problem_url, today
-    from hezo.db import db
+    from hezo.contracts.views import REPORTABLE
+    from hezo.db import db, utcnow
     from hezo.i18n import switch_language_url
     from hezo.models import User
     from hezo.models.cases import OPEN_STATUSES, STATUSES
@@ -111,8 +112,8 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
                 contract_queries.company_contracts(user.company_id, q), 1)
             return base | {
                 "template": "contracts/list.html", "result": result, "q": q,
-                "plan": get_plan, "today": today(), "reportable": REPORTABLE,
-                "report_problem_url": report_problem_url,
+                "plan": get_plan, "today": local_day(utcnow()),
+                "reportable": REPORTABLE,
             }
         if name == "cases":
             cases, total = case_queries.case_list(user, "", "", 1)
@@ -121,7 +122,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             return base | {
                 "template": "cases/list.html", "cases": cases, "total": total,
                 "page": 1, "pages": pages_, "status": "", "q": "",
-                "statuses": STATUSES,
+                "statuses": STATUSES, "customer": None,
             }
         if name == "case_50":
             case = case_queries.get_case_or_404(manifest["case_50"], user)

@@ -15,7 +15,7 @@ from peewee import (
     Model,
     SqliteDatabase,
 )
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 db = DatabaseProxy()
 
@@ -71,10 +71,21 @@ def make_database(url: str, options: dict | None = None):
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(url[len("sqlite:///") :])
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return SqliteDatabase(
-            path, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS
+        if path == ":memory:":  # one connection, or each request sees a new DB
+            return SqliteDatabase(
+                path, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS
+            )
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # Pooled like PostgreSQL: a new connection and its four pragmas on
+        # every request cost more than a light page's queries. The pool lends a
+        # connection to one thread at a time, so it may move between threads.
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            check_same_thread=False,
+            max_connections=32,
+            stale_timeout=300,
         )
     if parts.scheme in ("postgres", "postgresql"):
         params = dict(parse_qsl(parts.query))

@@ -17,7 +17,6 @@ from io import BytesIO
 from xml.sax.saxutils import escape
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -27,7 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from .i18n import format_local_datetime
+from .i18n import format_local_datetime, in_language
 
 REGULAR, BOLD = "HezoDejaVuSans", "HezoDejaVuSans-Bold"
 
@@ -100,7 +99,7 @@ def render_dialogue_pdf(
     """
     _register_fonts()
     styles = _styles()
-    with force_locale(language):
+    with in_language(language):
         story = _story(legacy_id, subject, case_number, messages, styles)
         buffer = BytesIO()
         doc = SimpleDocTemplate(

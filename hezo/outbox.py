@@ -31,11 +31,11 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, g, has_app_context, render_template
-from flask_babel import force_locale
+from flask import Flask, current_app, has_app_context, render_template
 
 from .config import INSTANCE_DIR
 from .db import db, utcnow
+from .i18n import in_language
 from .models.audit import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -161,17 +161,8 @@ def render_mail(template: str, language: str, **context) -> tuple[str, str]:
         raise ValueError(f"bad mail template name: {template!r}")
     if language not in current_app.config["LANGUAGES"]:
         raise ValueError(f"unsupported language: {language!r}")
-    missing = object()
-    previous_lang = g.get("lang", missing)
-    g.lang = language
-    try:
-        with force_locale(language):
-            text = render_template(f"mail/{template}.txt", **context)
-    finally:
-        if previous_lang is missing:
-            g.pop("lang", None)
-        else:
-            g.lang = previous_lang
+    with in_language(language):
+        text = render_template(f"mail/{template}.txt", **context)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if len(lines) < 3 or lines[1].strip():
         raise ValueError(

@@ -17,6 +17,7 @@ from .htmx import wants_fragment
 
 login_manager = LoginManager()
 ACCESS_ATTR = "_hezo_access"
+SEEN_AT_STEP_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,11 @@ def _expire_session():
         session.clear()
         session["expired"] = True
         return
-    session["seen_at"] = now
+    # Moved at most once a minute: a changed session is signed and sent again
+    # as a cookie on every response. The idle limit can only end a session up
+    # to a minute early, never late.
+    if now - session.get("seen_at", 0) >= SEEN_AT_STEP_SECONDS:
+        session["seen_at"] = now
 
 
 def mfa_state_valid() -> bool:

@@ -5,8 +5,10 @@ sold whose customer currently shares them; staff see all. Anything else is
 answered as if it did not exist.
 """
 
+from collections import defaultdict
+
 from flask import abort
-from peewee import JOIN, fn, prefetch
+from peewee import JOIN, Case, fn
 
 from ..models import (
     Attachment,
@@ -37,11 +39,15 @@ def scope(query, viewer):
     return query.where(False)
 
 
+Partner = Company.alias()
+
+
 def with_parts():
-    """Cases with their contract, device and company joined (one row each)."""
+    """Cases with their contract (and its partner), device and company joined."""
     return (
-        SupportCase.select(SupportCase, Contract, Device, Company)
+        SupportCase.select(SupportCase, Contract, Partner, Device, Company)
         .join(Contract)
+        .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
         .switch(SupportCase)
         .join(Device)
         .switch(SupportCase)
@@ -63,46 +69,89 @@ def case_list(
 ):
     """One page of the viewer's cases, open ones first, then by last activity.
 
-    Returns (cases, total). Two queries whatever the number of cases; without
-    a search the count reads ``support_case`` alone.
+    Returns (cases, total). Two statements whatever the number of cases (three
+    on the page where open cases give way to closed ones): the counts, then
+    the rows, with only the columns a list shows.
     """
-    query = with_parts()
-    query = _narrow(scope(query, viewer), status, customer_id)
+    query = _narrow(scope(_listed(), viewer), status, customer_id)
+    counted = query
     if q.strip():
         term = q.strip()
         like = f"%{term.lower()}%"
-        query = query.where(
+        query = counted = query.where(
             (fn.LOWER(SupportCase.subject) ** like)
             | (fn.LOWER(SupportCase.number) ** like)
             | (Device.serial == term.upper())
             | (fn.LOWER(Contract.number) ** like)
         )
-        total = query.count()
     elif viewer.role == "customer":
-        # The joins cannot change the count: leave them out of it.
-        total = _narrow(
+        # The joins cannot change the counts: leave them out of them.
+        counted = _narrow(
             SupportCase.select().where(SupportCase.company == viewer.company_id),
             status,
             customer_id,
-        ).count()
-    else:
-        total = query.count()
+        )
+    total, open_total = _totals(counted)
     if status:
         newest = query.order_by(SupportCase.last_activity_at.desc(), SupportCase.id)
         return list(newest.paginate(page, PAGE_SIZE)), total
-    return _open_first(query, page), total
+    return _open_first(query, page, open_total), total
 
 
-def _open_first(query, page: int) -> list[SupportCase]:
+#: What a case list shows of each case (the rest of its 34 columns is left
+#: in the database: building 20 full rows of four models cost more than the page).
+LIST_COLUMNS = (
+    SupportCase.id,
+    SupportCase.number,
+    SupportCase.subject,
+    SupportCase.status,
+    SupportCase.severity,
+    SupportCase.escalated_at,
+    SupportCase.last_activity_at,
+    SupportCase.company,
+    SupportCase.contract,
+    SupportCase.device,
+    Contract.id,
+    Contract.number,
+    Device.id,
+    Device.serial,
+    Company.id,
+    Company.name,
+)
+
+
+def _listed():
+    return (
+        SupportCase.select(*LIST_COLUMNS)
+        .join(Contract)
+        .switch(SupportCase)
+        .join(Device)
+        .switch(SupportCase)
+        .join(Company)
+    )
+
+
+def _totals(query) -> tuple[int, int]:
+    """How many cases ``query`` selects, and how many of them are open."""
+    is_open = Case(None, [(SupportCase.status.in_(OPEN_STATUSES), 1)], 0)
+    total, open_total = (
+        query.select(fn.COUNT(SupportCase.id), fn.SUM(is_open))
+        .order_by()
+        .tuples()
+        .get()
+    )
+    return total, int(open_total or 0)
+
+
+def _open_first(query, page: int, open_total: int) -> list[SupportCase]:
     """One page of open cases, then closed ones, each newest activity first.
 
-    Two index walks (company, last activity) that stop after a page, instead
-    of sorting all of a company's cases by an "is open" expression.
+    Index walks (company, last activity) that stop after a page, instead of
+    sorting all of a company's cases by an "is open" expression.
     """
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     order = (SupportCase.last_activity_at.desc(), SupportCase.id)
     start = (page - 1) * PAGE_SIZE
-    open_total = query.where(is_open).count()
     rows = []
     if start < open_total:
         rows = list(
@@ -128,14 +177,27 @@ def _narrow(query, status: str, customer_id: int | None):
     return query
 
 
-def thread(case: SupportCase, viewer) -> list[Message]:
-    """The dialogue oldest first with its attachments; internal notes for staff only."""
+def thread(
+    case: SupportCase, viewer, files: list[Attachment] | None = None
+) -> list[Message]:
+    """The dialogue oldest first, each message with its ``attachments``;
+    internal notes for staff only.
+
+    ``files`` are the case's attachments the viewer may see (``case_files``),
+    when the caller has them already; otherwise they are read here.
+    """
     messages = Message.select().where(Message.case == case)
     if not viewer.is_staff:
         messages = messages.where(Message.is_internal == False)  # noqa: E712
-    messages = messages.order_by(Message.created_at, Message.id)
-    files = Attachment.select()
-    return prefetch(messages, files)
+    messages = list(messages.order_by(Message.created_at, Message.id))
+    if files is None:
+        files = case_files(case, viewer)
+    by_message = defaultdict(list)
+    for attachment in files:
+        by_message[attachment.message_id].append(attachment)
+    for message in messages:
+        message.attachments = by_message.get(message.id, [])
+    return messages
 
 
 def case_files(case: SupportCase, viewer) -> list[Attachment]:
@@ -160,7 +222,9 @@ def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment
 
 def consent_history(case: SupportCase) -> list[ConsentEvent]:
     return list(
-        ConsentEvent.select(ConsentEvent, User, Company)
+        ConsentEvent.select(
+            ConsentEvent, User.id, User.first_name, User.last_name, Company
+        )
         .join(User, JOIN.LEFT_OUTER)
         .switch(ConsentEvent)
         .join(Company)

@@ -186,11 +186,12 @@ def format_due(moment) -> str:
 
 def detail_context(case):
     plan = catalogue.get_plan(case.contract.service_code)
+    files = queries.case_files(case, current_user)
     return dict(
         case=case,
         plan=plan,
-        messages=queries.thread(case, current_user),
-        files=queries.case_files(case, current_user),
+        messages=queries.thread(case, current_user, files),
+        files=files,
         consents=queries.consent_history(case),
         history=queries.status_history(case),
         reply_form=MessageForm(formdata=None),

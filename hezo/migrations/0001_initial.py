@@ -49,7 +49,7 @@ def up(migrator, db):
         last_name = CharField(max_length=80)
         phone = CharField(max_length=32, default='')
         language = CharField(max_length=2, default='pl')
-        role = CharField(max_length=16)
+        role = CharField(index=True, max_length=16)
         company = ForeignKeyField(Company, null=True)
         password_hash = CharField(null=True)
         totp_secret = CharField(null=True)
@@ -107,7 +107,7 @@ def up(migrator, db):
         class Meta:
             database = db
             table_name = 'support_case'
-            indexes = ((('company', 'last_activity_at'), False), (('status', 'response_due_at'), False), (('status', 'next_due_at'), False), (('next_due_at', 'severity'), False), (('is_shared', 'contract'), False))
+            indexes = ((('company', 'last_activity_at'), False), (('company', 'status'), False), (('status', 'response_due_at'), False), (('status', 'next_due_at'), False), (('next_due_at', 'severity'), False), (('is_shared', 'contract'), False))
     db.create_tables([SupportCase])
 
     class Message(Model):

@@ -27,7 +27,7 @@ class User(BaseModel):
     last_name = CharField(max_length=80)
     phone = CharField(max_length=32, default="")
     language = CharField(max_length=2, default="pl")
-    role = CharField(max_length=16)
+    role = CharField(max_length=16, index=True)  # the engineers' list
     company = ForeignKeyField(Company, null=True, backref="users")
     password_hash = CharField(max_length=255, null=True)
     # Encrypted with a key that is not in the database (hezo.crypto).

@@ -64,6 +64,8 @@ class SupportCase(BaseModel):
     class Meta:
         indexes = (
             (("company", "last_activity_at"), False),
+            # A customer's case counts (all, open) from the index alone.
+            (("company", "status"), False),
             (("status", "response_due_at"), False),
             (("status", "next_due_at"), False),
             (("next_due_at", "severity"), False),

@@ -11,17 +11,44 @@ from ..models.cases import OPEN_STATUSES
 PAGE_SIZE = 50
 DUE_SOON = timedelta(minutes=15)
 Assignee = User.alias()
+FILTER_NAMES = ("status", "severity", "window", "assignee", "escalated")
 
 
 def severity_rank():
     return Case(SupportCase.severity, [("critical", 0), ("major", 1)], 2)
 
 
-def queue(filters: dict, viewer_id: int, page: int = 1):
+#: What a queue row shows (a case has 34 columns; 50 full rows of five models
+#: cost more to build than the page takes to render).
+QUEUE_COLUMNS = (
+    SupportCase.id,
+    SupportCase.number,
+    SupportCase.subject,
+    SupportCase.status,
+    SupportCase.severity,
+    SupportCase.next_due_at,
+    SupportCase.escalated_at,
+    SupportCase.company,
+    SupportCase.contract,
+    SupportCase.device,
+    SupportCase.assignee,
+    Contract.id,
+    Contract.service_code,
+    Device.id,
+    Company.id,
+    Company.name,
+    Assignee.id,
+    Assignee.first_name,
+    Assignee.last_name,
+)
+
+
+def queue(filters: dict, viewer_id: int, page: int = 1, open_total: int | None = None):
     """Open cases, what is due first on top (critical first among equals).
 
     ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
-    ("me", "none" or a user id) and escalated ("1"). Returns (cases, total).
+    ("me", "none" or a user id) and escalated ("1"). Returns (cases, total);
+    ``open_total`` (from ``counts()``) is the total when nothing is filtered.
     The count and the choice of the page's rows read ``support_case`` alone
     (through the ``(next_due_at, severity)`` index); only the 50 rows shown
     are joined to their contract, device, company and engineer.
@@ -33,15 +60,16 @@ def queue(filters: dict, viewer_id: int, page: int = 1):
         filters,
         viewer_id,
     )
-    total = ids.count()
-    page_ids = ids.order_by(
+    filtered = any(filters.get(name) for name in FILTER_NAMES)
+    total = ids.count() if filtered or open_total is None else open_total
+    order = (
         SupportCase.next_due_at.asc(nulls="LAST"),
         severity_rank(),
         SupportCase.reported_at,
         SupportCase.id,
-    ).paginate(page, PAGE_SIZE)
+    )
     rows = (
-        SupportCase.select(SupportCase, Contract, Device, Company, Assignee)
+        SupportCase.select(*QUEUE_COLUMNS)
         .join(Contract)
         .switch(SupportCase)
         .join(Device)
@@ -49,13 +77,8 @@ def queue(filters: dict, viewer_id: int, page: int = 1):
         .join(Company)
         .switch(SupportCase)
         .join(Assignee, JOIN.LEFT_OUTER, on=(SupportCase.assignee == Assignee.id))
-        .where(SupportCase.id.in_(page_ids))
-        .order_by(
-            SupportCase.next_due_at.asc(nulls="LAST"),
-            severity_rank(),
-            SupportCase.reported_at,
-            SupportCase.id,
-        )
+        .where(SupportCase.id.in_(ids.order_by(*order).paginate(page, PAGE_SIZE)))
+        .order_by(*order)
     )
     return list(rows), total
 
@@ -82,34 +105,40 @@ def _filter(query, filters: dict, viewer_id: int):
 
 
 def counts(now: datetime) -> dict:
-    """Open cases per status, plus how many clocks are breached or due soon.
+    """Open cases per status and in all (``"open"``), plus how many clocks are
+    breached or due soon.
 
-    One grouped query over the ``(status, next_due_at)`` index.
+    Two statements over the ``(status, next_due_at)`` index: the grouped count,
+    then the two clock counts over the due range only.
     """
+    is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
-    soon = (due >= now) & (due < now + DUE_SOON)
-    rows = (
-        SupportCase.select(
-            SupportCase.status,
-            fn.COUNT(SupportCase.id),
-            fn.SUM(Case(None, [(due < now, 1)], 0)),
-            fn.SUM(Case(None, [(soon, 1)], 0)),
-        )
-        .where(SupportCase.status.in_(OPEN_STATUSES))
+    per_status = (
+        SupportCase.select(SupportCase.status, fn.COUNT(SupportCase.id))
+        .where(is_open)
         .group_by(SupportCase.status)
         .tuples()
     )
-    result = {"breached": 0, "due_soon": 0}
-    for status, n, breached, due_soon in rows:
-        result[status] = n
-        result["breached"] += int(breached or 0)
-        result["due_soon"] += int(due_soon or 0)
+    result = dict(per_status)
+    result["open"] = sum(result.values())
+    breached, due_soon = (
+        SupportCase.select(
+            fn.SUM(Case(None, [(due < now, 1)], 0)),
+            fn.SUM(Case(None, [(due >= now, 1)], 0)),
+        )
+        .where(is_open & (due < now + DUE_SOON))
+        .tuples()
+        .get()
+    )
+    result["breached"] = int(breached or 0)
+    result["due_soon"] = int(due_soon or 0)
     return result
 
 
 def engineers() -> list[User]:
+    """Enabled engineers and admins by surname (id and name only)."""
     return list(
-        User.select()
+        User.select(User.id, User.first_name, User.last_name)
         .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
         .order_by(User.last_name)
     )

@@ -18,7 +18,7 @@ from ..security import staff_required
 from . import bp, queries
 from .forms import AssignForm, PhoneCaseForm, TransitionForm
 
-FILTERS = ("status", "severity", "window", "assignee", "escalated")
+FILTERS = queries.FILTER_NAMES
 
 
 @bp.app_context_processor
@@ -34,7 +34,8 @@ def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in FILTERS}
     page = requested_page()
-    cases, total = queries.queue(filters, current_user.id, page)
+    counts = queries.counts(now)
+    cases, total = queries.queue(filters, current_user.id, page, counts["open"])
     pages = page_count(total, queries.PAGE_SIZE)
     return render_page_or_fragment(
         "staff/queue.html",
@@ -44,7 +45,7 @@ def queue():
         page=page,
         pages=pages,
         filters=filters,
-        counts=queries.counts(now),
+        counts=counts,
         now=now,
         breach=sla.breach_state,
         engineers=queries.engineers(),
