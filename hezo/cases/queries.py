@@ -8,7 +8,7 @@ answered as if it did not exist.
 from collections import defaultdict
 
 from flask import abort
-from peewee import JOIN, Case, fn
+from peewee import JOIN, SQL, Case, fn
 
 from ..models import (
     Attachment,
@@ -132,10 +132,13 @@ def _listed():
 
 
 def _totals(query) -> tuple[int, int]:
-    """How many cases ``query`` selects, and how many of them are open."""
+    """How many cases ``query`` selects, and how many of them are open.
+
+    ``COUNT(*)``, not of a column: PostgreSQL then answers from the index.
+    """
     is_open = Case(None, [(SupportCase.status.in_(OPEN_STATUSES), 1)], 0)
     total, open_total = (
-        query.select(fn.COUNT(SupportCase.id), fn.SUM(is_open))
+        query.select(fn.COUNT(SQL("*")), fn.SUM(is_open))
         .order_by()
         .tuples()
         .get()

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, SQL, Case, fn
 
 from ..catalogue import SERVICES
 from ..models import Company, Contract, Device, SupportCase, User
@@ -114,7 +114,7 @@ def counts(now: datetime) -> dict:
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
     per_status = (
-        SupportCase.select(SupportCase.status, fn.COUNT(SupportCase.id))
+        SupportCase.select(SupportCase.status, fn.COUNT(SQL("*")))
         .where(is_open)
         .group_by(SupportCase.status)
         .tuples()
