@@ -55,6 +55,32 @@ def test_concurrent_requests_do_not_fail(app):
     assert errors == []
 
 
+def test_a_request_sees_what_another_connection_committed_meanwhile(
+    client, dbconn
+):
+    """Connections are pooled: one lent again must not read an old snapshot."""
+    from .factories import login, make_company, make_contract, make_user
+
+    company = make_company()
+    make_contract(customer=company, number="HZ-EARLIER", serials=("SN-A",))
+    login(client, make_user(company=company))
+    pages = []
+
+    def look():  # a thread of its own: a pooled connection, not this one
+        thread = threading.Thread(
+            target=lambda: pages.append(client.get("/pl/contracts/").text)
+        )
+        thread.start()
+        thread.join()
+
+    db.connect(reuse_if_open=True)  # held by this thread: the requests get another
+    look()
+    make_contract(customer=company, number="HZ-LATER", serials=("SN-B",))
+    look()
+    assert "HZ-EARLIER" in pages[0] and "HZ-LATER" not in pages[0]
+    assert "HZ-LATER" in pages[1]
+
+
 def test_contract_number_is_unique(dbconn):
     from hezo.models import Company
 

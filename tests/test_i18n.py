@@ -63,6 +63,27 @@ def test_datetimes_are_shown_in_warsaw_time(app):
         assert "Jul" in format_local_datetime(summer)
 
 
+def test_template_translations_escape_values_and_keep_percent_signs(app):
+    from flask import render_template_string
+    from markupsafe import Markup
+
+    source = '{{ _("%(partner)s may read this case.", partner="<b>X</b>") }}'
+    with app.test_request_context("/pl/"):
+        app.preprocess_request()
+        assert render_template_string(source) == (
+            "Partner &lt;b&gt;X&lt;/b&gt; ma wgląd w to zgłoszenie."
+        )
+        as_text = "{% autoescape false %}" + source + "{% endautoescape %}"
+        assert render_template_string(as_text) == (
+            "Partner <b>X</b> ma wgląd w to zgłoszenie."
+        )
+        assert render_template_string('{{ _("100%%") }}') == "100%"
+        safe = '{{ _("%(partner)s may read this case.", partner=name) }}'
+        assert render_template_string(safe, name=Markup("<b>X</b>")) == (
+            "Partner <b>X</b> ma wgląd w to zgłoszenie."
+        )
+
+
 def test_polish_catalogue_has_three_plural_forms():
     assert read_catalog().plural_forms.startswith("nplurals=3;")
 

@@ -192,6 +192,14 @@ def test_idle_session_expires(client, user):
     assert client.get("/pl/contracts/").status_code == 302
 
 
+def test_activity_keeps_the_session_alive_past_the_idle_limit(client, user):
+    login(client, user)
+    for _ in range(4):  # a request every ten minutes, forty minutes in all
+        with client.session_transaction() as session:
+            session["seen_at"] -= 10 * 60
+        assert client.get("/pl/contracts/").status_code == 200
+
+
 def test_absolute_session_limit(client, user):
     login(client, user)
     with client.session_transaction() as session:

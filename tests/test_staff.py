@@ -317,3 +317,37 @@ def test_queue_refresh_fragment(client, world):
     html = response.get_data(as_text=True)
     assert "<html" not in html and 'id="queue"' in html
     assert "HX-Request" in response.headers["Vary"]
+
+
+def set_due(case, due, **fields):
+    SupportCase.update(next_due_at=due, **fields).where(
+        SupportCase.id == case.id
+    ).execute()
+
+
+def test_queue_counts_breached_due_soon_and_each_status(client, world):
+    now = utcnow()
+    set_due(new_case(world, subject="Po terminie"), now - timedelta(minutes=5))
+    set_due(new_case(world, subject="Zaraz"), now + timedelta(minutes=5))
+    set_due(new_case(world, subject="Później"), now + timedelta(hours=2))
+    set_due(new_case(world, subject="Czeka"), None, status="waiting_for_customer")
+    set_due(new_case(world, subject="Zamknięta"), now - timedelta(days=1),
+            status="closed")
+    login(client, world["engineer"], lang="en")
+    html = client.get("/en/staff/").get_data(as_text=True)
+    assert 'data-testid="count-breached">breached: 1<' in html
+    assert ">due within 15 minutes: 1<" in html
+    assert ">new: 3<" in html
+    assert ">waiting for the customer: 1<" in html
+    assert "Czeka" in html and "Zamknięta" not in html
+
+
+def test_filtered_queue_pages_only_the_matching_cases(client, world):
+    for i in range(51):
+        new_case(world, "major", f"Sprawa {i}")
+    new_case(world, "critical", "Jedyna krytyczna")
+    login(client, world["engineer"], lang="en")
+    assert "Page 1 of 2" in client.get("/en/staff/").get_data(as_text=True)
+    html = client.get("/en/staff/?severity=critical").get_data(as_text=True)
+    assert html.count('data-testid="queue-row"') == 1
+    assert "Jedyna krytyczna" in html and "Page 1 of" not in html
