@@ -187,9 +187,7 @@ def format_local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC datetime shown in Europe/Warsaw, in the current language."""
     if value is None:
         return ""
-    return babel_dates.format_datetime(
-        value, fmt, tzinfo=_ZONE.get(), locale=_locale()
-    )
+    return babel_dates.format_datetime(value, fmt, tzinfo=_ZONE.get(), locale=_locale())
 
 
 def format_local_date(value: date | datetime | None, fmt: str = "medium") -> str:

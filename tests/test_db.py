@@ -55,9 +55,7 @@ def test_concurrent_requests_do_not_fail(app):
     assert errors == []
 
 
-def test_a_request_sees_what_another_connection_committed_meanwhile(
-    client, dbconn
-):
+def test_a_request_sees_what_another_connection_committed_meanwhile(client, dbconn):
     """Connections are pooled: one lent again must not read an old snapshot."""
     from .factories import login, make_company, make_contract, make_user
 

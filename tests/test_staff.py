@@ -331,8 +331,9 @@ def test_queue_counts_breached_due_soon_and_each_status(client, world):
     set_due(new_case(world, subject="Zaraz"), now + timedelta(minutes=5))
     set_due(new_case(world, subject="Później"), now + timedelta(hours=2))
     set_due(new_case(world, subject="Czeka"), None, status="waiting_for_customer")
-    set_due(new_case(world, subject="Zamknięta"), now - timedelta(days=1),
-            status="closed")
+    set_due(
+        new_case(world, subject="Zamknięta"), now - timedelta(days=1), status="closed"
+    )
     login(client, world["engineer"], lang="en")
     html = client.get("/en/staff/").get_data(as_text=True)
     assert 'data-testid="count-breached">breached: 1<' in html

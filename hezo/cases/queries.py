@@ -138,10 +138,7 @@ def _totals(query) -> tuple[int, int]:
     """
     is_open = Case(None, [(SupportCase.status.in_(OPEN_STATUSES), 1)], 0)
     total, open_total = (
-        query.select(fn.COUNT(SQL("*")), fn.SUM(is_open))
-        .order_by()
-        .tuples()
-        .get()
+        query.select(fn.COUNT(SQL("*")), fn.SUM(is_open)).order_by().tuples().get()
     )
     return total, int(open_total or 0)
 

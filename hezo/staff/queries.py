@@ -54,9 +54,7 @@ def queue(filters: dict, viewer_id: int, page: int = 1, open_total: int | None =
     are joined to their contract, device, company and engineer.
     """
     ids = _filter(
-        SupportCase.select(SupportCase.id).where(
-            SupportCase.status.in_(OPEN_STATUSES)
-        ),
+        SupportCase.select(SupportCase.id).where(SupportCase.status.in_(OPEN_STATUSES)),
         filters,
         viewer_id,
     )
@@ -90,8 +88,11 @@ def _filter(query, filters: dict, viewer_id: int):
         query = query.where(SupportCase.severity == filters["severity"])
     if filters.get("window") in ("8x5", "24x7"):
         codes = [c for c, plan in SERVICES.items() if plan.window == filters["window"]]
-        query = query.where(SupportCase.contract.in_(
-            Contract.select(Contract.id).where(Contract.service_code.in_(codes))))
+        query = query.where(
+            SupportCase.contract.in_(
+                Contract.select(Contract.id).where(Contract.service_code.in_(codes))
+            )
+        )
     assignee = filters.get("assignee")
     if assignee == "me":
         query = query.where(SupportCase.assignee == viewer_id)
