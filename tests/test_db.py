@@ -79,6 +79,27 @@ def test_a_request_sees_what_another_connection_committed_meanwhile(client, dbco
     assert "HZ-LATER" in pages[1]
 
 
+def test_a_connection_postgresql_dropped_while_idle_is_replaced(client, monkeypatch):
+    if is_sqlite():
+        pytest.skip("the PostgreSQL pool")
+    import psycopg
+
+    backends = []
+
+    @client.application.after_request
+    def _spy(response):
+        backends.append(db.connection().info.backend_pid)
+        return response
+
+    assert client.get("/healthz").status_code == 200
+    url = client.application.config["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (backends[0],))
+    monkeypatch.setattr(db.obj, "ping_after_seconds", 0)  # "idle for a while"
+    assert client.get("/healthz").status_code == 200
+    assert backends[1] != backends[0]
+
+
 def test_contract_number_is_unique(dbconn):
     from hezo.models import Company
 

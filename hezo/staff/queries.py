@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from peewee import JOIN, SQL, Case, fn
+from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
 from ..models import Company, Contract, Device, SupportCase, User
@@ -109,30 +109,26 @@ def counts(now: datetime) -> dict:
     """Open cases per status and in all (``"open"``), plus how many clocks are
     breached or due soon.
 
-    Two statements over the ``(status, next_due_at)`` index: the grouped count,
-    then the two clock counts over the due range only.
+    One statement of counts over the ``(status, next_due_at)`` index, each a
+    range of it (cheaper than grouping 20,000 open cases on both databases).
     """
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
-    per_status = (
-        SupportCase.select(SupportCase.status, fn.COUNT(SQL("*")))
-        .where(is_open)
-        .group_by(SupportCase.status)
-        .tuples()
-    )
-    result = dict(per_status)
-    result["open"] = sum(result.values())
-    breached, due_soon = (
-        SupportCase.select(
-            fn.SUM(Case(None, [(due < now, 1)], 0)),
-            fn.SUM(Case(None, [(due >= now, 1)], 0)),
+    ranges = {status: SupportCase.status == status for status in OPEN_STATUSES}
+    ranges["breached"] = is_open & (due < now)
+    ranges["due_soon"] = is_open & (due >= now) & (due < now + DUE_SOON)
+    result = (
+        Select(
+            columns=[
+                SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
+                for name, condition in ranges.items()
+            ]
         )
-        .where(is_open & (due < now + DUE_SOON))
-        .tuples()
+        .bind(SupportCase._meta.database)
+        .dicts()
         .get()
     )
-    result["breached"] = int(breached or 0)
-    result["due_soon"] = int(due_soon or 0)
+    result["open"] = sum(result[status] for status in OPEN_STATUSES)
     return result
 
 
