@@ -101,7 +101,10 @@ class Client:
             conn.close()
 
     def get(self, path: str) -> bytes:
-        status, _headers, data = self.request("GET", path, keep_cookie=False)
+        # Like a browser, keep the cookie the app sends (the session's idle
+        # clock moves once a minute); ignoring it would make every request
+        # re-sign the session, which no real user does.
+        status, _headers, data = self.request("GET", path)
         if status != 200:
             raise RuntimeError(f"GET {path}: {status} {data[:300]!r}")
         return data
