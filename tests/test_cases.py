@@ -310,4 +310,34 @@ def test_case_list_shows_open_cases_first_then_newest_activity(client, setup):
     for page in (1, 2):
         html = client.get(f"/pl/cases/?page={page}").get_data(as_text=True)
         shown += re.findall(r'href="/pl/cases/(ZG-\d{4}-\d{5})"', html)
+        assert f"{PAGE_SIZE + 5} zgłoszeń" in html  # the total, on both pages
     assert shown == expected
+
+
+def test_case_list_filters_by_status_and_finds_by_subject_serial_or_number(
+    client, setup
+):
+    login(client, setup["user"])
+    report(client, subject="Zasilacz piszczy")
+    report(client, subject="Port 12 nie działa", serial="1942Y-40126")
+    report(client, subject="Wentylator stoi")
+    closed = SupportCase.get(SupportCase.subject == "Wentylator stoi")
+    SupportCase.update(status="closed").where(SupportCase.id == closed.id).execute()
+
+    def listed(query):
+        html = client.get("/pl/cases/", query_string=query).get_data(as_text=True)
+        subjects = re.findall(r"<td data-label=\"Temat\">([^<]+)<", html)
+        return sorted(subjects), html
+
+    subjects, html = listed({"status": "closed"})
+    assert subjects == ["Wentylator stoi"] and "1 zgłoszenie" in html
+    subjects, html = listed({"status": "open"})
+    assert subjects == ["Port 12 nie działa", "Zasilacz piszczy"]
+    assert "2 zgłoszenia" in html
+    assert listed({"q": "zasilacz"})[0] == ["Zasilacz piszczy"]
+    assert listed({"q": "1942y-40126"})[0] == ["Port 12 nie działa"]
+    assert listed({"q": closed.number})[0] == ["Wentylator stoi"]
+    subjects, html = listed({"q": "nic takiego"})
+    assert subjects == [] and "0 zgłoszeń" in html
+    subjects, html = listed({"status": "open", "page": 7})  # past the last page
+    assert subjects == [] and "2 zgłoszenia" in html

@@ -69,9 +69,10 @@ def case_list(
 ):
     """One page of the viewer's cases, open ones first, then by last activity.
 
-    Returns (cases, total). Two statements whatever the number of cases (three
-    on the page where open cases give way to closed ones): the counts, then
-    the rows, with only the columns a list shows.
+    Returns (cases, total). One statement whatever the number of cases: the
+    rows, with only the columns a list shows, carrying the counts (a second on
+    the page where open cases give way to closed ones, and when a page is
+    empty).
     """
     query = _narrow(scope(_listed(), viewer), status, customer_id)
     counted = query
@@ -91,11 +92,12 @@ def case_list(
             status,
             customer_id,
         )
-    total, open_total = _totals(counted)
+    start = (page - 1) * PAGE_SIZE
     if status:
         newest = query.order_by(SupportCase.last_activity_at.desc(), SupportCase.id)
-        return list(newest.paginate(page, PAGE_SIZE)), total
-    return _open_first(query, page, open_total), total
+        rows, (total, _open) = _counted_page(newest, counted, start, PAGE_SIZE)
+        return rows, total
+    return _open_first(query, counted, start)
 
 
 #: What a case list shows of each case (the rest of its 34 columns is left
@@ -143,20 +145,39 @@ def _totals(query) -> tuple[int, int]:
     return total, int(open_total or 0)
 
 
-def _open_first(query, page: int, open_total: int) -> list[SupportCase]:
-    """One page of open cases, then closed ones, each newest activity first.
+def _counted_page(query, counted, start: int, size: int):
+    """Rows ``start`` to ``start + size`` of ``query`` and the counts of
+    ``counted`` (all, open), in one statement: the counts ride on each row as
+    two uncorrelated subqueries, which the database computes once. Only an
+    empty page needs a second statement for them.
+    """
+    is_open = SupportCase.status.in_(OPEN_STATUSES)
+    count = fn.COUNT(SQL("*"))
+    rows = list(
+        query.select_extend(
+            counted.select(count).order_by().alias("n_all"),
+            counted.select(count).where(is_open).order_by().alias("n_open"),
+        )
+        .offset(start)
+        .limit(size)
+    )
+    if rows:
+        return rows, (rows[0].n_all, rows[0].n_open)
+    return rows, _totals(counted)
+
+
+def _open_first(query, counted, start: int) -> tuple[list[SupportCase], int]:
+    """A page of open cases, then closed ones, each newest activity first, and
+    the total.
 
     Index walks (company, last activity) that stop after a page, instead of
     sorting all of a company's cases by an "is open" expression.
     """
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     order = (SupportCase.last_activity_at.desc(), SupportCase.id)
-    start = (page - 1) * PAGE_SIZE
-    rows = []
-    if start < open_total:
-        rows = list(
-            query.where(is_open).order_by(*order).offset(start).limit(PAGE_SIZE)
-        )
+    rows, (total, open_total) = _counted_page(
+        query.where(is_open).order_by(*order), counted, start, PAGE_SIZE
+    )
     if len(rows) < PAGE_SIZE:
         rows += list(
             query.where(~is_open)
@@ -164,7 +185,7 @@ def _open_first(query, page: int, open_total: int) -> list[SupportCase]:
             .offset(max(start - open_total, 0))
             .limit(PAGE_SIZE - len(rows))
         )
-    return rows
+    return rows, total
 
 
 def _narrow(query, status: str, customer_id: int | None):
