@@ -58,8 +58,8 @@ def init_app(app: Flask) -> None:
 
 
 def _language_cache() -> tuple | None:
-    """(catalogue, locale) of the current language, cached on ``g`` per
-    language; None outside a request's language (``g.lang`` unset).
+    """(catalogue, locale, time zone) of the current language, cached on ``g``
+    per language; None outside a request's language (``g.lang`` unset).
 
     Keyed by ``g.lang``, which ``in_language`` switches together with
     Flask-Babel's locale (mail and PDFs in the recipient's language).
@@ -71,7 +71,7 @@ def _language_cache() -> tuple | None:
     cache = store.setdefault("_i18n_by_lang", {})
     entry = cache.get(lang)
     if entry is None:
-        entry = cache[lang] = (get_translations(), get_locale())
+        entry = cache[lang] = (get_translations(), get_locale(), get_timezone())
     return entry
 
 
@@ -83,6 +83,11 @@ def _translations():
 def _locale():
     entry = _language_cache()
     return get_locale() if entry is None else entry[1]
+
+
+def _zone():
+    entry = _language_cache()
+    return get_timezone() if entry is None else entry[2]
 
 
 @contextmanager
@@ -167,27 +172,13 @@ def switch_language_url(lang: str) -> str:
     return url_for("public.home", lang=lang)
 
 
-class _Zone:
-    """``BABEL_DEFAULT_TIMEZONE`` (there is no per-user zone), looked up once."""
-
-    zone = None
-
-    def get(self):
-        if self.zone is None:
-            self.zone = get_timezone()
-        return self.zone
-
-
-_ZONE = _Zone()
-
-
 # Babel directly with the request's locale and the zone: Flask-Babel's wrappers
 # look both up again (and the configured formats) on each of a page's dates.
 def format_local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC datetime shown in Europe/Warsaw, in the current language."""
     if value is None:
         return ""
-    return babel_dates.format_datetime(value, fmt, tzinfo=_ZONE.get(), locale=_locale())
+    return babel_dates.format_datetime(value, fmt, tzinfo=_zone(), locale=_locale())
 
 
 def format_local_date(value: date | datetime | None, fmt: str = "medium") -> str:
@@ -195,5 +186,5 @@ def format_local_date(value: date | datetime | None, fmt: str = "medium") -> str
     if value is None:
         return ""
     if isinstance(value, datetime):
-        value = value.astimezone(_ZONE.get())
+        value = value.astimezone(_zone())
     return babel_dates.format_date(value, fmt, locale=_locale())

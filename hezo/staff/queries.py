@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
+from ..db import db
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
 
@@ -124,7 +125,7 @@ def counts(now: datetime) -> dict:
                 for name, condition in ranges.items()
             ]
         )
-        .bind(SupportCase._meta.database)
+        .bind(db)
         .dicts()
         .get()
     )
