@@ -92,7 +92,6 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.models.cases import OPEN_STATUSES, STATUSES
     from hezo.sla import breach_state
     from hezo.staff import queries as staff_queries
-    from hezo.staff.views import FILTERS
 
     real = create_app()
     users = {role: User.get(User.email == manifest[role]["email"])
@@ -134,7 +133,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             return base | context | {"template": "cases/detail.html"}
         if name == "queue":
             now = datetime.now(UTC)
-            filters = dict.fromkeys(FILTERS, "")
+            filters = dict.fromkeys(staff_queries.FILTER_NAMES, "")
             cases, total = staff_queries.queue(filters, user.id, 1)
             pages_ = max((total + staff_queries.PAGE_SIZE - 1)
                          // staff_queries.PAGE_SIZE, 1)

@@ -14,6 +14,7 @@ from peewee import (
     DatabaseProxy,
     DateTimeField,
     Model,
+    Select,
     SqliteDatabase,
 )
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
@@ -60,6 +61,12 @@ class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+
+
+def one_row(*columns) -> dict:
+    """The values of aliased ``columns`` (scalar subqueries, such as counts)
+    read in one statement, by alias."""
+    return Select(columns=columns).bind(db).dicts().get()
 
 
 class PostgresPool(PooledPostgresqlDatabase):

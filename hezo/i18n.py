@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import NamedTuple
 
 from babel import dates as babel_dates
 from flask import Flask, g, request, session, url_for
@@ -26,8 +27,8 @@ def init_app(app: Flask) -> None:
     # catalogue through several context lookups per call. Look it up once per
     # request and language instead.
     app.jinja_env.install_gettext_callables(
-        lambda s: _translations().ugettext(s),
-        lambda s, p, n: _translations().ungettext(s, p, n),
+        lambda s: _language().translations.ugettext(s),
+        lambda s, p, n: _language().translations.ungettext(s, p, n),
         newstyle=True,
     )
     # ``_()`` is the most frequent call in the templates (up to ~650 a page):
@@ -57,37 +58,28 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = format_local_date
 
 
-def _language_cache() -> tuple | None:
-    """(catalogue, locale, time zone) of the current language, cached on ``g``
-    per language; None outside a request's language (``g.lang`` unset).
+class Language(NamedTuple):
+    translations: object
+    locale: object
+    zone: object
+
+
+def _language() -> Language:
+    """Catalogue, locale and time zone of the current language, cached on ``g``
+    per language (outside a request's language, ``g.lang`` unset, not cached).
 
     Keyed by ``g.lang``, which ``in_language`` switches together with
     Flask-Babel's locale (mail and PDFs in the recipient's language).
     """
     store = g._get_current_object().__dict__  # one context lookup, not several
     lang = store.get("lang")
-    if lang is None:
-        return None
     cache = store.setdefault("_i18n_by_lang", {})
-    entry = cache.get(lang)
-    if entry is None:
-        entry = cache[lang] = (get_translations(), get_locale(), get_timezone())
-    return entry
-
-
-def _translations():
-    entry = _language_cache()
-    return get_translations() if entry is None else entry[0]
-
-
-def _locale():
-    entry = _language_cache()
-    return get_locale() if entry is None else entry[1]
-
-
-def _zone():
-    entry = _language_cache()
-    return get_timezone() if entry is None else entry[2]
+    language = cache.get(lang)
+    if language is None:
+        language = Language(get_translations(), get_locale(), get_timezone())
+        if lang is not None:
+            cache[lang] = language
+    return language
 
 
 @contextmanager
@@ -113,7 +105,7 @@ def template_gettext(eval_ctx, string: str, **variables) -> str:
     """``_()`` in templates, as Jinja's new-style gettext: the translation is
     autoescaped where the template is, and always a ``%`` format string (so
     ``%%`` means one percent sign, with or without variables)."""
-    text = _translations().ugettext(string)
+    text = _language().translations.ugettext(string)
     if eval_ctx.autoescape:
         text = Markup(text)
     return text % variables
@@ -178,13 +170,17 @@ def format_local_datetime(value: datetime | None, fmt: str = "medium") -> str:
     """A UTC datetime shown in Europe/Warsaw, in the current language."""
     if value is None:
         return ""
-    return babel_dates.format_datetime(value, fmt, tzinfo=_zone(), locale=_locale())
+    language = _language()
+    return babel_dates.format_datetime(
+        value, fmt, tzinfo=language.zone, locale=language.locale
+    )
 
 
 def format_local_date(value: date | datetime | None, fmt: str = "medium") -> str:
     """A date (or the Warsaw calendar day of a UTC datetime), localised."""
     if value is None:
         return ""
+    language = _language()
     if isinstance(value, datetime):
-        value = value.astimezone(_zone())
-    return babel_dates.format_date(value, fmt, locale=_locale())
+        value = value.astimezone(language.zone)
+    return babel_dates.format_date(value, fmt, locale=language.locale)

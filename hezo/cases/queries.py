@@ -8,8 +8,9 @@ answered as if it did not exist.
 from collections import defaultdict
 
 from flask import abort
-from peewee import JOIN, SQL, Case, fn
+from peewee import JOIN, SQL, fn
 
+from ..db import one_row
 from ..models import (
     Attachment,
     Company,
@@ -42,16 +43,24 @@ def scope(query, viewer):
 Partner = Company.alias()
 
 
-def with_parts():
-    """Cases with their contract (and its partner), device and company joined."""
+def _joined(*columns):
+    """``columns`` of cases joined to their contract, device and company."""
     return (
-        SupportCase.select(SupportCase, Contract, Partner, Device, Company)
+        SupportCase.select(*columns)
         .join(Contract)
-        .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
         .switch(SupportCase)
         .join(Device)
         .switch(SupportCase)
         .join(Company)
+    )
+
+
+def with_parts():
+    """Cases with their contract (and its partner), device and company joined."""
+    return (
+        _joined(SupportCase, Contract, Partner, Device, Company)
+        .switch(Contract)
+        .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
     )
 
 
@@ -74,7 +83,7 @@ def case_list(
     the page where open cases give way to closed ones, and when a page is
     empty).
     """
-    query = _narrow(scope(_listed(), viewer), status, customer_id)
+    query = _narrow(scope(_joined(*LIST_COLUMNS), viewer), status, customer_id)
     counted = query
     if q.strip():
         term = q.strip()
@@ -122,48 +131,28 @@ LIST_COLUMNS = (
 )
 
 
-def _listed():
+def _counts(counted) -> tuple:
+    """How many cases ``counted`` selects (``n_all``) and how many of them are
+    open (``n_open``), as two uncorrelated subqueries. ``COUNT(*)``, not of a
+    column: PostgreSQL then answers from the index."""
+    count = fn.COUNT(SQL("*"))
+    is_open = SupportCase.status.in_(OPEN_STATUSES)
     return (
-        SupportCase.select(*LIST_COLUMNS)
-        .join(Contract)
-        .switch(SupportCase)
-        .join(Device)
-        .switch(SupportCase)
-        .join(Company)
+        counted.select(count).order_by().alias("n_all"),
+        counted.select(count).where(is_open).order_by().alias("n_open"),
     )
-
-
-def _totals(query) -> tuple[int, int]:
-    """How many cases ``query`` selects, and how many of them are open.
-
-    ``COUNT(*)``, not of a column: PostgreSQL then answers from the index.
-    """
-    is_open = Case(None, [(SupportCase.status.in_(OPEN_STATUSES), 1)], 0)
-    total, open_total = (
-        query.select(fn.COUNT(SQL("*")), fn.SUM(is_open)).order_by().tuples().get()
-    )
-    return total, int(open_total or 0)
 
 
 def _counted_page(query, counted, start: int, size: int):
     """Rows ``start`` to ``start + size`` of ``query`` and the counts of
-    ``counted`` (all, open), in one statement: the counts ride on each row as
-    two uncorrelated subqueries, which the database computes once. Only an
-    empty page needs a second statement for them.
+    ``counted`` (all, open), in one statement: the counts ride on each row,
+    and the database computes them once. Only an empty page reads them apart.
     """
-    is_open = SupportCase.status.in_(OPEN_STATUSES)
-    count = fn.COUNT(SQL("*"))
-    rows = list(
-        query.select_extend(
-            counted.select(count).order_by().alias("n_all"),
-            counted.select(count).where(is_open).order_by().alias("n_open"),
-        )
-        .offset(start)
-        .limit(size)
-    )
+    rows = list(query.select_extend(*_counts(counted)).offset(start).limit(size))
     if rows:
         return rows, (rows[0].n_all, rows[0].n_open)
-    return rows, _totals(counted)
+    counts = one_row(*_counts(counted))
+    return rows, (counts["n_all"], counts["n_open"])
 
 
 def _open_first(query, counted, start: int) -> tuple[list[SupportCase], int]:
@@ -198,21 +187,15 @@ def _narrow(query, status: str, customer_id: int | None):
     return query
 
 
-def thread(
-    case: SupportCase, viewer, files: list[Attachment] | None = None
-) -> list[Message]:
-    """The dialogue oldest first, each message with its ``attachments``;
-    internal notes for staff only.
-
-    ``files`` are the case's attachments the viewer may see (``case_files``),
-    when the caller has them already; otherwise they are read here.
+def thread(case: SupportCase, viewer, files: list[Attachment]) -> list[Message]:
+    """The dialogue oldest first, each message with its ``attachments`` out of
+    ``files`` (the case's files the viewer may see: ``case_files``); internal
+    notes for staff only.
     """
     messages = Message.select().where(Message.case == case)
     if not viewer.is_staff:
         messages = messages.where(Message.is_internal == False)  # noqa: E712
     messages = list(messages.order_by(Message.created_at, Message.id))
-    if files is None:
-        files = case_files(case, viewer)
     by_message = defaultdict(list)
     for attachment in files:
         by_message[attachment.message_id].append(attachment)

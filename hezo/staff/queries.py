@@ -2,10 +2,10 @@
 
 from datetime import datetime, timedelta
 
-from peewee import JOIN, SQL, Case, Select, fn
+from peewee import JOIN, SQL, Case, fn
 
 from ..catalogue import SERVICES
-from ..db import db
+from ..db import one_row
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
 
@@ -118,16 +118,11 @@ def counts(now: datetime) -> dict:
     ranges = {status: SupportCase.status == status for status in OPEN_STATUSES}
     ranges["breached"] = is_open & (due < now)
     ranges["due_soon"] = is_open & (due >= now) & (due < now + DUE_SOON)
-    result = (
-        Select(
-            columns=[
-                SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
-                for name, condition in ranges.items()
-            ]
+    result = one_row(
+        *(
+            SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
+            for name, condition in ranges.items()
         )
-        .bind(db)
-        .dicts()
-        .get()
     )
     result["open"] = sum(result[status] for status in OPEN_STATUSES)
     return result

@@ -18,8 +18,6 @@ from ..security import staff_required
 from . import bp, queries
 from .forms import AssignForm, PhoneCaseForm, TransitionForm
 
-FILTERS = queries.FILTER_NAMES
-
 
 @bp.app_context_processor
 def _workflow():
@@ -32,7 +30,7 @@ def _workflow():
 @staff_required
 def queue():
     now = utcnow()
-    filters = {k: request.args.get(k, "")[:20] for k in FILTERS}
+    filters = {k: request.args.get(k, "")[:20] for k in queries.FILTER_NAMES}
     page = requested_page()
     counts = queries.counts(now)
     cases, total = queries.queue(filters, current_user.id, page, counts["open"])
