@@ -8,11 +8,13 @@ row, never cached in the session.
 
 import time
 from dataclasses import dataclass
+from functools import cache
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
 
 from .audit import security_event
+from .db import Baked, slot
 from .htmx import wants_fragment
 
 login_manager = LoginManager()
@@ -54,6 +56,22 @@ def access_of(view) -> Access | None:
     return getattr(view, ACCESS_ATTR, None)
 
 
+@cache
+def _signed_in_user() -> Baked:
+    """The enabled, enrolled user of a session token: read on every request."""
+    from .models import User
+
+    return Baked(
+        User.select()
+        .where(
+            (User.session_token == slot("token"))
+            & (User.is_enabled == True)  # noqa: E712
+            & User.totp_secret.is_null(False)
+        )
+        .limit(1)
+    )
+
+
 def now_ts() -> int:
     return int(time.time())
 
@@ -64,13 +82,8 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token):
-        from .models import User
-
-        return User.get_or_none(
-            (User.session_token == token)
-            & (User.is_enabled == True)  # noqa: E712
-            & User.totp_secret.is_null(False)
-        )
+        found = list(_signed_in_user().bind(token=token))
+        return found[0] if found else None
 
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_expire_session)

@@ -1,7 +1,7 @@
 import threading
 
 import pytest
-from peewee import IntegrityError
+from peewee import JOIN, IntegrityError
 from playhouse.schema_diff import diff_models
 
 from hezo.db import db, is_sqlite
@@ -113,3 +113,87 @@ def test_contract_number_is_unique(dbconn):
     Contract.create(number="HZ-1", **fields)
     with pytest.raises(IntegrityError), db.atomic():
         Contract.create(number="HZ-1", **fields)
+
+
+def _two_contracts():
+    from hezo.models import Company
+
+    from .factories import make_company, make_contract
+
+    partner = make_company(name="Partner Łódź")
+    first = make_contract(number="HZ-BAKED-1", partner=partner, serials=("SN-Ą1",))
+    second = make_contract(number="HZ-BAKED-2", serials=("SN-Ę2", "SN-Ę3"))
+    query = (
+        Device.select(Device, Contract, Company)
+        .join(Contract)
+        .join(Company, JOIN.LEFT_OUTER, on=(Contract.partner == Company.id))
+        .order_by(Device.serial)
+    )
+    return first, second, query
+
+
+def test_a_baked_statement_reads_the_rows_of_its_query(dbconn):
+    """Each value goes to its slot; rows (joined models too) come back as the
+    query's own."""
+    from hezo.db import Baked, slot
+
+    first, second, query = _two_contracts()
+    baked = Baked(query.where(Contract.number == slot("number")))
+    for contract in (first, second, first):
+        expected = list(query.where(Contract.number == contract.number))
+        rows = list(baked.bind(number=contract.number, unused="ignored"))
+        assert [d.serial for d in rows] == [d.serial for d in expected]
+        assert [(d.contract.number, d.contract.partner_id) for d in rows] == [
+            (d.contract.number, d.contract.partner_id) for d in expected
+        ]
+    (row,) = baked.bind(number="HZ-BAKED-1")
+    assert row.contract.partner.name == "Partner Łódź"
+
+
+def test_a_baked_statement_takes_values_as_parameters_never_as_sql(dbconn):
+    from hezo.db import Baked, slot
+
+    _first, _second, query = _two_contracts()
+    baked = Baked(query.where(Contract.number == slot("number")))
+    assert list(baked.bind(number="x' OR '1'='1")) == []
+    assert len(list(baked.bind(number="HZ-BAKED-2"))) == 2
+
+
+def test_fetch_all_reads_several_selects_in_order(dbconn):
+    """On PostgreSQL in one pipeline; the results are those of each select."""
+    from hezo.db import Baked, fetch_all, slot
+
+    first, second, query = _two_contracts()
+    baked = Baked(query.where(Contract.number == slot("number")))
+    rows = fetch_all(
+        baked.bind(number=second.number),
+        Contract.select().where(Contract.number == "none"),
+        query.where(Contract.id == first.id),
+    )
+    assert [[d.serial for d in r] for r in rows] == [["SN-Ę2", "SN-Ę3"], [], ["SN-Ą1"]]
+
+
+def test_fetch_all_answers_a_lost_database_as_peewee_does(app, dbconn):
+    """An error in the pipeline is peewee's error, as on any statement (the
+    503 page handles peewee's OperationalError)."""
+    from peewee import DatabaseError, OperationalError
+
+    from hezo.db import fetch_all
+
+    if is_sqlite():
+        pytest.skip("the PostgreSQL pipeline")
+    _two_contracts()
+    with pytest.raises(DatabaseError) as raised:  # a subquery of two rows
+        fetch_all(
+            Contract.select(),
+            Contract.select().where(Contract.id == Contract.select(Contract.id)),
+        )
+    assert not isinstance(raised.value, OperationalError)
+    import psycopg
+
+    with psycopg.connect(app.config["DATABASE_URL"], autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(%s)", (db.connection().info.backend_pid,)
+        )
+    with pytest.raises(OperationalError):
+        fetch_all(Contract.select(), Device.select())

@@ -70,4 +70,7 @@ class EscalationForm(FlaskForm):
 
 
 class ConsentForm(FlaskForm):
-    grant = BooleanField()
+    # A button, never shown with a label. Without one, WTForms would translate
+    # the field's name, which makes Flask-WTF read its catalogue from disk on
+    # every request that shows the form.
+    grant = BooleanField(label="")

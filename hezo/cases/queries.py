@@ -6,11 +6,13 @@ answered as if it did not exist.
 """
 
 from collections import defaultdict
+from functools import cache
+from typing import NamedTuple
 
 from flask import abort
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL, Select, fn
 
-from ..db import one_row
+from ..db import Baked, db, fetch_all, slot
 from ..models import (
     Attachment,
     Company,
@@ -22,6 +24,7 @@ from ..models import (
     SupportCase,
     User,
 )
+from ..models.accounts import STAFF_ROLES
 from ..models.cases import OPEN_STATUSES
 
 PAGE_SIZE = 20
@@ -55,10 +58,28 @@ def _joined(*columns):
     )
 
 
+#: What the app reads of a case's contract, partner, device and company (all
+#: of the case): each column costs in building the statement and the rows.
+PARTS = (
+    Contract.id,
+    Contract.number,
+    Contract.legacy_number,
+    Contract.service_code,
+    Contract.partner,
+    Partner.id,
+    Partner.name,
+    Device.id,
+    Device.serial,
+    Device.product,
+    Company.id,
+    Company.name,
+)
+
+
 def with_parts():
     """Cases with their contract (and its partner), device and company joined."""
     return (
-        _joined(SupportCase, Contract, Partner, Device, Company)
+        _joined(SupportCase, *PARTS)
         .switch(Contract)
         .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
     )
@@ -66,11 +87,19 @@ def with_parts():
 
 def get_case_or_404(number: str, viewer) -> SupportCase:
     """The case with its contract, device and company, if ``viewer`` may see it."""
-    query = with_parts().where(SupportCase.number == number)
-    case = scope(query, viewer).first()
-    if case is None:
+    statement = _page_statements(viewer.role)[0]
+    found = list(statement.bind(number=number, company=viewer.company_id))
+    if not found:
         abort(404)
-    return case
+    return found[0]
+
+
+class _Viewer(NamedTuple):
+    """What ``scope`` and the record read of a viewer, with a slot for the company."""
+
+    role: str
+    is_staff: bool
+    company_id: object
 
 
 def case_list(
@@ -83,30 +112,88 @@ def case_list(
     the page where open cases give way to closed ones, and when a page is
     empty).
     """
-    query = _narrow(scope(_joined(*LIST_COLUMNS), viewer), status, customer_id)
+    term = q.strip()
+    status_kind = status if status in ("", "open") else "one"
+    first, counts, closed = _list_statements(
+        viewer.role, status_kind, bool(term), bool(customer_id)
+    )
+    start = (page - 1) * PAGE_SIZE
+    values = dict(
+        company=viewer.company_id,
+        customer=customer_id,
+        status=status,
+        like=f"%{term.lower()}%",
+        serial=term.upper(),
+        start=start,
+    )
+    rows = list(first.bind(**values))
+    if rows:
+        total, open_total = rows[0].n_all, rows[0].n_open
+    else:
+        (row,) = counts.bind(**values)
+        total, open_total = row["n_all"], row["n_open"]
+    if closed is not None and len(rows) < PAGE_SIZE:
+        rows += closed.bind(
+            **values,
+            closed_start=max(start - open_total, 0),
+            size=PAGE_SIZE - len(rows),
+        )
+    return rows, total
+
+
+@cache
+def _list_statements(
+    role: str, status_kind: str, searching: bool, by_customer: bool
+) -> tuple[Baked, Baked, Baked | None]:
+    """The case list's selects for one kind of request, baked: the first page's
+    rows carrying the counts; the counts alone (for an empty page); without a
+    status filter, the closed cases that follow the open ones.
+
+    ``status_kind`` is "" (all), "open" or "one" (the ``status`` slot). Slots:
+    ``company`` (the viewer's), ``customer``, ``status``, ``like`` and
+    ``serial`` (the search), ``start``, ``closed_start`` and ``size``.
+
+    Open cases first is two index walks on (company, last activity) that stop
+    after a page, not a sort of all of a company's cases by "is open".
+    """
+    viewer = _Viewer(role, role in STAFF_ROLES, slot("company"))
+    customer = slot("customer") if by_customer else None
+    query = _narrow(scope(_joined(*LIST_COLUMNS), viewer), status_kind, customer)
     counted = query
-    if q.strip():
-        term = q.strip()
-        like = f"%{term.lower()}%"
+    if searching:
+        like = slot("like")
         query = counted = query.where(
             (fn.LOWER(SupportCase.subject) ** like)
             | (fn.LOWER(SupportCase.number) ** like)
-            | (Device.serial == term.upper())
+            | (Device.serial == slot("serial"))
             | (fn.LOWER(Contract.number) ** like)
         )
-    elif viewer.role == "customer":
+    elif role == "customer":
         # The joins cannot change the counts: leave them out of them.
         counted = _narrow(
             SupportCase.select().where(SupportCase.company == viewer.company_id),
-            status,
-            customer_id,
+            status_kind,
+            customer,
         )
-    start = (page - 1) * PAGE_SIZE
-    if status:
-        newest = query.order_by(SupportCase.last_activity_at.desc(), SupportCase.id)
-        rows, (total, _open) = _counted_page(newest, counted, start, PAGE_SIZE)
-        return rows, total
-    return _open_first(query, counted, start)
+    order = (SupportCase.last_activity_at.desc(), SupportCase.id)
+    is_open = SupportCase.status.in_(OPEN_STATUSES)
+    first = query if status_kind else query.where(is_open)
+    first = (
+        first.order_by(*order)
+        .select_extend(*_counts(counted))
+        .offset(slot("start"))
+        .limit(PAGE_SIZE)
+    )
+    closed = None
+    if not status_kind:
+        closed = (
+            query.where(~is_open)
+            .order_by(*order)
+            .offset(slot("closed_start"))
+            .limit(slot("size"))
+        )
+    counts = Select(columns=_counts(counted)).bind(db).dicts()
+    return Baked(first), Baked(counts), None if closed is None else Baked(closed)
 
 
 #: What a case list shows of each case (the rest of its 34 columns is left
@@ -143,89 +230,61 @@ def _counts(counted) -> tuple:
     )
 
 
-def _counted_page(query, counted, start: int, size: int):
-    """Rows ``start`` to ``start + size`` of ``query`` and the counts of
-    ``counted`` (all, open), in one statement: the counts ride on each row,
-    and the database computes them once. Only an empty page reads them apart.
-    """
-    rows = list(query.select_extend(*_counts(counted)).offset(start).limit(size))
-    if rows:
-        return rows, (rows[0].n_all, rows[0].n_open)
-    counts = one_row(*_counts(counted))
-    return rows, (counts["n_all"], counts["n_open"])
-
-
-def _open_first(query, counted, start: int) -> tuple[list[SupportCase], int]:
-    """A page of open cases, then closed ones, each newest activity first, and
-    the total.
-
-    Index walks (company, last activity) that stop after a page, instead of
-    sorting all of a company's cases by an "is open" expression.
-    """
-    is_open = SupportCase.status.in_(OPEN_STATUSES)
-    order = (SupportCase.last_activity_at.desc(), SupportCase.id)
-    rows, (total, open_total) = _counted_page(
-        query.where(is_open).order_by(*order), counted, start, PAGE_SIZE
-    )
-    if len(rows) < PAGE_SIZE:
-        rows += list(
-            query.where(~is_open)
-            .order_by(*order)
-            .offset(max(start - open_total, 0))
-            .limit(PAGE_SIZE - len(rows))
-        )
-    return rows, total
-
-
-def _narrow(query, status: str, customer_id: int | None):
-    if customer_id:
-        query = query.where(SupportCase.company == customer_id)
-    if status == "open":
+def _narrow(query, status_kind: str, customer):
+    if customer is not None:
+        query = query.where(SupportCase.company == customer)
+    if status_kind == "open":
         return query.where(SupportCase.status.in_(OPEN_STATUSES))
-    if status:
-        return query.where(SupportCase.status == status)
+    if status_kind == "one":
+        return query.where(SupportCase.status == slot("status"))
     return query
 
 
-def thread(case: SupportCase, viewer, files: list[Attachment]) -> list[Message]:
-    """The dialogue oldest first, each message with its ``attachments`` out of
-    ``files`` (the case's files the viewer may see: ``case_files``); internal
-    notes for staff only.
-    """
-    messages = Message.select().where(Message.case == case)
-    if not viewer.is_staff:
-        messages = messages.where(Message.is_internal == False)  # noqa: E712
-    messages = list(messages.order_by(Message.created_at, Message.id))
-    by_message = defaultdict(list)
-    for attachment in files:
-        by_message[attachment.message_id].append(attachment)
-    for message in messages:
-        message.attachments = by_message.get(message.id, [])
-    return messages
+class CaseRecord(NamedTuple):
+    """What a case page shows besides the case itself."""
+
+    files: list[Attachment]  # those the viewer may download
+    messages: list[Message]  # oldest first, each with its ``attachments``
+    consents: list[ConsentEvent]  # newest first
+    history: list[StatusChange]  # oldest first
 
 
-def case_files(case: SupportCase, viewer) -> list[Attachment]:
-    """Attachments of the case the viewer may download (not those of internal notes)."""
-    query = (
-        Attachment.select(Attachment)
-        .join(Message, JOIN.LEFT_OUTER)
-        .where(Attachment.case == case)
-        .order_by(Attachment.created_at, Attachment.id)
+def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseRecord]:
+    """The case (as ``get_case_or_404``) and its record, read together (one
+    round trip on PostgreSQL): the record's selects find the case by number,
+    and their rows are dropped when the viewer may not see the case."""
+    statements = _page_statements(viewer.role)
+    found, *parts = fetch_all(
+        *(s.bind(number=number, company=viewer.company_id) for s in statements)
     )
-    if not viewer.is_staff:
-        query = query.where(Message.id.is_null() | (Message.is_internal == False))  # noqa: E712
-    return list(query)
+    if not found:
+        abort(404)
+    return found[0], _record(*parts)
 
 
-def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment:
-    for attachment in case_files(case, viewer):
-        if attachment.id == attachment_id:
-            return attachment
-    abort(404)
+def case_record(case: SupportCase, viewer) -> CaseRecord:
+    """The record of a case already read (and so already allowed)."""
+    _case, *statements = _page_statements(viewer.role)
+    return _record(*fetch_all(*(s.bind(number=case.number) for s in statements)))
 
 
-def consent_history(case: SupportCase) -> list[ConsentEvent]:
-    return list(
+@cache
+def _page_statements(role: str) -> tuple[Baked, ...]:
+    """A case page's selects for viewers of ``role``, baked: the case by its
+    number (in the viewer's scope), its files, messages, consent history and
+    status history. Slots: ``number`` and the viewer's ``company``."""
+    viewer = _Viewer(role, role in STAFF_ROLES, slot("company"))
+    number = slot("number")
+    case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
+    case = scope(with_parts().where(SupportCase.number == number), viewer).limit(1)
+    return tuple(map(Baked, (case, *_record_queries(case_id, viewer))))
+
+
+def _record_queries(case, viewer) -> tuple:
+    """Selects of the record of ``case`` (a case, or a select of its id)."""
+    return (
+        _files(case, viewer),
+        _messages(case, viewer),
         ConsentEvent.select(
             ConsentEvent, User.id, User.first_name, User.last_name, Company
         )
@@ -233,16 +292,48 @@ def consent_history(case: SupportCase) -> list[ConsentEvent]:
         .switch(ConsentEvent)
         .join(Company)
         .where(ConsentEvent.case == case)
-        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc())
-    )
-
-
-def status_history(case: SupportCase) -> list[StatusChange]:
-    return list(
+        .order_by(ConsentEvent.created_at.desc(), ConsentEvent.id.desc()),
         StatusChange.select()
         .where(StatusChange.case == case)
-        .order_by(StatusChange.created_at, StatusChange.id)
+        .order_by(StatusChange.created_at, StatusChange.id),
     )
+
+
+def _messages(case, viewer):
+    """The dialogue, oldest first; internal notes for staff only."""
+    messages = Message.select().where(Message.case == case)
+    if not viewer.is_staff:
+        messages = messages.where(Message.is_internal == False)  # noqa: E712
+    return messages.order_by(Message.created_at, Message.id)
+
+
+def _files(case, viewer):
+    """Attachments the viewer may download (not those of internal notes)."""
+    files = (
+        Attachment.select(Attachment)
+        .join(Message, JOIN.LEFT_OUTER)
+        .where(Attachment.case == case)
+    )
+    if not viewer.is_staff:
+        files = files.where(Message.id.is_null() | (Message.is_internal == False))  # noqa: E712
+    return files.order_by(Attachment.created_at, Attachment.id)
+
+
+def _record(files, messages, consents, history) -> CaseRecord:
+    by_message = defaultdict(list)
+    for attachment in files:
+        by_message[attachment.message_id].append(attachment)
+    for message in messages:
+        message.attachments = by_message.get(message.id, [])
+    return CaseRecord(files, messages, consents, history)
+
+
+def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment:
+    """An attachment of the case the viewer may download."""
+    attachment = _files(case, viewer).where(Attachment.id == attachment_id).first()
+    if attachment is None:
+        abort(404)
+    return attachment
 
 
 def reportable_contracts(company_id: int, today) -> list[Contract]:

@@ -184,16 +184,16 @@ def format_due(moment) -> str:
 # -- one case ------------------------------------------------------------------
 
 
-def detail_context(case):
-    plan = catalogue.get_plan(case.contract.service_code)
-    files = queries.case_files(case, current_user)
+def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
+    """The case page's data (its record read now unless given)."""
+    record = record or queries.case_record(case, current_user)
     return dict(
         case=case,
-        plan=plan,
-        messages=queries.thread(case, current_user, files),
-        files=files,
-        consents=queries.consent_history(case),
-        history=queries.status_history(case),
+        plan=catalogue.get_plan(case.contract.service_code),
+        messages=record.messages,
+        files=record.files,
+        consents=record.consents,
+        history=record.history,
         reply_form=MessageForm(formdata=None),
         escalation_form=EscalationForm(formdata=None),
         consent_form=ConsentForm(formdata=None),
@@ -201,29 +201,34 @@ def detail_context(case):
     )
 
 
-def page_context(case) -> dict:
+def page_context(case, record: queries.CaseRecord | None = None) -> dict:
     """The case page's data; engineers also get their action forms."""
     if current_user.is_staff:
         from ..staff.views import staff_context
 
-        return staff_context(case)
-    return detail_context(case)
+        return staff_context(case, record)
+    return detail_context(case, record)
+
+
+def read_case(number: str) -> dict:
+    """The page's data of a case the viewer may see (404 otherwise)."""
+    case, record = queries.get_case_with_record_or_404(number, current_user)
+    return page_context(case, record)
 
 
 @bp.get("/<number>")
 @readers
 def detail(number):
-    case = queries.get_case_or_404(number, current_user)
-    audit_partner_read(case, "partner_case_read")
-    return render_template("cases/detail.html", **page_context(case))
+    context = read_case(number)
+    audit_partner_read(context["case"], "partner_case_read")
+    return render_template("cases/detail.html", **context)
 
 
 @bp.get("/<number>/thread")
 @readers
 def thread(number):
-    case = queries.get_case_or_404(number, current_user)
     return render_page_or_fragment(
-        "cases/detail.html", "cases/_thread.html", **page_context(case)
+        "cases/detail.html", "cases/_thread.html", **read_case(number)
     )
 
 

@@ -61,12 +61,12 @@ def back_to_case(case, template: str):
     return redirect(url_for("cases.detail", number=case.number), 303)
 
 
-def staff_context(case) -> dict:
+def staff_context(case, record=None) -> dict:
     assign = AssignForm(formdata=None, assignee=str(case.assignee_id or ""))
     assign.assignee.choices = [("", _("nobody"))] + [
         (str(u.id), u.full_name) for u in queries.engineers()
     ]
-    return detail_context(case) | {
+    return detail_context(case, record) | {
         "assign_form": assign,
         "transition_form": TransitionForm(formdata=None),
     }
