@@ -107,8 +107,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
                     {"pl": switch_language_url("pl")})}
         if name.startswith("contracts"):
             q = manifest["search"] if name == "contracts_search" else ""
-            result = contract_queries.paginate(
-                contract_queries.company_contracts(user.company_id, q), 1)
+            result = contract_queries.contract_page(user.company_id, q, 1)
             return base | {
                 "template": "contracts/list.html", "result": result, "q": q,
                 "plan": get_plan, "today": local_day(utcnow()),
@@ -134,14 +133,15 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
         if name == "queue":
             now = datetime.now(UTC)
             filters = dict.fromkeys(staff_queries.FILTER_NAMES, "")
-            cases, total = staff_queries.queue(filters, user.id, 1)
+            result = staff_queries.queue_page(filters, user.id, 1, now)
+            cases, total = result.cases, result.total
             pages_ = max((total + staff_queries.PAGE_SIZE - 1)
                          // staff_queries.PAGE_SIZE, 1)
             return base | {
                 "template": "staff/queue.html", "cases": cases, "total": total,
                 "page": 1, "pages": pages_, "filters": filters,
-                "counts": staff_queries.counts(now), "now": now,
-                "breach": breach_state, "engineers": staff_queries.engineers(),
+                "counts": result.counts, "now": now,
+                "breach": breach_state, "engineers": result.engineers,
                 "statuses": OPEN_STATUSES,
             }
         raise KeyError(name)

@@ -11,9 +11,13 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from peewee import (
+    OP,
+    SQL,
     DatabaseProxy,
     DateTimeField,
+    Expression,
     Model,
+    NodeList,
     Select,
     SqliteDatabase,
     Value,
@@ -74,15 +78,38 @@ def one_row(*columns) -> dict:
 class Slot:
     """Where a baked statement's value goes: filled in by ``Baked.bind``."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "convert")
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, convert=None):
+        self.name, self.convert = name, convert
+
+    def fill(self, values: dict):
+        value = values[self.name]
+        return value if self.convert is None else self.convert(value)
 
 
-def slot(name: str) -> Value:
-    """A placeholder for the value ``name`` in a query to be ``Baked``."""
-    return Value(Slot(name), converter=False)
+def slot(name: str, field=None) -> Value:
+    """A placeholder for the value ``name`` in a query to be ``Baked``; given
+    a ``field``, the value is stored as that column's values are (dates)."""
+    return Value(Slot(name, field and field.db_value), converter=False)
+
+
+def slot_contains(column, name: str, op: str = OP.ILIKE) -> Expression:
+    """``column`` contains a text, given to slot ``name`` as ``like_pattern(text)``.
+
+    ``op`` as peewee's ``contains()``: ILIKE (PostgreSQL's ILIKE, SQLite's
+    LIKE); OP.LIKE where both sides are of one case already.
+    """
+    escape = Value("\\", converter=False)
+    return Expression(column, op, NodeList((slot(name), SQL("ESCAPE"), escape)))
+
+
+def like_pattern(text: str) -> str:
+    """The pattern of "contains ``text``" for ``slot_contains``: LIKE's
+    wildcards in ``text`` match only themselves."""
+    for char in ("\\", "%", "_"):
+        text = text.replace(char, "\\" + char)
+    return f"%{text}%"
 
 
 class Baked:
@@ -107,7 +134,7 @@ class Baked:
         if text is None:
             text = self._texts[kind] = self.query.sql()
         sql, params = text
-        filled = [values[p.name] if type(p) is Slot else p for p in params]
+        filled = [p.fill(values) if type(p) is Slot else p for p in params]
         return BoundStatement(self.query, sql, filled)
 
 

@@ -12,6 +12,7 @@ from functools import cache
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, logout_user
+from peewee import JOIN
 
 from .audit import security_event
 from .db import Baked, slot
@@ -58,11 +59,13 @@ def access_of(view) -> Access | None:
 
 @cache
 def _signed_in_user() -> Baked:
-    """The enabled, enrolled user of a session token: read on every request."""
-    from .models import User
+    """The enabled, enrolled user of a session token: read on every request,
+    with the name of their company (pages show it)."""
+    from .models import Company, User
 
     return Baked(
-        User.select()
+        User.select(User, Company.id, Company.name)
+        .join(Company, JOIN.LEFT_OUTER)
         .where(
             (User.session_token == slot("token"))
             & (User.is_enabled == True)  # noqa: E712

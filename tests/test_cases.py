@@ -339,5 +339,6 @@ def test_case_list_filters_by_status_and_finds_by_subject_serial_or_number(
     assert listed({"q": closed.number})[0] == ["Wentylator stoi"]
     subjects, html = listed({"q": "nic takiego"})
     assert subjects == [] and "0 zgłoszeń" in html
+    assert listed({"q": "%"})[0] == listed({"q": "_"})[0] == []  # literal
     subjects, html = listed({"status": "open", "page": 7})  # past the last page
     assert subjects == [] and "2 zgłoszenia" in html

@@ -1,4 +1,5 @@
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -31,14 +32,13 @@ def world(dbconn):
     }
 
 
-def new_case(world, severity="major", subject="Awaria", when=None):
-    device = Device.get(
-        (Device.contract == world["contract"]) & (Device.serial == "SN-1")
-    )
+def new_case(world, severity="major", subject="Awaria", when=None, contract=None):
+    contract = contract or world["contract"]
+    device = Device.select().where(Device.contract == contract).order_by(Device.serial)
     return open_case(
         actor=world["customer"],
-        contract=world["contract"],
-        device=device,
+        contract=contract,
+        device=device.first(),
         subject=subject,
         description="opis",
         severity=severity,
@@ -352,3 +352,41 @@ def test_filtered_queue_pages_only_the_matching_cases(client, world):
     html = client.get("/en/staff/?severity=critical").get_data(as_text=True)
     assert html.count('data-testid="queue-row"') == 1
     assert "Jedyna krytyczna" in html and "Page 1 of" not in html
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=waiting_for_customer", {"Czeka"}),
+        ("severity=critical", {"Moja"}),
+        ("window=8x5", {"Biurowa"}),
+        ("window=24x7", {"Moja", "Czeka", "Eskalowana"}),
+        ("assignee=me", {"Moja"}),
+        ("assignee=none", {"Czeka", "Biurowa"}),
+        ("assignee=other", {"Eskalowana"}),
+        ("escalated=1", {"Eskalowana"}),
+        ("severity=critical&assignee=me", {"Moja"}),
+        ("severity=minor&assignee=me", set()),
+        ("status=bogus&window=9x9", {"Moja", "Czeka", "Eskalowana", "Biurowa"}),
+    ],
+)
+def test_queue_filters_each_select_their_cases(client, world, query, expected):
+    other = make_user(role="engineer", company=None, email="inny@hezo.pl")
+    office = make_contract(
+        customer=world["company"], service_code="PW-AHR-NBD", serials=("SN-8",)
+    )
+    now = utcnow()
+    mine = new_case(world, "critical", "Moja")
+    set_due(mine, now, assignee=world["engineer"].id)
+    set_due(new_case(world, subject="Czeka"), None, status="waiting_for_customer")
+    set_due(
+        new_case(world, "minor", "Eskalowana"), now, assignee=other.id, escalated_at=now
+    )
+    new_case(world, subject="Biurowa", contract=office)
+    login(client, world["engineer"], lang="en")
+    html = client.get("/en/staff/?" + query.replace("other", str(other.id))).text
+    rows = re.findall(r'data-testid="queue-row".*?</tr>', html, re.S)
+    shown = {
+        s for s in ("Moja", "Czeka", "Eskalowana", "Biurowa") for r in rows if s in r
+    }
+    assert shown == expected and len(rows) == len(expected)

@@ -1,11 +1,12 @@
 """Contract selects scoped to the viewer's company."""
 
 from dataclasses import dataclass
+from functools import cache
 
 from flask import abort
 from peewee import JOIN, OP, SQL, fn
 
-from ..db import is_sqlite
+from ..db import Baked, fetch_all, is_sqlite, like_pattern, slot, slot_contains
 from ..models import Company, Contract, Device
 
 Partner = Company.alias()
@@ -36,71 +37,76 @@ def normalise_search(text: str | None) -> str:
     return " ".join((text or "").split())[:MAX_SEARCH_LENGTH]
 
 
-def _contains_upper(column, term: str):
-    """``column`` (already upper-case) contains ``term`` upper-cased, as LIKE.
+def contract_page(company_id: int, search: str, page: int) -> ContractPage:
+    """One page of the company's contracts, newest end date first, matching
+    ``search`` if given (its number, legacy number, a serial or a product
+    contains it).
 
-    Case cannot differ, so PostgreSQL gets a plain LIKE: its ILIKE over a
-    company's thousands of serials costs half as much again. (peewee's ILIKE
-    is SQLite's plain LIKE; its LIKE would be GLOB.) Wildcards in ``term`` are
-    escaped by peewee.
+    Each row carries its partner (``contract.partner``, joined, or None) and
+    ``device_count``. The count and the rows are read together (one round
+    trip on PostgreSQL); a page past the end is read again as the last one.
     """
-    match = column.contains(term.upper())
-    if not is_sqlite():
-        match.op = OP.LIKE
-    return match
+    count, rows = _statements(is_sqlite(), bool(search))
+    values = dict(
+        company=company_id,
+        text=like_pattern(search),
+        upper=like_pattern(search.upper()),
+        start=(max(1, page) - 1) * PAGE_SIZE,
+    )
+    ((total,),), contracts = fetch_all(count.bind(**values), rows.bind(**values))
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:
+        page, values["start"] = pages, (pages - 1) * PAGE_SIZE
+        contracts = list(rows.bind(**values))
+    return ContractPage(
+        contracts=contracts, page=max(1, page), pages=pages, total=total
+    )
 
 
-def _matching(term: str):
-    """Contracts whose number, legacy number, a serial or a product contains ``term``.
+@cache
+def _statements(sqlite: bool, searching: bool) -> tuple[Baked, Baked]:
+    """The contract list's count and page, baked (slots: ``company``, the
+    search's ``text`` and ``upper`` patterns, ``start``)."""
+    devices = Device.select(fn.COUNT(Device.id)).where(Device.contract == Contract.id)
+    query = (
+        Contract.select(
+            Contract, Partner.id, Partner.name, devices.alias("device_count")
+        )
+        .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
+        .where(Contract.customer == slot("company"))
+    )
+    if searching:
+        query = query.where(_matching(sqlite))
+    count = query.select(fn.COUNT(SQL("*"))).tuples()
+    rows = query.order_by(Contract.end_date.desc(), Contract.number, Contract.id)
+    return Baked(count), Baked(rows.offset(slot("start")).limit(PAGE_SIZE))
+
+
+def _matching(sqlite: bool):
+    """Contracts whose number, legacy number, a serial or a product contains
+    the search text.
 
     Devices are matched in a correlated ``EXISTS``, so only the devices of the
     company's own contracts are read (an ``IN`` list would scan every serial
-    of every company). Serials are stored upper-case; products are compared
-    upper-cased.
+    of every company). Serials are stored upper-case, products are compared
+    upper-cased, and the text upper-cased: as case cannot differ, PostgreSQL
+    gets a plain LIKE, as its ILIKE over a company's thousands of serials costs
+    half as much again. (peewee's ILIKE is SQLite's plain LIKE; its LIKE would
+    be GLOB.)
     """
+    upper_op = OP.ILIKE if sqlite else OP.LIKE
     devices = Device.select(SQL("1")).where(
         (Device.contract == Contract.id)
         & (
-            _contains_upper(Device.serial, term)
-            | _contains_upper(fn.UPPER(Device.product), term)
+            slot_contains(Device.serial, "upper", upper_op)
+            | slot_contains(fn.UPPER(Device.product), "upper", upper_op)
         )
     )
     return (
-        Contract.number.contains(term)
-        | Contract.legacy_number.contains(term)
+        slot_contains(Contract.number, "text")
+        | slot_contains(Contract.legacy_number, "text")
         | fn.EXISTS(devices)
     )
-
-
-def company_contracts(company_id: int, search: str = ""):
-    """The company's contracts, newest end date first, matching ``search`` if given.
-
-    Each row carries its partner (``contract.partner``, joined, or None) and
-    ``device_count`` (a scalar subquery), so listing them costs one query.
-    """
-    devices = Device.select(fn.COUNT(Device.id)).where(Device.contract == Contract.id)
-    query = (
-        Contract.select(Contract, Partner, devices.alias("device_count"))
-        .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
-        .where(Contract.customer == company_id)
-        .order_by(Contract.end_date.desc(), Contract.number, Contract.id)
-    )
-    if search:
-        query = query.where(_matching(search))
-    return query
-
-
-def paginate(query, page: int, per_page: int = PAGE_SIZE) -> ContractPage:
-    """Two queries: a count, then the rows of ``page`` (clamped to the valid range).
-
-    ``query`` is a contract select such as :func:`company_contracts`; the count
-    drops its columns and order. An empty result is one page with no rows.
-    """
-    total = query.select(Contract.id).order_by().count()
-    pages = max(1, -(-total // per_page))
-    page = min(max(1, page), pages)
-    rows = list(query.paginate(page, per_page)) if total else []
-    return ContractPage(contracts=rows, page=page, pages=pages, total=total)
 
 
 def get_contract_or_404(contract_id: int, company_id: int) -> Contract:

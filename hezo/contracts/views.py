@@ -25,11 +25,10 @@ def _helpers():
 def index():
     search = queries.normalise_search(request.args.get("q"))
     page = request.args.get("page", 1, type=int)
-    contracts = queries.company_contracts(current_user.company_id, search)
     return render_page_or_fragment(
         "contracts/list.html",
         "contracts/_rows.html",
-        result=queries.paginate(contracts, page),
+        result=queries.contract_page(current_user.company_id, search, page),
         q=search,
     )
 

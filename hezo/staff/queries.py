@@ -1,11 +1,13 @@
 """Selects for the engineers' queue; a constant number of queries per page."""
 
 from datetime import datetime, timedelta
+from functools import cache
+from typing import NamedTuple
 
-from peewee import JOIN, SQL, Case, fn
+from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
-from ..db import one_row
+from ..db import Baked, db, fetch_all, slot
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
 
@@ -44,29 +46,101 @@ QUEUE_COLUMNS = (
 )
 
 
-def queue(filters: dict, viewer_id: int, page: int = 1, open_total: int | None = None):
-    """Open cases, what is due first on top (critical first among equals).
+class QueuePage(NamedTuple):
+    cases: list[SupportCase]
+    total: int  # of the filtered queue
+    counts: dict  # see counts()
+    engineers: list[User]
+
+
+def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> QueuePage:
+    """Open cases, what is due first on top (critical first among equals), a
+    page of them, with the queue's counts and the engineers to filter by: one
+    round trip on PostgreSQL.
 
     ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
-    ("me", "none" or a user id) and escalated ("1"). Returns (cases, total);
-    ``open_total`` (from ``counts()``) is the total when nothing is filtered.
-    The count and the choice of the page's rows read ``support_case`` alone
-    (through the ``(next_due_at, severity)`` index); only the 50 rows shown
-    are joined to their contract, device, company and engineer.
+    ("me", "none" or a user id) and escalated ("1"); others are ignored. The
+    total is counted only when something is filtered (else it is the open
+    count). The count and the choice of the page's rows read ``support_case``
+    alone (through the ``(next_due_at, severity)`` index); only the 50 rows
+    shown are joined to their contract, device, company and engineer.
     """
-    ids = _filter(
-        SupportCase.select(SupportCase.id).where(SupportCase.status.in_(OPEN_STATUSES)),
-        filters,
-        viewer_id,
+    wanted = _wanted(filters)
+    rows, count = _queue_statements(*wanted)
+    values = dict(
+        status=filters.get("status"),
+        severity=filters.get("severity"),
+        assignee=int(filters["assignee"]) if wanted[3] == "id" else None,
+        viewer=viewer_id,
+        start=(page - 1) * PAGE_SIZE,
+        now=now,
+        soon=now + DUE_SOON,
     )
-    filtered = any(filters.get(name) for name in FILTER_NAMES)
-    total = ids.count() if filtered or open_total is None else open_total
+    statements = [
+        _counts_statement().bind(**values),
+        rows.bind(**values),
+        _engineers_statement().bind(),
+    ]
+    filtered = any(wanted)
+    if filtered:
+        statements.append(count.bind(**values))
+    (counts,), cases, engineers, *counted = fetch_all(*statements)
+    counts["open"] = sum(counts[status] for status in OPEN_STATUSES)
+    total = counted[0][0][0] if filtered else counts["open"]
+    return QueuePage(cases, total, counts, engineers)
+
+
+def _wanted(filters: dict) -> tuple:
+    """The kind of each filter given (what shapes the statements): status and
+    severity (given or not), window, assignee ("me", "none", "id" or "") and
+    escalated."""
+    assignee = filters.get("assignee") or ""
+    if assignee not in ("me", "none"):
+        assignee = "id" if assignee.isdigit() else ""
+    return (
+        filters.get("status") in OPEN_STATUSES,
+        filters.get("severity") in ("critical", "major", "minor"),
+        filters.get("window") if filters.get("window") in ("8x5", "24x7") else "",
+        assignee,
+        filters.get("escalated") == "1",
+    )
+
+
+@cache
+def _queue_statements(
+    status: bool, severity: bool, window: str, assignee: str, escalated: bool
+) -> tuple[Baked, Baked]:
+    """The queue's page of rows and its count for one combination of filters,
+    baked. Slots: ``status``, ``severity``, ``assignee``, ``viewer``, ``start``."""
+    ids = SupportCase.select(SupportCase.id).where(
+        SupportCase.status.in_(OPEN_STATUSES)
+    )
+    if status:
+        ids = ids.where(SupportCase.status == slot("status"))
+    if severity:
+        ids = ids.where(SupportCase.severity == slot("severity"))
+    if window:
+        codes = [c for c, plan in SERVICES.items() if plan.window == window]
+        ids = ids.where(
+            SupportCase.contract.in_(
+                Contract.select(Contract.id).where(Contract.service_code.in_(codes))
+            )
+        )
+    if assignee == "me":
+        ids = ids.where(SupportCase.assignee == slot("viewer"))
+    elif assignee == "none":
+        ids = ids.where(SupportCase.assignee.is_null())
+    elif assignee == "id":
+        ids = ids.where(SupportCase.assignee == slot("assignee"))
+    if escalated:
+        ids = ids.where(SupportCase.escalated_at.is_null(False))
     order = (
         SupportCase.next_due_at.asc(nulls="LAST"),
         severity_rank(),
         SupportCase.reported_at,
         SupportCase.id,
     )
+    page = ids.order_by(*order).offset(slot("start")).limit(PAGE_SIZE)
     rows = (
         SupportCase.select(*QUEUE_COLUMNS)
         .join(Contract)
@@ -76,61 +150,45 @@ def queue(filters: dict, viewer_id: int, page: int = 1, open_total: int | None =
         .join(Company)
         .switch(SupportCase)
         .join(Assignee, JOIN.LEFT_OUTER, on=(SupportCase.assignee == Assignee.id))
-        .where(SupportCase.id.in_(ids.order_by(*order).paginate(page, PAGE_SIZE)))
+        .where(SupportCase.id.in_(page))
         .order_by(*order)
     )
-    return list(rows), total
+    count = Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db).tuples()
+    return Baked(rows), Baked(count)
 
 
-def _filter(query, filters: dict, viewer_id: int):
-    if filters.get("status") in OPEN_STATUSES:
-        query = query.where(SupportCase.status == filters["status"])
-    if filters.get("severity") in ("critical", "major", "minor"):
-        query = query.where(SupportCase.severity == filters["severity"])
-    if filters.get("window") in ("8x5", "24x7"):
-        codes = [c for c, plan in SERVICES.items() if plan.window == filters["window"]]
-        query = query.where(
-            SupportCase.contract.in_(
-                Contract.select(Contract.id).where(Contract.service_code.in_(codes))
-            )
-        )
-    assignee = filters.get("assignee")
-    if assignee == "me":
-        query = query.where(SupportCase.assignee == viewer_id)
-    elif assignee == "none":
-        query = query.where(SupportCase.assignee.is_null())
-    elif assignee and assignee.isdigit():
-        query = query.where(SupportCase.assignee == int(assignee))
-    if filters.get("escalated") == "1":
-        query = query.where(SupportCase.escalated_at.is_null(False))
-    return query
-
-
-def counts(now: datetime) -> dict:
-    """Open cases per status and in all (``"open"``), plus how many clocks are
-    breached or due soon.
-
-    One statement of counts over the ``(status, next_due_at)`` index, each a
-    range of it (cheaper than grouping 20,000 open cases on both databases).
-    """
+@cache
+def _counts_statement() -> Baked:
+    """Open cases per status, and how many clocks are breached or due soon
+    (slots ``now`` and ``soon``): one statement of counts over the
+    ``(status, next_due_at)`` index, each a range of it (cheaper than grouping
+    20,000 open cases on both databases)."""
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
+    now = slot("now", SupportCase.next_due_at)
     ranges = {status: SupportCase.status == status for status in OPEN_STATUSES}
     ranges["breached"] = is_open & (due < now)
-    ranges["due_soon"] = is_open & (due >= now) & (due < now + DUE_SOON)
-    result = one_row(
-        *(
-            SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
-            for name, condition in ranges.items()
+    ranges["due_soon"] = is_open & (due >= now) & (due < slot("soon", due))
+    return Baked(
+        Select(
+            columns=[
+                SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
+                for name, condition in ranges.items()
+            ]
         )
+        .bind(db)
+        .dicts()
     )
-    result["open"] = sum(result[status] for status in OPEN_STATUSES)
-    return result
 
 
 def engineers() -> list[User]:
     """Enabled engineers and admins by surname (id and name only)."""
-    return list(
+    return list(_engineers_statement().bind())
+
+
+@cache
+def _engineers_statement() -> Baked:
+    return Baked(
         User.select(User.id, User.first_name, User.last_name)
         .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
         .order_by(User.last_name)

@@ -32,21 +32,19 @@ def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in queries.FILTER_NAMES}
     page = requested_page()
-    counts = queries.counts(now)
-    cases, total = queries.queue(filters, current_user.id, page, counts["open"])
-    pages = page_count(total, queries.PAGE_SIZE)
+    result = queries.queue_page(filters, current_user.id, page, now)
     return render_page_or_fragment(
         "staff/queue.html",
         "staff/_queue.html",
-        cases=cases,
-        total=total,
+        cases=result.cases,
+        total=result.total,
         page=page,
-        pages=pages,
+        pages=page_count(result.total, queries.PAGE_SIZE),
         filters=filters,
-        counts=counts,
+        counts=result.counts,
         now=now,
         breach=sla.breach_state,
-        engineers=queries.engineers(),
+        engineers=result.engineers,
         statuses=OPEN_STATUSES,
     )
 
