@@ -26,6 +26,7 @@ per-request machinery. ``bench_pages.py`` compares the two bodies (size and
 identical lines) to show they are the same page.
 """
 
+import gc
 import json
 import os
 from datetime import UTC, datetime
@@ -218,4 +219,5 @@ def create_app() -> Flask:
         for name, (template, context) in pages.items():
             render_template(template, site=site, **context)
             del name
+    gc.freeze()  # as the app's entry point (app.py) does
     return app
