@@ -349,6 +349,8 @@ def test_filtered_queue_pages_only_the_matching_cases(client, world):
     new_case(world, "critical", "Jedyna krytyczna")
     login(client, world["engineer"], lang="en")
     assert "Page 1 of 2" in client.get("/en/staff/").get_data(as_text=True)
+    second = client.get("/en/staff/?page=2").get_data(as_text=True)
+    assert second.count('data-testid="queue-row"') == 2 and "Page 2 of 2" in second
     html = client.get("/en/staff/?severity=critical").get_data(as_text=True)
     assert html.count('data-testid="queue-row"') == 1
     assert "Jedyna krytyczna" in html and "Page 1 of" not in html

@@ -1,7 +1,7 @@
 """Selects for the engineers' queue; a constant number of queries per page."""
 
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, Select, fn
@@ -66,13 +66,12 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     shown are joined to their contract, device, company and engineer.
     """
     wanted = _wanted(filters)
-    rows, count = _queue_statements(*wanted)
+    rows, count = _queue_statements(*wanted, start=(page - 1) * PAGE_SIZE)
     values = dict(
         status=filters.get("status"),
         severity=filters.get("severity"),
         assignee=int(filters["assignee"]) if wanted[3] == "id" else None,
         viewer=viewer_id,
-        start=(page - 1) * PAGE_SIZE,
         now=now,
         soon=now + DUE_SOON,
     )
@@ -106,12 +105,24 @@ def _wanted(filters: dict) -> tuple:
     )
 
 
-@cache
+@lru_cache(maxsize=512)
 def _queue_statements(
-    status: bool, severity: bool, window: str, assignee: str, escalated: bool
+    status: bool,
+    severity: bool,
+    window: str,
+    assignee: str,
+    escalated: bool,
+    start: int,
 ) -> tuple[Baked, Baked]:
-    """The queue's page of rows and its count for one combination of filters,
-    baked. Slots: ``status``, ``severity``, ``assignee``, ``viewer``, ``start``."""
+    """The queue's page of rows from ``start`` and its count for one
+    combination of filters, baked. Slots: ``status``, ``severity``,
+    ``assignee``, ``viewer``.
+
+    The page's bounds are in the text, not parameters: PostgreSQL's plan for
+    any bounds (a generic plan) takes 44 ms here, so with parameters it plans
+    the statement again at every execution (1 ms); with the bounds written in,
+    it plans once per connection and page.
+    """
     ids = SupportCase.select(SupportCase.id).where(
         SupportCase.status.in_(OPEN_STATUSES)
     )
@@ -140,7 +151,7 @@ def _queue_statements(
         SupportCase.reported_at,
         SupportCase.id,
     )
-    page = ids.order_by(*order).offset(slot("start")).limit(PAGE_SIZE)
+    page = ids.order_by(*order).offset(SQL(str(int(start)))).limit(SQL(str(PAGE_SIZE)))
     rows = (
         SupportCase.select(*QUEUE_COLUMNS)
         .join(Contract)
