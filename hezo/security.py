@@ -60,11 +60,11 @@ def access_of(view) -> Access | None:
 @cache
 def _signed_in_user() -> Baked:
     """The enabled, enrolled user of a session token: read on every request,
-    with the name of their company (pages show it)."""
+    with their company (pages show its name)."""
     from .models import Company, User
 
     return Baked(
-        User.select(User, Company.id, Company.name)
+        User.select(User, Company)
         .join(Company, JOIN.LEFT_OUTER)
         .where(
             (User.session_token == slot("token"))

@@ -16,7 +16,7 @@ from hezo.db import utcnow
 from hezo.models import AuditEvent, AuthToken, OutboxMessage, RecoveryCode, User
 from hezo.outbox import render_mail
 
-from .factories import PASSWORD, fresh_code, login, make_user, race
+from .factories import PASSWORD, fresh_code, login, make_company, make_user, race
 from .test_security_enrolment import (  # noqa: F401
     isolated_requests,
     recovery_codes_on,
@@ -260,6 +260,21 @@ def test_seven_character_password_is_refused_with_the_reason(app, user):
     assert services.passwords.check_password(
         User.get_by_id(user.id).password_hash, PASSWORD
     )
+
+
+def test_new_password_with_the_companys_tax_id_is_refused(app, dbconn):
+    """The signed-in user's company (read with the user on every request)
+    carries its NIP into the password check."""
+    company = make_company(nip="7740001454", name="Zielona Dolina")
+    user = make_user(company=company)
+    browser = signed_in(app, user)
+    typed = "kot 7740001454 biega"
+    response = browser.post(
+        "/en/account/password",
+        data={"current": PASSWORD, "password": typed, "confirm": typed},
+    )
+    assert response.status_code == 422
+    assert "tax ID" in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
