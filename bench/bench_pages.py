@@ -12,8 +12,10 @@ TOTP code from the known secret) as the big company's customer and as an
 engineer, and measures:
 
 1. latency: ``--requests`` sequential requests per page from one client after
-   20 warm-up requests (no queueing: median and p99 are the server's time plus
-   the loopback HTTP round trip, which the floor pays too);
+   20 warm-up requests, the app's and the floor's in turns of 50, so that the
+   machine's drift falls on both alike (no queueing: median
+   and p99 are the server's time plus the loopback HTTP round trip, which the
+   floor pays too);
 2. throughput: the same number of requests from ``--concurrency`` client
    threads at once: requests per second (and the latencies under that load);
 3. the PDF export of the 100-message case: median of ``--pdf-runs`` (10).
@@ -64,6 +66,7 @@ RATIO_TARGET = 2.0
 P99_TARGET_MS = 50.0
 PDF_TARGET_S = 0.3
 WARMUP = 20
+BLOCK = 50  # requests per turn when app and floor are measured in turns
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -196,17 +199,25 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def sequential(client: Client, path: str, count: int, limit: float) -> list[float]:
-    for _ in range(min(WARMUP, count)):
-        client.get(path)
-    times = []
+def interleaved(pairs: list[tuple[Client, str]], count: int, limit: float,
+                block: int = BLOCK) -> list[list[float]]:
+    """``count`` sequential requests to each (client, path), in turns of
+    ``block`` requests: a drift of the machine meanwhile (other processes, CPU
+    frequency) falls on both sides alike, and within a turn each side runs as
+    warm as in a loop of its own (one request each in turn would let the app
+    push the floor's code and data out of the CPU's caches, and make the floor
+    look slower than it is)."""
+    for client, path in pairs:
+        for _ in range(min(WARMUP, count)):
+            client.get(path)
+    times: list[list[float]] = [[] for _ in pairs]
     deadline = time.monotonic() + limit
-    for _ in range(count):
-        started = time.perf_counter()
-        client.get(path)
-        times.append(time.perf_counter() - started)
-        if time.monotonic() > deadline:
-            break
+    while len(times[0]) < count and time.monotonic() < deadline:
+        for (client, path), mine in zip(pairs, times, strict=True):
+            for _ in range(min(block, count - len(mine))):
+                started = time.perf_counter()
+                client.get(path)
+                mine.append(time.perf_counter() - started)
     return times
 
 
@@ -322,9 +333,11 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
             path = real_path(name, manifest)
             page = same_page(users[role].get(path), floor_client.get(floor_path(name)))
             page["path"] = path
-            for side, client, url in (("app", users[role], path),
-                                      ("floor", floor_client, floor_path(name))):
-                times = sequential(client, url, args.requests, args.time_limit)
+            sides = (("app", users[role], path),
+                     ("floor", floor_client, floor_path(name)))
+            latencies = interleaved([(client, url) for _side, client, url in sides],
+                                    args.requests, args.time_limit)
+            for (side, client, url), times in zip(sides, latencies, strict=True):
                 page[side] = summary(times)
                 times, wall = concurrent(client, url, args.requests,
                                          args.concurrency, args.time_limit)
