@@ -91,6 +91,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.i18n import switch_language_url
     from hezo.models import User
     from hezo.models.cases import OPEN_STATUSES, STATUSES
+    from hezo.paging import page_count
     from hezo.sla import breach_state
     from hezo.staff import queries as staff_queries
 
@@ -116,8 +117,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             }
         if name == "cases":
             cases, total = case_queries.case_list(user, "", "", 1)
-            pages_ = max((total + case_queries.PAGE_SIZE - 1)
-                         // case_queries.PAGE_SIZE, 1)
+            pages_ = page_count(total, case_queries.PAGE_SIZE)
             return base | {
                 "template": "cases/list.html", "cases": cases, "total": total,
                 "page": 1, "pages": pages_, "status": "", "q": "",
@@ -136,8 +136,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             filters = dict.fromkeys(staff_queries.FILTER_NAMES, "")
             result = staff_queries.queue_page(filters, user.id, 1, now)
             cases, total = result.cases, result.total
-            pages_ = max((total + staff_queries.PAGE_SIZE - 1)
-                         // staff_queries.PAGE_SIZE, 1)
+            pages_ = page_count(total, staff_queries.PAGE_SIZE)
             return base | {
                 "template": "staff/queue.html", "cases": cases, "total": total,
                 "page": 1, "pages": pages_, "filters": filters,

@@ -69,10 +69,10 @@ class BaseModel(Model):
         legacy_table_names = False
 
 
-def one_row(*columns) -> dict:
-    """The values of aliased ``columns`` (scalar subqueries, such as counts)
-    read in one statement, by alias."""
-    return Select(columns=columns).bind(db).dicts().get()
+def scalars(*columns):
+    """A select of aliased ``columns`` (scalar subqueries, such as counts) as
+    one row, read as a dict by alias."""
+    return Select(columns=columns).bind(db).dicts()
 
 
 class Slot:
@@ -94,14 +94,20 @@ def slot(name: str, field=None) -> Value:
     return Value(Slot(name, field and field.db_value), converter=False)
 
 
-def slot_contains(column, name: str, op: str = OP.ILIKE) -> Expression:
+def slot_contains(column, name: str, same_case: bool = False):
     """``column`` contains a text, given to slot ``name`` as ``like_pattern(text)``.
 
-    ``op`` as peewee's ``contains()``: ILIKE (PostgreSQL's ILIKE, SQLite's
-    LIKE); OP.LIKE where both sides are of one case already.
+    Case-insensitive, as peewee's ``contains()`` (PostgreSQL's ILIKE, SQLite's
+    LIKE); with ``same_case`` (both sides of one case already) a plain LIKE on
+    both databases, which PostgreSQL answers faster than ILIKE. (peewee would
+    turn its own LIKE into SQLite's GLOB.)
     """
     escape = Value("\\", converter=False)
-    return Expression(column, op, NodeList((slot(name), SQL("ESCAPE"), escape)))
+    if same_case:
+        return NodeList(
+            (column, SQL("LIKE"), slot(name), SQL("ESCAPE"), escape), parens=True
+        )
+    return Expression(column, OP.ILIKE, NodeList((slot(name), SQL("ESCAPE"), escape)))
 
 
 def like_pattern(text: str) -> str:
@@ -157,6 +163,12 @@ class BoundStatement:
 
     def __iter__(self):
         return iter(self.execute())
+
+    def first(self):
+        """The first row, or None (all rows are read: a statement left half-read
+        would keep SQLite's snapshot of the database open)."""
+        rows = list(self)
+        return rows[0] if rows else None
 
 
 def fetch_all(*queries) -> list[list]:

@@ -85,8 +85,7 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token):
-        found = list(_signed_in_user().bind(token=token))
-        return found[0] if found else None
+        return _signed_in_user().bind(token=token).first()
 
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_expire_session)

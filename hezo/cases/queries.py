@@ -10,9 +10,9 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import abort
-from peewee import JOIN, SQL, Select, fn
+from peewee import JOIN, SQL, fn
 
-from ..db import Baked, db, fetch_all, like_pattern, slot, slot_contains
+from ..db import Baked, fetch_all, like_pattern, scalars, slot, slot_contains
 from ..models import (
     Attachment,
     Company,
@@ -88,10 +88,10 @@ def with_parts():
 def get_case_or_404(number: str, viewer) -> SupportCase:
     """The case with its contract, device and company, if ``viewer`` may see it."""
     statement = _page_statements(viewer.role)[0]
-    found = list(statement.bind(number=number, company=viewer.company_id))
-    if not found:
+    case = statement.bind(number=number, company=viewer.company_id).first()
+    if case is None:
         abort(404)
-    return found[0]
+    return case
 
 
 class _Viewer(NamedTuple):
@@ -100,6 +100,10 @@ class _Viewer(NamedTuple):
     role: str
     is_staff: bool
     company_id: object
+
+    @classmethod
+    def of_role(cls, role: str) -> "_Viewer":
+        return cls(role, role in STAFF_ROLES, slot("company"))
 
 
 def case_list(
@@ -156,7 +160,7 @@ def _list_statements(
     Open cases first is two index walks on (company, last activity) that stop
     after a page, not a sort of all of a company's cases by "is open".
     """
-    viewer = _Viewer(role, role in STAFF_ROLES, slot("company"))
+    viewer = _Viewer.of_role(role)
     customer = slot("customer") if by_customer else None
     query = _narrow(scope(_joined(*LIST_COLUMNS), viewer), status_kind, customer)
     counted = query
@@ -191,8 +195,11 @@ def _list_statements(
             .offset(slot("closed_start"))
             .limit(slot("size"))
         )
-    counts = Select(columns=_counts(counted)).bind(db).dicts()
-    return Baked(first), Baked(counts), None if closed is None else Baked(closed)
+    return (
+        Baked(first),
+        Baked(scalars(*_counts(counted))),
+        None if closed is None else Baked(closed),
+    )
 
 
 #: What a case list shows of each case (the rest of its 34 columns is left
@@ -272,7 +279,7 @@ def _page_statements(role: str) -> tuple[Baked, ...]:
     """A case page's selects for viewers of ``role``, baked: the case by its
     number (in the viewer's scope), its files, messages, consent history and
     status history. Slots: ``number`` and the viewer's ``company``."""
-    viewer = _Viewer(role, role in STAFF_ROLES, slot("company"))
+    viewer = _Viewer.of_role(role)
     number = slot("number")
     case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
     case = scope(with_parts().where(SupportCase.number == number), viewer).limit(1)

@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import abort
-from peewee import JOIN, OP, SQL, fn
+from peewee import JOIN, SQL, fn
 
-from ..db import Baked, fetch_all, is_sqlite, like_pattern, slot, slot_contains
+from ..db import Baked, fetch_all, like_pattern, slot, slot_contains
 from ..models import Company, Contract, Device
+from ..paging import page_count
 
 Partner = Company.alias()
 PAGE_SIZE = 20
@@ -38,33 +39,31 @@ def normalise_search(text: str | None) -> str:
 
 
 def contract_page(company_id: int, search: str, page: int) -> ContractPage:
-    """One page of the company's contracts, newest end date first, matching
-    ``search`` if given (its number, legacy number, a serial or a product
-    contains it).
+    """Page ``page`` (from 1) of the company's contracts, newest end date
+    first, matching ``search`` if given (its number, legacy number, a serial or
+    a product contains it).
 
     Each row carries its partner (``contract.partner``, joined, or None) and
     ``device_count``. The count and the rows are read together (one round
     trip on PostgreSQL); a page past the end is read again as the last one.
     """
-    count, rows = _statements(is_sqlite(), bool(search))
+    count, rows = _statements(bool(search))
     values = dict(
         company=company_id,
         text=like_pattern(search),
         upper=like_pattern(search.upper()),
-        start=(max(1, page) - 1) * PAGE_SIZE,
+        start=(page - 1) * PAGE_SIZE,
     )
     ((total,),), contracts = fetch_all(count.bind(**values), rows.bind(**values))
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = page_count(total, PAGE_SIZE)
     if page > pages:
         page, values["start"] = pages, (pages - 1) * PAGE_SIZE
         contracts = list(rows.bind(**values))
-    return ContractPage(
-        contracts=contracts, page=max(1, page), pages=pages, total=total
-    )
+    return ContractPage(contracts=contracts, page=page, pages=pages, total=total)
 
 
 @cache
-def _statements(sqlite: bool, searching: bool) -> tuple[Baked, Baked]:
+def _statements(searching: bool) -> tuple[Baked, Baked]:
     """The contract list's count and page, baked (slots: ``company``, the
     search's ``text`` and ``upper`` patterns, ``start``)."""
     devices = Device.select(fn.COUNT(Device.id)).where(Device.contract == Contract.id)
@@ -76,13 +75,13 @@ def _statements(sqlite: bool, searching: bool) -> tuple[Baked, Baked]:
         .where(Contract.customer == slot("company"))
     )
     if searching:
-        query = query.where(_matching(sqlite))
+        query = query.where(_matching())
     count = query.select(fn.COUNT(SQL("*"))).tuples()
     rows = query.order_by(Contract.end_date.desc(), Contract.number, Contract.id)
     return Baked(count), Baked(rows.offset(slot("start")).limit(PAGE_SIZE))
 
 
-def _matching(sqlite: bool):
+def _matching():
     """Contracts whose number, legacy number, a serial or a product contains
     the search text.
 
@@ -91,15 +90,13 @@ def _matching(sqlite: bool):
     of every company). Serials are stored upper-case, products are compared
     upper-cased, and the text upper-cased: as case cannot differ, PostgreSQL
     gets a plain LIKE, as its ILIKE over a company's thousands of serials costs
-    half as much again. (peewee's ILIKE is SQLite's plain LIKE; its LIKE would
-    be GLOB.)
+    half as much again.
     """
-    upper_op = OP.ILIKE if sqlite else OP.LIKE
     devices = Device.select(SQL("1")).where(
         (Device.contract == Contract.id)
         & (
-            slot_contains(Device.serial, "upper", upper_op)
-            | slot_contains(fn.UPPER(Device.product), "upper", upper_op)
+            slot_contains(Device.serial, "upper", same_case=True)
+            | slot_contains(fn.UPPER(Device.product), "upper", same_case=True)
         )
     )
     return (

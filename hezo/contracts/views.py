@@ -5,6 +5,7 @@ from ..cases.services import local_day
 from ..catalogue import get_plan
 from ..db import utcnow
 from ..htmx import render_page_or_fragment
+from ..paging import requested_page
 from ..security import customer_required
 from . import bp, queries
 
@@ -24,11 +25,10 @@ def _helpers():
 @customer_required
 def index():
     search = queries.normalise_search(request.args.get("q"))
-    page = request.args.get("page", 1, type=int)
     return render_page_or_fragment(
         "contracts/list.html",
         "contracts/_rows.html",
-        result=queries.contract_page(current_user.company_id, search, page),
+        result=queries.contract_page(current_user.company_id, search, requested_page()),
         q=search,
     )
 

@@ -7,7 +7,7 @@ from typing import NamedTuple
 from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
-from ..db import Baked, db, fetch_all, slot
+from ..db import Baked, db, fetch_all, scalars, slot
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
 
@@ -66,7 +66,7 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     shown are joined to their contract, device, company and engineer.
     """
     wanted = _wanted(filters)
-    rows, count = _queue_statements(*wanted, start=(page - 1) * PAGE_SIZE)
+    _ids, count = _queue_ids(*wanted)
     values = dict(
         status=filters.get("status"),
         severity=filters.get("severity"),
@@ -77,7 +77,7 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     )
     statements = [
         _counts_statement().bind(**values),
-        rows.bind(**values),
+        _queue_rows(wanted, (page - 1) * PAGE_SIZE).bind(**values),
         _engineers_statement().bind(),
     ]
     filtered = any(wanted)
@@ -105,24 +105,12 @@ def _wanted(filters: dict) -> tuple:
     )
 
 
-@lru_cache(maxsize=512)
-def _queue_statements(
-    status: bool,
-    severity: bool,
-    window: str,
-    assignee: str,
-    escalated: bool,
-    start: int,
-) -> tuple[Baked, Baked]:
-    """The queue's page of rows from ``start`` and its count for one
-    combination of filters, baked. Slots: ``status``, ``severity``,
-    ``assignee``, ``viewer``.
-
-    The page's bounds are in the text, not parameters: PostgreSQL's plan for
-    any bounds (a generic plan) takes 44 ms here, so with parameters it plans
-    the statement again at every execution (1 ms); with the bounds written in,
-    it plans once per connection and page.
-    """
+@cache
+def _queue_ids(
+    status: bool, severity: bool, window: str, assignee: str, escalated: bool
+):
+    """The ids of the open cases one combination of filters selects, and their
+    count, baked. Slots: ``status``, ``severity``, ``assignee``, ``viewer``."""
     ids = SupportCase.select(SupportCase.id).where(
         SupportCase.status.in_(OPEN_STATUSES)
     )
@@ -145,6 +133,20 @@ def _queue_statements(
         ids = ids.where(SupportCase.assignee == slot("assignee"))
     if escalated:
         ids = ids.where(SupportCase.escalated_at.is_null(False))
+    count = Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db)
+    return ids, Baked(count.tuples())
+
+
+@lru_cache(maxsize=512)
+def _queue_rows(wanted: tuple, start: int) -> Baked:
+    """The queue's page of rows from ``start`` for the filters ``wanted``, baked.
+
+    The page's bounds are in the text, not parameters: PostgreSQL's plan for
+    any bounds (a generic plan) takes 44 ms here, so with parameters it plans
+    the statement again at every execution (1 ms); with the bounds written in,
+    it plans once per connection and page.
+    """
+    ids, _count = _queue_ids(*wanted)
     order = (
         SupportCase.next_due_at.asc(nulls="LAST"),
         severity_rank(),
@@ -152,7 +154,7 @@ def _queue_statements(
         SupportCase.id,
     )
     page = ids.order_by(*order).offset(SQL(str(int(start)))).limit(SQL(str(PAGE_SIZE)))
-    rows = (
+    return Baked(
         SupportCase.select(*QUEUE_COLUMNS)
         .join(Contract)
         .switch(SupportCase)
@@ -164,8 +166,6 @@ def _queue_statements(
         .where(SupportCase.id.in_(page))
         .order_by(*order)
     )
-    count = Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db).tuples()
-    return Baked(rows), Baked(count)
 
 
 @cache
@@ -181,14 +181,12 @@ def _counts_statement() -> Baked:
     ranges["breached"] = is_open & (due < now)
     ranges["due_soon"] = is_open & (due >= now) & (due < slot("soon", due))
     return Baked(
-        Select(
-            columns=[
+        scalars(
+            *(
                 SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
                 for name, condition in ranges.items()
-            ]
+            )
         )
-        .bind(db)
-        .dicts()
     )
 
 
