@@ -16,6 +16,12 @@ from .factories import login, make_company, make_contract, make_user
 
 @pytest.fixture
 def world(dbconn):
+    return make_world()
+
+
+def make_world() -> dict:
+    """A customer company with a 4-hour contract sold by NetPartner, one of
+    its users and an engineer."""
     partner = make_company("1860913901", "NetPartner S.A.")
     company = make_company("5260181596", "Żółw Sp. z o.o.")
     contract = make_contract(
@@ -204,18 +210,21 @@ def test_engineer_works_the_case_through_the_pages(client, world):
     base = f"/pl/staff/cases/{case.number}"
     assert (
         client.post(
-            base + "/assign", data={"assignee": str(world["engineer"].id)}
+            base + "/assign",
+            data={"assignee": str(world["engineer"].id), "seen": "none"},
         ).status_code
         == 303
     )
     assert (
         client.post(
-            base + "/transition", data={"status": "in_verification"}
+            base + "/transition", data={"status": "in_verification", "seen": "new"}
         ).status_code
         == 303
     )
     bad = client.post(
-        base + "/transition", data={"status": "closed"}, headers={"HX-Request": "true"}
+        base + "/transition",
+        data={"status": "closed", "seen": "in_verification"},
+        headers={"HX-Request": "true"},
     )
     assert bad.status_code == 422 and "<html" not in bad.get_data(as_text=True)
     case = SupportCase.get_by_id(case.id)

@@ -253,6 +253,7 @@ class CaseRecord(NamedTuple):
     messages: list[Message]  # oldest first, each with its ``attachments``
     consents: list[ConsentEvent]  # newest first
     history: list[StatusChange]  # oldest first
+    related: list[SupportCase]  # the case it follows and those following it
 
 
 def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseRecord]:
@@ -271,7 +272,11 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
 def case_record(case: SupportCase, viewer) -> CaseRecord:
     """The record of a case already read (and so already allowed)."""
     _case, *statements = _page_statements(viewer.role)
-    return _record(*fetch_all(*(s.bind(number=case.number) for s in statements)))
+    return _record(
+        *fetch_all(
+            *(s.bind(number=case.number, company=viewer.company_id) for s in statements)
+        )
+    )
 
 
 @cache
@@ -302,7 +307,25 @@ def _record_queries(case, viewer) -> tuple:
         StatusChange.select()
         .where(StatusChange.case == case)
         .order_by(StatusChange.created_at, StatusChange.id),
+        _related(case, viewer),
     )
+
+
+def _related(case, viewer):
+    """The case that ``case`` follows and the cases that follow it, those the
+    viewer may see (numbers only)."""
+    earlier = SupportCase.alias()
+    return scope(
+        SupportCase.select(SupportCase.id, SupportCase.number, SupportCase.follows)
+        .join(Contract)
+        .where(
+            (SupportCase.follows == case)
+            | SupportCase.id.in_(
+                earlier.select(earlier.follows).where(earlier.id == case)
+            )
+        ),
+        viewer,
+    ).order_by(SupportCase.id)
 
 
 def _messages(case, viewer):
@@ -333,13 +356,13 @@ def _files(case, viewer):
     return files.order_by(Attachment.created_at, Attachment.id)
 
 
-def _record(files, messages, consents, history) -> CaseRecord:
+def _record(files, messages, consents, history, related) -> CaseRecord:
     by_message = defaultdict(list)
     for attachment in files:
         by_message[attachment.message_id].append(attachment)
     for message in messages:
         message.attachments = by_message.get(message.id, [])
-    return CaseRecord(files, messages, consents, history)
+    return CaseRecord(files, messages, consents, history, related)
 
 
 def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment:

@@ -104,6 +104,7 @@ def open_case(
     channel: str = "portal",
     reporter: User | None = None,
     contact: dict | None = None,
+    follows: SupportCase | None = None,
 ) -> SupportCase:
     """Open a case on an active contract for a serial it covers.
 
@@ -111,7 +112,8 @@ def open_case(
     or e-mail (then ``reporter`` is the customer's user, if any, or ``contact``
     holds the caller's ``name`` and ``email``). The response
     clock starts at ``now``; the reporter is e-mailed a confirmation and the
-    engineers' team address a notification.
+    engineers' team address a notification. ``follows`` is the earlier case
+    this one continues (a reply to a case settled too long ago).
     """
     if device.contract_id != contract.id or not contract.is_active_on(local_day(now)):
         raise CaseError("contract")
@@ -139,6 +141,7 @@ def open_case(
             created_at=now,
             last_activity_at=now,
             response_due_at=sla.response_due(now, contract.service_code),
+            follows=follows,
         )
         case.number = case_number(case.id, local_day(now).year)
         case.next_due_at = next_due(case)
@@ -195,7 +198,18 @@ def post_message(
     now: datetime,
     internal: bool = False,
 ) -> Message:
-    """Add a message (an internal note when ``internal``, staff only) to a case."""
+    """Add a message (an internal note when ``internal``, staff only) to a case.
+
+    A customer's (or partner's) message marks the case "customer replied" in
+    the queue, ends a wait for the customer or reopens a case settled within
+    14 days (``workflow.customer_reply_moves``) and tells the assigned engineer,
+    or the engineers' team address, by e-mail. On a case resolved or closed
+    longer ago it raises CaseError("settled"), writing nothing: a new case
+    that refers to it is the way on. An engineer's answer clears the mark,
+    stops the response clock and tells the reporter.
+    """
+    from . import workflow
+
     internal = internal and actor.is_staff
 
     def work():
@@ -210,13 +224,18 @@ def post_message(
         )
         _save_files(case, message, files, actor)
         changes = {"last_activity_at": now}
-        if actor.is_staff and not internal and case.first_response_at is None:
-            changes["first_response_at"] = case.first_response_at = now
-        if not actor.is_staff and case.status == "waiting_for_customer":
-            from .workflow import resume_clocks
-
-            changes.update(resume_clocks(case, now, actor, "customer_answered"))
-        changes["next_due_at"] = next_due(case)
+        if not actor.is_staff:
+            settled = workflow.settled_at(case)
+            if settled is not None and not workflow.is_reopenable(settled, now):
+                raise CaseError("settled")
+            moved = workflow.customer_reply_moves(case, actor, now, settled)
+            changes["customer_replied_at"] = case.customer_replied_at = now
+            _notify_reply(case, actor, reopened=moved == "reopened")
+        elif not internal:
+            changes["customer_replied_at"] = case.customer_replied_at = None
+            if case.first_response_at is None:
+                changes["first_response_at"] = case.first_response_at = now
+                changes["next_due_at"] = case.next_due_at = next_due(case)
         SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
         reporter = case.reporter
         if actor.is_staff and not internal and reporter and reporter.notify_by_email:
@@ -230,6 +249,25 @@ def post_message(
         return message
 
     return _finish(files, work)
+
+
+def _notify_reply(case: SupportCase, author: User, reopened: bool) -> None:
+    """Tell the assigned engineer (the team address when nobody is assigned,
+    or the engineer is disabled or takes no e-mail) of a customer's reply."""
+    engineer = case.assignee if case.assignee_id else None
+    if engineer and engineer.is_enabled and engineer.notify_by_email:
+        recipient, language = engineer.email, engineer.language
+    else:
+        recipient, language = current_app.config["ENGINEERS_EMAIL"], "pl"
+    queue_mail(
+        recipient,
+        "case_reply_for_staff",
+        language,
+        case=case,
+        author=author.full_name,
+        reopened=reopened,
+        lang=language,
+    )
 
 
 def _record_consent(case, actor, granted: bool, now, via: str) -> ConsentEvent:

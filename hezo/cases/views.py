@@ -21,12 +21,12 @@ from ..attachments import (
 from ..audit import audit
 from ..db import db, utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
-from ..models import Attachment, Contract, Device
+from ..models import Attachment, Contract, Device, SupportCase
 from ..models.cases import STATUSES
 from ..paging import page_count, requested_page
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
-from . import bp, queries, services
+from . import bp, queries, services, workflow
 from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm
 
 readers = signed_in
@@ -122,6 +122,7 @@ def new():
         }
     )
     contract = fill_choices(form, contracts)
+    form.follows_case = earlier_case(request.values.get("follows", ""))
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(
             "cases/new.html",
@@ -162,6 +163,7 @@ def new():
         share=form.share.data,
         files=staged,
         now=now,
+        follows=form.follows_case,
     )
     flash(
         _(
@@ -173,6 +175,16 @@ def new():
         "success",
     )
     return redirect(url_for(".detail", number=case.number), 303)
+
+
+def earlier_case(number: str) -> SupportCase | None:
+    """The customer's own case that a new one follows up on (None if not theirs)."""
+    if not number:
+        return None
+    return SupportCase.get_or_none(
+        (SupportCase.number == number[:24])
+        & (SupportCase.company == current_user.company_id)
+    )
 
 
 def format_due(moment) -> str:
@@ -187,6 +199,7 @@ def format_due(moment) -> str:
 def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
     """The case page's data (its record read now unless given)."""
     record = record or queries.case_record(case, current_user)
+    settled = workflow.settled_at(case, record.history)
     return dict(
         case=case,
         plan=catalogue.get_plan(case.contract.service_code),
@@ -198,6 +211,12 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         escalation_form=EscalationForm(formdata=None),
         consent_form=ConsentForm(formdata=None),
         partner=case.contract.partner,
+        follows=next((c for c in record.related if c.id == case.follows_id), None),
+        followed_by=[c for c in record.related if c.follows_id == case.id],
+        # A customer's reply would no longer reopen it: offer a new case instead.
+        reply_closed=settled is not None
+        and not workflow.is_reopenable(settled, utcnow()),
+        reopen_days=workflow.REOPEN_WITHIN.days,
     )
 
 
@@ -247,14 +266,19 @@ def post_message(number):
         if wants_fragment():
             return render_template("cases/_reply.html", **context), 422
         return render_template("cases/detail.html", **context), 422
-    services.post_message(
-        case,
-        current_user,
-        form.body.data,
-        staged,
-        utcnow(),
-        internal=current_user.is_staff and form.internal.data,
-    )
+    try:
+        services.post_message(
+            case,
+            current_user,
+            form.body.data,
+            staged,
+            utcnow(),
+            internal=current_user.is_staff and form.internal.data,
+        )
+    except services.CaseError:  # settled too long ago: the page offers a new case
+        context = detail_context(case)
+        template = "cases/_reply.html" if wants_fragment() else "cases/detail.html"
+        return render_template(template, **context), 409
     if wants_fragment():
         return render_template("cases/_after_reply.html", **page_context(case))
     return redirect(url_for(".detail", number=number, _anchor="thread"), 303)

@@ -7,7 +7,7 @@ the delivery clock, delivery the return clock. Every change is a StatusChange
 row (who, when) that the customer sees as the status history.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .. import sla
 from ..catalogue import get_plan
@@ -35,12 +35,20 @@ def allowed(case: SupportCase) -> tuple[str, ...]:
     return TRANSITIONS.get(case.status, ())
 
 
-def resume_clocks(case: SupportCase, now: datetime, actor: User, note: str) -> dict:
-    """Field changes that end a wait for the customer (clocks pushed by the pause).
+class StaleCase(Exception):
+    """The case is no longer in the state the actor saw: nothing was written."""
 
-    Records the status change back to ``in_verification``; the caller writes
-    the returned fields (and recomputes ``next_due_at``).
-    """
+
+#: A customer's reply within this time of resolving or closing reopens the case;
+#: later the reply form offers a new case that refers to this one.
+REOPEN_WITHIN = timedelta(days=14)
+#: Where a reopened case goes: an engineer looks at it again before anything else.
+REOPENED_STATUS = "in_verification"
+SETTLED = ("resolved", "closed")
+
+
+def resume_clocks(case: SupportCase, now: datetime) -> dict:
+    """Field changes that end a wait for the customer (clocks pushed by the pause)."""
     window = get_plan(case.contract.service_code).window
     changes = {"status": "in_verification", "paused_at": None}
     if case.paused_at is not None:
@@ -51,17 +59,52 @@ def resume_clocks(case: SupportCase, now: datetime, actor: User, note: str) -> d
             changes["response_due_at"] = sla.resume_due(
                 case.response_due_at, case.paused_at, now, window
             )
-    StatusChange.create(
-        case=case,
-        from_status=case.status,
-        to_status="in_verification",
-        actor=actor,
-        note=note,
-        created_at=now,
-    )
+    return changes
+
+
+def move(
+    case: SupportCase,
+    seen: str,
+    changes: dict,
+    steps: list[str],
+    actor: User,
+    now: datetime,
+    note: str = "",
+) -> None:
+    """Write ``changes`` only if the case is still in status ``seen``.
+
+    One conditional UPDATE (``WHERE status = seen``), so of two moves from the
+    same state exactly one applies, on SQLite and PostgreSQL alike; then the
+    history rows, one per status of ``steps`` (from ``seen`` on). Raises
+    StaleCase, with ``case`` unchanged, when another move came first. Call it
+    inside the transaction that writes the e-mails, so a loser writes nothing.
+    """
+    before = {name: getattr(case, name) for name in (*changes, "next_due_at")}
     for name, value in changes.items():
         setattr(case, name, value)
-    return changes
+    from .services import next_due
+
+    case.next_due_at = next_due(case)
+    values = changes | {"next_due_at": case.next_due_at, "last_activity_at": now}
+    applied = (
+        SupportCase.update(**values)
+        .where((SupportCase.id == case.id) & (SupportCase.status == seen))
+        .execute()
+    )
+    if applied != 1:
+        for name, value in before.items():
+            setattr(case, name, value)
+        raise StaleCase(seen)
+    case.last_activity_at = now
+    for from_status, to_status in zip((seen, *steps), steps, strict=False):
+        StatusChange.create(
+            case=case,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            note=note,
+            created_at=now,
+        )
 
 
 def transition(
@@ -70,6 +113,7 @@ def transition(
     to: str,
     now: datetime,
     *,
+    seen: str | None = None,
     carrier: str = "",
     waybill: str = "",
     delivered_at: datetime | None = None,
@@ -78,35 +122,93 @@ def transition(
 ) -> None:
     """Move the case to ``to``, starting or stopping the clocks that go with it.
 
-    Raises TransitionError when ``to`` may not follow the current status or
-    the shipment data it needs is missing. The reporter is told by e-mail.
+    ``seen`` is the status the engineer saw (default: the one ``case`` was
+    read with); raises StaleCase, writing nothing, when the case is no longer
+    in it. Raises TransitionError when ``to`` may not follow the current
+    status or the shipment data it needs is missing. The reporter is told by
+    e-mail.
     """
+    seen = case.status if seen is None else seen
+    if seen != case.status:
+        raise StaleCase(seen)
     if to not in allowed(case):
         raise TransitionError("transition")
     changes = _effects(case, to, now, carrier, waybill, delivered_at, return_waybill)
+    steps = [to]
+    if case.status == "waiting_for_customer":
+        changes = resume_clocks(case, now) | changes
+        steps = ["in_verification", to] if to != "in_verification" else steps
     with db.atomic():
-        if case.status == "waiting_for_customer":
-            changes = resume_clocks(case, now, actor, note) | changes
-            if to == "in_verification":
-                to = ""  # already recorded by resume_clocks
-        if to:
-            StatusChange.create(
-                case=case,
-                from_status=case.status,
-                to_status=to,
-                actor=actor,
-                note=note,
-                created_at=now,
-            )
-            changes["status"] = to
-        for name, value in changes.items():
-            setattr(case, name, value)
-        from .services import next_due
-
-        case.next_due_at = changes["next_due_at"] = next_due(case)
-        changes["last_activity_at"] = now
-        SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
+        move(case, seen, changes | {"status": to}, steps, actor, now, note)
         _notify(case)
+
+
+def assign_case(case: SupportCase, engineer: User | None, seen: int | None) -> None:
+    """Give the case to ``engineer`` (nobody when None) if it is still assigned
+    to ``seen`` (the engineer's id the page showed; None for nobody): one
+    conditional UPDATE. Raises StaleCase, writing nothing, otherwise."""
+    current = (
+        SupportCase.assignee.is_null()
+        if seen is None
+        else (SupportCase.assignee == seen)
+    )
+    applied = (
+        SupportCase.update(assignee=engineer)
+        .where((SupportCase.id == case.id) & current)
+        .execute()
+    )
+    if applied != 1:
+        raise StaleCase(seen)
+    case.assignee = engineer
+
+
+def customer_reply_moves(
+    case: SupportCase, actor: User, now: datetime, settled: datetime | None
+) -> str:
+    """What a customer's (or partner's) reply does to the status, applied.
+
+    It ends a wait for the customer, or reopens a case resolved or closed
+    within REOPEN_WITHIN (``settled`` is when; see ``settled_at``). Returns
+    "answered", "reopened" or "" (nothing moved; also when an engineer moved
+    the case at the same moment: their move stands). Call inside the reply's
+    transaction; the move has a savepoint of its own.
+    """
+    if case.status == "waiting_for_customer":
+        kind, changes, note = "answered", resume_clocks(case, now), "customer_answered"
+    elif case.status in SETTLED and is_reopenable(settled, now):
+        kind, changes, note = "reopened", {"status": REOPENED_STATUS}, "reopened"
+    else:
+        return ""
+    try:
+        with db.atomic():
+            move(case, case.status, changes, [changes["status"]], actor, now, note)
+    except StaleCase:
+        return ""
+    return kind
+
+
+def settled_at(case: SupportCase, history=None) -> datetime | None:
+    """When the case reached its current status, if resolved or closed.
+
+    Read from ``history`` (the case's StatusChange rows, oldest first) when
+    given, else from the database; a settled case without its history row
+    counts from its last activity.
+    """
+    if case.status not in SETTLED:
+        return None
+    if history is None:
+        history = (
+            StatusChange.select(StatusChange.to_status, StatusChange.created_at)
+            .where(StatusChange.case == case.id)
+            .order_by(StatusChange.created_at, StatusChange.id)
+        )
+    moments = [c.created_at for c in history if c.to_status == case.status]
+    return moments[-1] if moments else case.last_activity_at
+
+
+def is_reopenable(settled: datetime | None, now: datetime) -> bool:
+    """Whether a reply at ``now`` still reopens a case settled at ``settled``."""
+    return settled is not None and now - settled <= REOPEN_WITHIN
 
 
 def _effects(case, to, now, carrier, waybill, delivered_at, return_waybill) -> dict:

@@ -102,6 +102,8 @@ def up(migrator, db):
         paused_seconds = IntegerField(default=0)
         escalated_at = UTCDateTimeField(null=True)
         escalation_reason = TextField(default='')
+        customer_replied_at = UTCDateTimeField(null=True)
+        follows = ForeignKeyField('self', null=True)
         last_activity_at = UTCDateTimeField()
         created_at = UTCDateTimeField()
         class Meta:

@@ -58,6 +58,11 @@ class SupportCase(BaseModel):
     paused_seconds = IntegerField(default=0)
     escalated_at = UTCDateTimeField(null=True)
     escalation_reason = TextField(default="")
+    # Set by a customer's (or partner's) message, cleared by an engineer's
+    # answer: the queue's "customer replied" mark.
+    customer_replied_at = UTCDateTimeField(null=True)
+    # The earlier case this one continues (a reply to a case settled too long ago).
+    follows = ForeignKeyField("self", null=True, backref="followed_by")
     last_activity_at = UTCDateTimeField(default=utcnow)
     created_at = UTCDateTimeField(default=utcnow)
 

@@ -1,11 +1,18 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateTimeLocalField,
+    HiddenField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, Length, Optional
+from wtforms.validators import AnyOf, Email, InputRequired, Length, Optional, Regexp
 
 from ..accounts.forms import NO_CRLF, PHONE
 from ..cases.forms import CaseForm
+from ..models.cases import STATUSES
 
 STATUS_CHOICES = [
     SelectChoice("in_verification", _l("Start verification")),
@@ -20,10 +27,15 @@ STATUS_CHOICES = [
 
 class AssignForm(FlaskForm):
     assignee = SelectField(_l("Assign to"), validate_choice=False)
+    # The engineer the page showed ("none" for nobody): the change applies
+    # only if nobody reassigned the case in between.
+    seen = HiddenField(validators=[InputRequired(), Regexp(r"(none|[0-9]{1,18})\Z")])
 
 
 class TransitionForm(FlaskForm):
     status = SelectField(_l("New status"), choices=STATUS_CHOICES)
+    # The status the page showed: the move applies only if the case is still in it.
+    seen = HiddenField(validators=[InputRequired(), AnyOf(STATUSES)])
     carrier = StringField(
         _l("Carrier"), validators=[Optional(), Length(max=60), NO_CRLF]
     )

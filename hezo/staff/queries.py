@@ -14,7 +14,7 @@ from ..models.cases import OPEN_STATUSES
 PAGE_SIZE = 50
 DUE_SOON = timedelta(minutes=15)
 Assignee = User.alias()
-FILTER_NAMES = ("status", "severity", "window", "assignee", "escalated")
+FILTER_NAMES = ("status", "severity", "window", "assignee", "escalated", "replied")
 
 
 def severity_rank():
@@ -31,6 +31,7 @@ QUEUE_COLUMNS = (
     SupportCase.severity,
     SupportCase.next_due_at,
     SupportCase.escalated_at,
+    SupportCase.customer_replied_at,
     SupportCase.company,
     SupportCase.contract,
     SupportCase.device,
@@ -59,7 +60,8 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     round trip on PostgreSQL.
 
     ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
-    ("me", "none" or a user id) and escalated ("1"); others are ignored. The
+    ("me", "none" or a user id), escalated ("1") and replied ("1": the
+    customer wrote since an engineer last answered); others are ignored. The
     total is counted only when something is filtered (else it is the open
     count). The count and the choice of the page's rows read ``support_case``
     alone (through the ``(next_due_at, severity)`` index); only the 50 rows
@@ -92,7 +94,7 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
 def _wanted(filters: dict) -> tuple:
     """The kind of each filter given (what shapes the statements): status and
     severity (given or not), window, assignee ("me", "none", "id" or "") and
-    escalated."""
+    escalated and replied."""
     assignee = filters.get("assignee") or ""
     if assignee not in ("me", "none"):
         assignee = "id" if assignee.isdigit() else ""
@@ -102,12 +104,18 @@ def _wanted(filters: dict) -> tuple:
         filters.get("window") if filters.get("window") in ("8x5", "24x7") else "",
         assignee,
         filters.get("escalated") == "1",
+        filters.get("replied") == "1",
     )
 
 
 @cache
 def _queue_ids(
-    status: bool, severity: bool, window: str, assignee: str, escalated: bool
+    status: bool,
+    severity: bool,
+    window: str,
+    assignee: str,
+    escalated: bool,
+    replied: bool,
 ):
     """The ids of the open cases one combination of filters selects, and their
     count, baked. Slots: ``status``, ``severity``, ``assignee``, ``viewer``."""
@@ -133,6 +141,8 @@ def _queue_ids(
         ids = ids.where(SupportCase.assignee == slot("assignee"))
     if escalated:
         ids = ids.where(SupportCase.escalated_at.is_null(False))
+    if replied:
+        ids = ids.where(SupportCase.customer_replied_at.is_null(False))
     count = Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db)
     return ids, Baked(count.tuples())
 

@@ -8,7 +8,7 @@ from .. import sla
 from ..cases import queries as case_queries
 from ..cases import services as case_services
 from ..cases.views import detail_context, fill_choices, stage_files
-from ..cases.workflow import TransitionError, transition
+from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
 from ..db import utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..models import Device, SupportCase, User
@@ -60,14 +60,26 @@ def back_to_case(case, template: str):
 
 
 def staff_context(case, record=None) -> dict:
-    assign = AssignForm(formdata=None, assignee=str(case.assignee_id or ""))
+    assign = AssignForm(
+        formdata=None,
+        assignee=str(case.assignee_id or ""),
+        seen=str(case.assignee_id or "none"),
+    )
     assign.assignee.choices = [("", _("nobody"))] + [
         (str(u.id), u.full_name) for u in queries.engineers()
     ]
     return detail_context(case, record) | {
         "assign_form": assign,
-        "transition_form": TransitionForm(formdata=None),
+        "transition_form": TransitionForm(formdata=None, seen=case.status),
     }
+
+
+def changed_meanwhile(number: str, what: str):
+    """The answer to a move made on a state that has just changed: 409 and
+    the case as it is now (``what``: "status" or "assignee")."""
+    context = staff_context(staff_case(number)) | {"stale": what}
+    template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
+    return render_template(template, **context), 409
 
 
 @bp.post("/cases/<number>/assign")
@@ -85,8 +97,11 @@ def assign(number):
         )
         if engineer is None or not engineer.is_staff:
             abort(400)
-    SupportCase.update(assignee=engineer).where(SupportCase.id == case.id).execute()
-    case.assignee = engineer
+    seen = None if form.seen.data == "none" else int(form.seen.data)
+    try:
+        assign_case(case, engineer, seen)
+    except StaleCase:
+        return changed_meanwhile(number, "assignee")
     return back_to_case(case, "staff/_panel.html")
 
 
@@ -95,6 +110,8 @@ def assign(number):
 def change_status(number):
     case = staff_case(number)
     form = TransitionForm()
+    if form.is_submitted() and not form.seen.validate(form):
+        abort(400)
     if form.validate_on_submit():
         delivered = form.delivered_at.data
         if delivered is not None:
@@ -105,12 +122,15 @@ def change_status(number):
                 current_user,
                 form.status.data,
                 utcnow(),
+                seen=form.seen.data,
                 carrier=form.carrier.data or "",
                 waybill=form.waybill.data or "",
                 delivered_at=delivered,
                 note=form.note.data or "",
                 return_waybill=form.return_waybill.data or "",
             )
+        except StaleCase:
+            return changed_meanwhile(number, "status")
         except TransitionError as exc:
             form.status.errors = [transition_message(str(exc))]
         else:
