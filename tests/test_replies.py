@@ -207,3 +207,22 @@ def test_partner_sees_no_link_to_a_case_not_shared(app, world):
     login(client, partner_user)
     page = client.get(f"/pl/cases/{old.number}").get_data(as_text=True)
     assert old.subject in page and hidden.number not in page
+
+
+def test_reply_racing_an_engineers_move_keeps_their_move(dbconn, world):
+    """The customer's page saw "waiting for the customer"; an engineer resolved
+    the case meanwhile: the reply is stored and marked, the move stands."""
+    case = new_case(world)
+    transition(case, world["engineer"], "waiting_for_customer", utcnow())
+    seen_by_customer = SupportCase.get_by_id(case.id)
+    transition(case, world["engineer"], "resolved", utcnow())
+    post_message(seen_by_customer, world["customer"], "Już działa?", [], utcnow())
+    case = SupportCase.get_by_id(case.id)
+    assert case.status == "resolved" and case.customer_replied_at is not None
+    assert [c.to_status for c in case.status_changes.order_by(StatusChange.id)] == [
+        "new",
+        "waiting_for_customer",
+        "in_verification",
+        "resolved",
+    ]
+    assert Message.select().where(Message.body == "Już działa?").exists()
