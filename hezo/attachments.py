@@ -8,18 +8,26 @@ agree with the content. Archives are inspected, never extracted. Files live
 outside the static folder under ``UPLOAD_FOLDER/<sha256[:2]>/<sha256>``; a file
 is written to a temporary name first and moved into place only after the
 database transaction that records it has committed.
+
+A form that comes back with an error keeps the files it staged: each is
+offered again under a signed token naming the staged file and the account
+that uploaded it (``keep_token``/``kept_file``); staged files nobody sent
+again are removed after ``KEEP_SECONDS``.
 """
 
 import gzip
 import hashlib
 import os
+import re
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import FileStorage
 
 TEXT = {".log", ".txt", ".cfg", ".conf", ".csv", ".json"}
@@ -35,6 +43,9 @@ ALLOWED = TEXT | set(MAGIC)
 MAX_CASE_BYTES = 200 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1000
 MAX_UNPACKED_BYTES = 500 * 1024 * 1024
+STAGED_PREFIX = ".upload-"
+STAGED_NAME = re.compile(r"\.upload-[A-Za-z0-9_]+")
+KEEP_SECONDS = 24 * 3600
 
 
 class UploadError(ValueError):
@@ -76,7 +87,7 @@ def stage_upload(upload: FileStorage) -> StagedFile:
     root.mkdir(parents=True, exist_ok=True)
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     digest, size = hashlib.sha256(), 0
-    handle, tmp = tempfile.mkstemp(prefix=".upload-", dir=root)
+    handle, tmp = tempfile.mkstemp(prefix=STAGED_PREFIX, dir=root)
     try:
         with os.fdopen(handle, "wb") as out:
             while chunk := upload.stream.read(1 << 16):
@@ -159,3 +170,57 @@ def commit_staged(staged: StagedFile) -> None:
 def discard_staged(files: list[StagedFile]) -> None:
     for staged in files:
         staged.path.unlink(missing_ok=True)
+
+
+def _keeper() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="hezo-kept-upload")
+
+
+def keep_token(staged: StagedFile, owner_id: int) -> str:
+    """A token under which a form offers a staged file again (to its uploader only)."""
+    return _keeper().dumps(
+        [
+            staged.path.name,
+            staged.sha256,
+            staged.size,
+            staged.filename,
+            staged.content_type,
+            owner_id,
+        ]
+    )
+
+
+def kept_file(token: str, owner_id: int) -> StagedFile:
+    """The staged file a form kept, if ``owner_id`` uploaded it and it is still there.
+
+    Raises UploadError (a message asking to attach the file again) otherwise.
+    """
+    try:
+        name, sha256, size, filename, content_type, owner = _keeper().loads(
+            token, max_age=KEEP_SECONDS
+        )
+    except (BadData, ValueError, TypeError):
+        name = filename = owner = None
+    path = upload_root() / name if name and STAGED_NAME.fullmatch(name) else None
+    if owner != owner_id or path is None or not path.is_file():
+        raise UploadError(
+            _l("%(name)s could not be kept: attach it again.", name=filename)
+            if filename and owner == owner_id
+            else _l("A file could not be kept: attach it again.")
+        )
+    return StagedFile(path, sha256, size, filename, content_type)
+
+
+def discard_stale_staged(now: float | None = None) -> None:
+    """Remove staged files older than ``KEEP_SECONDS`` (forms left unsent)."""
+    limit = (now or time.time()) - KEEP_SECONDS
+    root = upload_root()
+    if not root.is_dir():
+        return
+    for entry in os.scandir(root):
+        if entry.name.startswith(STAGED_PREFIX) and entry.is_file():
+            try:
+                if entry.stat().st_mtime < limit:
+                    os.unlink(entry.path)
+            except FileNotFoundError:
+                pass

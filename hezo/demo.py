@@ -192,7 +192,7 @@ def demo_cases(customer) -> None:
             description=text,
             severity=severity,
             contact_phone="+48 600 100 200",
-            share=share,
+            share_with=contract.partner_id if share else None,
             files=[],
             now=now - timedelta(hours=3 * i),
         )

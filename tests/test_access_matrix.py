@@ -123,7 +123,7 @@ def world(app, dbconn):
             description="opis",
             severity="major",
             contact_phone="",
-            share=share,
+            share_with=contract.partner_id if share else None,
             files=staged,
             now=utcnow(),
         )

@@ -68,7 +68,7 @@ def test_customer_reports_a_case_and_sees_the_due_time(client, setup):
 
 def test_consent_is_off_by_default_and_recorded_when_ticked(client, setup):
     login(client, setup["user"])
-    report(client, share="y")
+    report(client, share="y", consent_partner=setup["partner"].id)
     case = SupportCase.get()
     assert case.is_shared
     event = ConsentEvent.get()
@@ -169,7 +169,7 @@ def test_empty_or_huge_reply_is_refused_with_422(client, setup):
 
 def test_consent_can_be_withdrawn_and_history_is_kept(client, setup):
     login(client, setup["user"])
-    report(client, share="y")
+    report(client, share="y", consent_partner=setup["partner"].id)
     number = SupportCase.get().number
     response = client.post(
         f"/pl/cases/{number}/consent", data={}, headers={"HX-Request": "true"}

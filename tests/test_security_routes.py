@@ -183,7 +183,7 @@ def seed_shared_case(customer_user, contract):
         description="Dioda miga na czerwono.",
         severity="major",
         contact_phone="+48 600 100 200",
-        share=True,
+        share_with=contract.partner_id,
         files=[],
         now=utcnow(),
     )

@@ -49,7 +49,7 @@ def new_case(world, severity="major", subject="Awaria", when=None, contract=None
         description="opis",
         severity=severity,
         contact_phone="",
-        share=False,
+        share_with=None,
         files=[],
         now=when or utcnow(),
     )

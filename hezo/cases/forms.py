@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     MultipleFileField,
     RadioField,
     SelectField,
@@ -42,6 +43,8 @@ class CaseForm(FlaskForm):
     contact_phone = TelField(_l("Contact phone"), validators=[Optional(), PHONE])
     files = MultipleFileField(_l("Attachments"))
     share = BooleanField(_l("Let the partner read this case"), default=False)
+    # The partner the consent text named: a grant holds only for that company.
+    consent_partner = HiddenField(label="")
 
     def case_fields(self) -> dict:
         """The typed case fields, as ``open_case`` takes them."""
@@ -74,3 +77,4 @@ class ConsentForm(FlaskForm):
     # the field's name, which makes Flask-WTF read its catalogue from disk on
     # every request that shows the form.
     grant = BooleanField(label="")
+    partner = HiddenField(label="")  # the partner the button named

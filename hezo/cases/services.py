@@ -98,7 +98,7 @@ def open_case(
     description: str,
     severity: str,
     contact_phone: str,
-    share: bool,
+    share_with: int | None = None,
     files: list[StagedFile],
     now: datetime,
     channel: str = "portal",
@@ -110,13 +110,19 @@ def open_case(
 
     ``actor`` is the customer reporting it or the engineer taking it by phone
     or e-mail (then ``reporter`` is the customer's user, if any, or ``contact``
-    holds the caller's ``name`` and ``email``). The response
-    clock starts at ``now``; the reporter is e-mailed a confirmation and the
-    engineers' team address a notification. ``follows`` is the earlier case
-    this one continues (a reply to a case settled too long ago).
+    holds the caller's ``name`` and ``email``). ``share_with`` is the partner
+    the customer agreed to share the case with, as the form named it (None: not
+    shared); a grant for any company but the contract's partner is refused
+    (CaseError "partner"), so consent never reaches a partner it did not name.
+    The response clock starts at ``now``; the reporter is e-mailed a
+    confirmation and the engineers' team address a notification. ``follows``
+    is the earlier case this one continues (a reply to a case settled too long
+    ago).
     """
     if device.contract_id != contract.id or not contract.is_active_on(local_day(now)):
         raise CaseError("contract")
+    if share_with is not None and not consent_names_partner(contract, share_with):
+        raise CaseError("partner")
     reporter = reporter or (actor if actor.role == "customer" else None)
     contact = contact or {
         "name": reporter.full_name if reporter else "",
@@ -156,7 +162,7 @@ def open_case(
         )
         _save_files(case, message, files, actor)
         StatusChange.create(case=case, to_status="new", actor=actor, created_at=now)
-        if share and contract.partner_id:
+        if share_with is not None:
             _record_consent(case, actor, True, now, "case_form")
         _notify_opened(case)
         return case
@@ -292,10 +298,29 @@ def _record_consent(case, actor, granted: bool, now, via: str) -> ConsentEvent:
     return event
 
 
-def set_consent(case: SupportCase, actor: User, granted: bool, now: datetime) -> None:
-    """Grant or withdraw the partner's access to one case; effective at once."""
+def consent_names_partner(contract: Contract, partner_id) -> bool:
+    """True when ``partner_id`` (as a form carried it) is the contract's partner."""
+    return contract.partner_id is not None and str(partner_id) == str(
+        contract.partner_id
+    )
+
+
+def set_consent(
+    case: SupportCase,
+    actor: User,
+    granted: bool,
+    now: datetime,
+    partner_id: int | str | None = None,
+) -> None:
+    """Grant or withdraw the partner's access to one case; effective at once.
+
+    A grant names the partner the customer saw (``partner_id``) and is refused
+    (CaseError "partner") unless it is the contract's partner.
+    """
     if not case.contract.partner_id:
         raise CaseError("no partner")
+    if granted and not consent_names_partner(case.contract, partner_id):
+        raise CaseError("partner")
     if case.is_shared == granted:
         return
     with db.atomic():

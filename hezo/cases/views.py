@@ -15,6 +15,9 @@ from ..attachments import (
     MAX_CASE_BYTES,
     UploadError,
     discard_staged,
+    discard_stale_staged,
+    keep_token,
+    kept_file,
     stage_upload,
     stored_path,
 )
@@ -46,6 +49,43 @@ def stage_files(form) -> list | None:
             form.files.errors = [str(exc)]
             return None
     return staged
+
+
+def keep_files(form) -> tuple[list, bool]:
+    """A case form's files: those it kept from an earlier try and its new uploads.
+
+    Every acceptable file is staged even when another one is refused, so that
+    a form coming back with an error offers them again (``kept_files``).
+    Returns (staged files, True when none was refused).
+    """
+    staged, errors = [], []
+    for token in request.form.getlist("kept_file"):
+        try:
+            staged.append(kept_file(token, current_user.id))
+        except UploadError as exc:
+            errors.append(str(exc))
+    for upload in request.files.getlist(form.files.name):
+        if not upload or not upload.filename:
+            continue
+        try:
+            new = stage_upload(upload)
+        except UploadError as exc:
+            errors.append(str(exc))
+            continue
+        if any((f.sha256, f.filename) == (new.sha256, new.filename) for f in staged):
+            discard_staged([new])  # the same file attached again
+        else:
+            staged.append(new)
+    if errors:
+        form.files.errors = errors
+    return staged, not errors
+
+
+def kept_files(staged) -> list:
+    """(token, file) for each staged file a form offers again."""
+    if staged:
+        discard_stale_staged()
+    return [(keep_token(f, current_user.id), f) for f in staged]
 
 
 def audit_partner_read(case, action: str, object_id="") -> None:
@@ -131,40 +171,39 @@ def new():
             contract=contract,
             contracts=contracts,
         )
-    if not form.validate_on_submit():
-        status = 422 if form.is_submitted() else 200
+
+    def again(staged=(), consent_error=None):
         return render_template(
-            "cases/new.html", form=form, contract=contract, contracts=contracts
-        ), status
-    device = (
-        Device.get_or_none(
-            (Device.contract == contract) & (Device.serial == form.serial.data)
+            "cases/new.html",
+            form=form,
+            contract=contract,
+            contracts=contracts,
+            kept_files=kept_files(staged),
+            consent_error=consent_error,
+        ), 422 if form.is_submitted() else 200
+
+    if not form.is_submitted():
+        return again()
+    valid = form.validate_on_submit()
+    device = covered_device(form, contract)
+    consent_error = consent_refusal(form, contract)
+    staged, files_ok = keep_files(form)
+    if not (valid and device and files_ok) or consent_error:
+        return again(staged, consent_error)
+    try:
+        case = services.open_case(
+            actor=current_user,
+            contract=contract,
+            device=device,
+            **form.case_fields(),
+            share_with=form.consent_partner.data if form.share.data else None,
+            files=staged,
+            now=now,
+            follows=form.follows_case,
         )
-        if contract
-        else None
-    )
-    if device is None:
-        form.serial.errors = [
-            _("Choose a serial number covered by the chosen contract.")
-        ]
-        return render_template(
-            "cases/new.html", form=form, contract=contract, contracts=contracts
-        ), 422
-    staged = stage_files(form)
-    if staged is None:
-        return render_template(
-            "cases/new.html", form=form, contract=contract, contracts=contracts
-        ), 422
-    case = services.open_case(
-        actor=current_user,
-        contract=contract,
-        device=device,
-        **form.case_fields(),
-        share=form.share.data,
-        files=staged,
-        now=now,
-        follows=form.follows_case,
-    )
+    except services.CaseError:
+        # The contract's partner changed after the check above.
+        return again(staged, consent_refusal(form, contract, force=True))
     flash(
         _(
             "Case %(number)s has been reported. An engineer will contact you by "
@@ -184,6 +223,47 @@ def earlier_case(number: str) -> SupportCase | None:
     return SupportCase.get_or_none(
         (SupportCase.number == number[:24])
         & (SupportCase.company == current_user.company_id)
+    )
+
+
+def covered_device(form, contract) -> Device | None:
+    """The chosen serial's device on the chosen contract (else a field error)."""
+    device = (
+        Device.get_or_none(
+            (Device.contract == contract) & (Device.serial == form.serial.data)
+        )
+        if contract and form.serial.data
+        else None
+    )
+    if device is None and form.serial.data and not form.serial.errors:
+        form.serial.errors = [
+            _("Choose a serial number covered by the chosen contract.")
+        ]
+    return device
+
+
+def consent_refusal(form, contract, force: bool = False) -> str | None:
+    """Why the ticked consent cannot hold, or None: it holds only for the
+    partner the form named, and only when that is the contract's partner. A
+    refused consent is unticked, so that the form shown again asks afresh.
+    """
+    if not form.share.data:
+        return None
+    if not force and services.consent_names_partner(
+        contract, form.consent_partner.data
+    ):
+        return None
+    form.share.data = False
+    if contract is None or contract.partner_id is None:
+        return _(
+            "Nothing was shared: this contract has no partner. Check the form "
+            "and send it again."
+        )
+    return _(
+        "Nothing was shared: the form named another partner than the one of "
+        "this contract, %(partner)s. Read the text below and tick the box again "
+        "if you agree to share the case with %(partner)s.",
+        partner=contract.partner.name,
     )
 
 
@@ -302,7 +382,21 @@ def consent(number):
     form = ConsentForm()
     if not form.validate_on_submit() or not case.contract.partner_id:
         abort(400)
-    services.set_consent(case, current_user, form.grant.data, utcnow())
+    try:
+        services.set_consent(
+            case, current_user, form.grant.data, utcnow(), form.partner.data
+        )
+    except services.CaseError:
+        context = detail_context(case) | {
+            "consent_error": _(
+                "Nothing was shared: the page named another partner than the one "
+                "of this contract, %(partner)s. Share again if you agree to share "
+                "the case with %(partner)s.",
+                partner=case.contract.partner.name,
+            )
+        }
+        template = "cases/_consent.html" if wants_fragment() else "cases/detail.html"
+        return render_template(template, **context), 422
     if wants_fragment():
         return render_template("cases/_consent.html", **detail_context(case))
     flash(

@@ -56,6 +56,7 @@ class TransitionForm(FlaskForm):
 
 class PhoneCaseForm(CaseForm):
     share = None  # consent is the customer's own decision, never the engineer's
+    consent_partner = None
     channel = SelectField(
         _l("Received by"),
         choices=[

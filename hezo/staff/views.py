@@ -7,11 +7,17 @@ from flask_login import current_user
 from .. import sla
 from ..cases import queries as case_queries
 from ..cases import services as case_services
-from ..cases.views import detail_context, fill_choices, stage_files
+from ..cases.views import (
+    covered_device,
+    detail_context,
+    fill_choices,
+    keep_files,
+    kept_files,
+)
 from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
 from ..db import utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
-from ..models import Device, SupportCase, User
+from ..models import SupportCase, User
 from ..models.cases import OPEN_STATUSES
 from ..paging import page_count, requested_page
 from ..security import staff_required
@@ -177,7 +183,8 @@ def new_case():
     form.reporter.choices = [("", _("someone else (enter the contact)"))] + [
         (str(u.id), f"{u.full_name} <{u.email}>") for u in customers
     ]
-    if not form.validate_on_submit():
+    valid = form.validate_on_submit()
+    if not form.is_submitted():
         return render_template(
             "staff/new_case.html",
             company=company,
@@ -185,44 +192,33 @@ def new_case():
             contract=contract,
             contracts=contracts,
             nip=company.nip,
-        ), 422 if form.is_submitted() else 200
-    return _open_phone_case(form, company, contract, customers, now)
-
-
-def _open_phone_case(form, company, contract, customers, now: datetime):
-    device = (
-        Device.get_or_none(
-            (Device.contract == contract) & (Device.serial == form.serial.data)
         )
-        if contract
-        else None
-    )
+    return _open_phone_case(form, valid, company, contract, customers, now)
+
+
+def _open_phone_case(form, valid, company, contract, customers, now: datetime):
+    device = covered_device(form, contract)
     reporter = next((u for u in customers if str(u.id) == form.reporter.data), None)
-    if device is None:
-        form.serial.errors = [
-            _("Choose a serial number covered by the chosen contract.")
-        ]
     if reporter is None and not (
         form.contact_name.data and (form.contact_email.data or form.contact_phone.data)
     ):
         form.contact_name.errors = [_("Choose the reporter or enter a contact.")]
-    staged = (
-        stage_files(form) if device and (reporter or form.contact_name.data) else None
-    )
-    if staged is None:
+    staged, files_ok = keep_files(form)
+    if not (valid and device and files_ok) or form.contact_name.errors:
         return render_template(
             "staff/new_case.html",
             company=company,
             form=form,
             contract=contract,
             nip=company.nip,
+            kept_files=kept_files(staged),
         ), 422
     case = case_services.open_case(
         actor=current_user,
         contract=contract,
         device=device,
         **form.case_fields(),
-        share=False,
+        share_with=None,
         files=staged,
         now=now,
         channel=form.channel.data,
