@@ -17,6 +17,12 @@ class ServicePlan:
     onsite: bool
     window: str
 
+    @property
+    def needs_site(self) -> bool:
+        """A replacement is shipped or an engineer comes on site: its cases
+        need the delivery or site address and an on-site contact person."""
+        return bool(self.replacement) or self.onsite
+
 
 def _load() -> dict[str, ServicePlan]:
     raw = tomllib.loads((Path(__file__).with_name("catalogue.toml")).read_text("utf-8"))

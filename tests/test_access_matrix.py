@@ -77,6 +77,7 @@ RULES = {
     "cases.post_message": CASE_WRITERS,
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
+    "cases.site": OWNER_ONLY,
     "staff.queue": STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,

@@ -23,7 +23,29 @@ SEVERITIES = [
 MAX_TEXT = 20000
 
 
-class CaseForm(FlaskForm):
+class SiteForm(FlaskForm):
+    """Where a replacement goes or an engineer comes, and whom they meet there."""
+
+    site_address = TextAreaField(
+        _l("Delivery or site address"), validators=[Optional(), Length(max=500)]
+    )
+    site_contact_name = StringField(
+        _l("On-site contact person"),
+        validators=[Optional(), Length(max=160), NO_CRLF],
+    )
+    site_contact_phone = TelField(
+        _l("On-site contact phone"), validators=[Optional(), PHONE]
+    )
+
+    def site_fields(self) -> dict:
+        return {
+            "site_address": (self.site_address.data or "").strip(),
+            "site_contact_name": (self.site_contact_name.data or "").strip(),
+            "site_contact_phone": (self.site_contact_phone.data or "").strip(),
+        }
+
+
+class CaseForm(SiteForm):
     contract = SelectField(_l("Contract"), validators=[REQUIRED], validate_choice=False)
     serial = SelectField(
         _l("Serial number"), validators=[REQUIRED], validate_choice=False

@@ -105,6 +105,7 @@ def open_case(
     reporter: User | None = None,
     contact: dict | None = None,
     follows: SupportCase | None = None,
+    site: dict | None = None,
 ) -> SupportCase:
     """Open a case on an active contract for a serial it covers.
 
@@ -114,10 +115,11 @@ def open_case(
     the customer agreed to share the case with, as the form named it (None: not
     shared); a grant for any company but the contract's partner is refused
     (CaseError "partner"), so consent never reaches a partner it did not name.
-    The response clock starts at ``now``; the reporter is e-mailed a
-    confirmation and the engineers' team address a notification. ``follows``
-    is the earlier case this one continues (a reply to a case settled too long
-    ago).
+    ``site`` holds the delivery or site address and the on-site contact
+    (``SiteForm.site_fields``). The response clock starts at ``now``; the
+    reporter is e-mailed a confirmation and the engineers' team address a
+    notification. ``follows`` is the earlier case this one continues (a reply
+    to a case settled too long ago).
     """
     if device.contract_id != contract.id or not contract.is_active_on(local_day(now)):
         raise CaseError("contract")
@@ -148,6 +150,7 @@ def open_case(
             last_activity_at=now,
             response_due_at=sla.response_due(now, contract.service_code),
             follows=follows,
+            **(site or {}),
         )
         case.number = case_number(case.id, local_day(now).year)
         case.next_due_at = next_due(case)

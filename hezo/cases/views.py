@@ -29,8 +29,8 @@ from ..models.cases import STATUSES
 from ..paging import page_count, requested_page
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
-from . import bp, queries, services, workflow
-from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm
+from . import bp, queries, services, shipment, workflow
+from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm, SiteForm
 
 readers = signed_in
 writers = roles_required("customer", "engineer", "admin")
@@ -155,11 +155,8 @@ def new():
     form = CaseForm(
         data=None
         if request.method == "POST"
-        else {
-            "contract": request.args.get("contract"),
-            "serial": request.args.get("serial"),
-            "contact_phone": current_user.phone,
-        }
+        else form_defaults(current_user.company_id)
+        | {"contact_phone": current_user.phone}
     )
     contract = fill_choices(form, contracts)
     form.follows_case = earlier_case(request.values.get("follows", ""))
@@ -200,6 +197,7 @@ def new():
             files=staged,
             now=now,
             follows=form.follows_case,
+            site=form.site_fields() if contract.needs_site else None,
         )
     except services.CaseError:
         # The contract's partner changed after the check above.
@@ -224,6 +222,18 @@ def earlier_case(number: str) -> SupportCase | None:
         (SupportCase.number == number[:24])
         & (SupportCase.company == current_user.company_id)
     )
+
+
+SITE_FIELDS = ("site_address", "site_contact_name", "site_contact_phone")
+
+
+def form_defaults(company_id: int) -> dict:
+    """A new-case form's first values, from the query string (the contract
+    select's refresh sends the site fields along); the site prefilled from the
+    company's last case when none is given."""
+    values = {name: request.args.get(name) for name in ("contract", "serial")}
+    given = {name: request.args.get(name, "") for name in SITE_FIELDS}
+    return values | (given if any(given.values()) else shipment.last_site(company_id))
 
 
 def covered_device(form, contract) -> Device | None:
@@ -297,6 +307,9 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         reply_closed=settled is not None
         and not workflow.is_reopenable(settled, utcnow()),
         reopen_days=workflow.REOPEN_WITHIN.days,
+        shipment=shipment.facts(case),
+        site_form=SiteForm(formdata=None, obj=case),
+        site_editable=shipment.site_editable(case),
     )
 
 
@@ -406,6 +419,31 @@ def consent(number):
         "success",
     )
     return redirect(url_for(".detail", number=number, _anchor="consent"), 303)
+
+
+@bp.post("/<number>/site")
+@customer_required
+def site(number):
+    """The customer changes the delivery or site address (until it is sent)."""
+    case = queries.get_case_or_404(number, current_user)
+    form = SiteForm()
+    valid = form.validate_on_submit()
+    shipped = _(
+        "The replacement has been sent, so the address cannot be changed here "
+        "any more. Write to us in the dialogue if it must change."
+    )
+    error = None if shipment.site_editable(case) else shipped
+    if valid and not error:
+        saved = shipment.set_site(case, current_user, form.site_fields(), utcnow())
+        error = None if saved else shipped
+        if saved and wants_fragment():
+            return render_template("cases/_site.html", **detail_context(case))
+        if saved:
+            flash(_("The address has been saved."), "success")
+            return redirect(url_for(".detail", number=number, _anchor="site"), 303)
+    context = detail_context(case) | {"site_form": form, "site_error": error}
+    template = "cases/_site.html" if wants_fragment() else "cases/detail.html"
+    return render_template(template, **context), 422
 
 
 @bp.post("/<number>/escalate")

@@ -51,6 +51,12 @@ class SupportCase(BaseModel):
     return_due_at = UTCDateTimeField(null=True)
     returned_at = UTCDateTimeField(null=True)
     return_waybill = CharField(max_length=60, default="")
+    # Where a replacement goes or an engineer comes, and whom they meet there
+    # (cases on services that ship or come on site; the customer may change
+    # them until the replacement is sent).
+    site_address = TextField(default="")
+    site_contact_name = CharField(max_length=160, default="")
+    site_contact_phone = CharField(max_length=32, default="")
     # The earliest running clock (response, delivery or return); None when no
     # clock runs (answered and not validated, waiting for the customer, closed).
     next_due_at = UTCDateTimeField(null=True)

@@ -4,6 +4,7 @@ from datetime import date, timedelta
 
 from peewee import CharField, DateField, ForeignKeyField
 
+from ..catalogue import get_plan
 from ..db import BaseModel, UTCDateTimeField, utcnow
 
 EXPIRING_WITHIN = timedelta(days=60)
@@ -33,6 +34,12 @@ class Contract(BaseModel):
 
     class Meta:
         indexes = ((("customer", "end_date"), False),)
+
+    @property
+    def needs_site(self) -> bool:
+        """Its service ships replacements or comes on site (see ServicePlan)."""
+        plan = get_plan(self.service_code)
+        return plan is not None and plan.needs_site
 
     def is_active_on(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date

@@ -11,6 +11,7 @@ from ..cases.views import (
     covered_device,
     detail_context,
     fill_choices,
+    form_defaults,
     keep_files,
     kept_files,
 )
@@ -169,7 +170,9 @@ def new_case():
     contracts = case_queries.reportable_contracts(
         company.id, case_services.local_day(now)
     )
-    form = PhoneCaseForm()
+    form = PhoneCaseForm(
+        data=None if request.method == "POST" else form_defaults(company.id)
+    )
     contract = fill_choices(form, contracts)
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(
@@ -177,6 +180,7 @@ def new_case():
             "staff/_serial_field.html",
             company=company,
             form=form,
+            contract=contract,
             nip=company.nip,
         )
     customers = queries.company_customers(company)
@@ -222,6 +226,7 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
         files=staged,
         now=now,
         channel=form.channel.data,
+        site=form.site_fields() if contract.needs_site else None,
         reporter=reporter,
         contact=None
         if reporter
