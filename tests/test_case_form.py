@@ -233,3 +233,14 @@ def test_the_phone_form_keeps_files_too(app, two):
     )
     assert response.status_code == 303
     assert Attachment.get().filename == "call.log"
+
+
+def test_the_phone_forms_serials_follow_the_chosen_contract(app, two):
+    engineer = app.test_client()
+    login(engineer, make_user(role="engineer", company=None))
+    page = engineer.get(
+        f"/pl/staff/cases/new?nip={two['company'].nip}&fragment=serials"
+        f"&contract={two['second'].number}",
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    assert "<html" not in page and "B-1" in page and "A-1" not in page

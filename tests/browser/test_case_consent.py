@@ -45,9 +45,12 @@ def test_consent_names_the_partner_of_the_chosen_contract(
     consent = page.locator(".consent-box")
     assert FIRST in consent.inner_text()
     assert page.get_by_label("Serial number").input_value() == "1942Y-40125"
+    # The first contract ships replacements: it asks where to.
+    page.get_by_label("Delivery or site address").fill("ul. Źródlana 7, Kraków")
 
     page.get_by_label("Contract").select_option("HZ-2026-000202")
     consent.get_by_text(SECOND, exact=False).wait_for()
+    assert page.get_by_test_id("site-fields").count() == 0  # support only
     assert FIRST not in page.locator(".consent-box").inner_text()
     serials = page.get_by_label("Serial number").locator("option").all_inner_texts()
     assert [s.split(" ")[0] for s in serials] == ["2011Q-77001", "2011Q-77002"]
