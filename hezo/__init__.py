@@ -104,9 +104,10 @@ def _configure_blueprints(app: Flask) -> None:
 
 
 def _configure_web(app: Flask) -> None:
-    from . import web
+    from . import submissions, web
 
     web.init_app(app)
+    submissions.init_app(app)
 
 
 def _configure_cli(app: Flask) -> None:

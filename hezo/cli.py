@@ -120,11 +120,14 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("run-reminders")
     def run_reminders_command():
-        """Queue return and response reminders that are due (safe to run often)."""
+        """Queue due return and response reminders, drop expired form keys
+        (safe to run often)."""
         from .db import utcnow
         from .reminders import run_reminders
+        from .submissions import purge_expired
 
         report = run_reminders(utcnow())
+        purge_expired(utcnow())  # one-time form keys older than a day
         click.echo(
             f"Reminders queued: return soon {report.return_soon}, return "
             f"overdue {report.return_overdue}, response about to breach "

@@ -56,6 +56,7 @@ class CompanyForm(FlaskForm):
 
 
 class ContactForm(FlaskForm):
+    one_time_submission = True  # hezo/submissions.py
     first_name = StringField(
         _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
     )
@@ -85,6 +86,7 @@ class LoginForm(FlaskForm):
 
 
 class ForgotForm(FlaskForm):
+    one_time_submission = True  # hezo/submissions.py
     email = email_field(_l("E-mail"))
 
 
@@ -113,6 +115,7 @@ class ConfirmForm(FlaskForm):
 
 
 class ContactRequestForm(FlaskForm):
+    one_time_submission = True  # hezo/submissions.py
     name = StringField(_l("Your name"), validators=[REQUIRED, Length(max=160), NO_CRLF])
     company = StringField(
         _l("Company"), validators=[Optional(), Length(max=255), NO_CRLF]

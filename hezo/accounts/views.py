@@ -13,6 +13,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from .. import submissions
 from ..audit import audit, security_event
 from ..db import db, utcnow
 from ..extensions import limiter
@@ -126,6 +127,7 @@ def register():
 @bp.route("/register/contact", methods=["GET", "POST"])
 @public
 @post_limit()
+@submissions.one_time
 def register_contact():
     pending = services.pending_registration(session.get("reg"), utcnow())
     if pending is None:
@@ -139,6 +141,7 @@ def register_contact():
         return (invalid if form.is_submitted() else render_template)(
             "accounts/register.html", step="contact", form=form, pending=pending
         )
+    submissions.claim()
     services.submit_contact(pending, form.data, utcnow())
     return redirect(url_for(".register_sent"), 303)
 
@@ -345,9 +348,11 @@ def logout():
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @public
 @post_limit()
+@submissions.one_time
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
+        submissions.claim()
         services.request_password_reset(form.email.data, utcnow())
         return render_template("accounts/forgot.html", form=form, sent=True)
     render = invalid if form.is_submitted() else render_template
@@ -530,6 +535,7 @@ def reauth_step(template):
 @bp.route("/contact", methods=["GET", "POST"])
 @public
 @limiter.limit("5/minute;30/hour", methods=["POST"])
+@submissions.one_time
 def contact():
     form = ContactRequestForm()
     if not form.validate_on_submit():
@@ -537,6 +543,7 @@ def contact():
             "accounts/contact.html", form=form
         )
     if not form.website.data:  # the honeypot stays empty for people
+        submissions.claim()
         with db.atomic():
             ContactRequest.create(
                 **{

@@ -46,6 +46,7 @@ class SiteForm(FlaskForm):
 
 
 class CaseForm(SiteForm):
+    one_time_submission = True  # hezo/submissions.py
     contract = SelectField(_l("Contract"), validators=[REQUIRED], validate_choice=False)
     serial = SelectField(
         _l("Serial number"), validators=[REQUIRED], validate_choice=False
@@ -79,6 +80,7 @@ class CaseForm(SiteForm):
 
 
 class MessageForm(FlaskForm):
+    one_time_submission = True  # hezo/submissions.py
     body = TextAreaField(
         _l("Your message"), validators=[REQUIRED, Length(max=MAX_TEXT)]
     )
@@ -89,6 +91,7 @@ class MessageForm(FlaskForm):
 
 
 class EscalationForm(FlaskForm):
+    one_time_submission = True  # hezo/submissions.py
     reason = TextAreaField(
         _l("Reason for the escalation"), validators=[REQUIRED, Length(max=2000)]
     )

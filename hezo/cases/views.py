@@ -10,7 +10,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import catalogue
+from .. import catalogue, submissions
 from ..attachments import (
     MAX_CASE_BYTES,
     UploadError,
@@ -147,6 +147,7 @@ def fill_choices(form, contracts) -> Contract | None:
 
 @bp.route("/new", methods=["GET", "POST"])
 @customer_required
+@submissions.one_time
 def new():
     now = utcnow()
     contracts = queries.reportable_contracts(
@@ -187,6 +188,7 @@ def new():
     staged, files_ok = keep_files(form)
     if not (valid and device and files_ok) or consent_error:
         return again(staged, consent_error)
+    submissions.claim(staged)
     try:
         case = services.open_case(
             actor=current_user,
@@ -346,6 +348,7 @@ def thread(number):
 
 @bp.post("/<number>/messages")
 @writers
+@submissions.one_time
 def post_message(number):
     case = queries.get_case_or_404(number, current_user)
     form = MessageForm()
@@ -359,6 +362,7 @@ def post_message(number):
         if wants_fragment():
             return render_template("cases/_reply.html", **context), 422
         return render_template("cases/detail.html", **context), 422
+    submissions.claim(staged)
     try:
         services.post_message(
             case,
@@ -448,6 +452,7 @@ def site(number):
 
 @bp.post("/<number>/escalate")
 @customer_required
+@submissions.one_time
 def escalate(number):
     case = queries.get_case_or_404(number, current_user)
     form = EscalationForm()
@@ -455,6 +460,7 @@ def escalate(number):
         context = detail_context(case) | {"escalation_form": form}
         template = "cases/_escalation.html" if wants_fragment() else "cases/detail.html"
         return render_template(template, **context), 422
+    submissions.claim()
     services.escalate(case, current_user, form.reason.data.strip(), utcnow())
     if wants_fragment():
         return render_template("cases/_escalation.html", **detail_context(case))

@@ -264,6 +264,17 @@ def up(migrator, db):
             table_name = 'status_change'
     db.create_tables([StatusChange])
 
+    class SubmissionKey(Model):
+        account = IntegerField()
+        key = CharField(max_length=80)
+        created_at = UTCDateTimeField(index=True)
+        outcome = TextField(default='')
+        class Meta:
+            database = db
+            table_name = 'submission_key'
+            indexes = ((('account', 'key'), True),)
+    db.create_tables([SubmissionKey])
+
     class ThrottleEvent(Model):
         scope = CharField(max_length=24)
         key = CharField(max_length=128)
@@ -277,6 +288,7 @@ def up(migrator, db):
 
 def down(migrator, db):
     migrator.migrate(migrator.drop_table('throttle_event'))
+    migrator.migrate(migrator.drop_table('submission_key'))
     migrator.migrate(migrator.drop_table('status_change'))
     migrator.migrate(migrator.drop_table('recovery_code'))
     migrator.migrate(migrator.drop_table('pending_registration'))

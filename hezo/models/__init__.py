@@ -20,6 +20,7 @@ from .cases import (
     SupportCase,
 )
 from .companies import Company, Contract, Device
+from .submissions import SubmissionKey
 
 ALL_MODELS = [
     Company,
@@ -39,6 +40,7 @@ ALL_MODELS = [
     AuditEvent,
     OutboxMessage,
     ContactRequest,
+    SubmissionKey,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import sla
+from .. import sla, submissions
 from ..cases import queries as case_queries
 from ..cases import services as case_services
 from ..cases.views import (
@@ -157,6 +157,7 @@ def transition_message(kind: str) -> str:
 
 @bp.route("/cases/new", methods=["GET", "POST"])
 @staff_required
+@submissions.one_time
 def new_case():
     company = queries.company_by_nip(request.values.get("nip", ""))
     if company is None:
@@ -217,6 +218,7 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
             nip=company.nip,
             kept_files=kept_files(staged),
         ), 422
+    submissions.claim(staged)
     case = case_services.open_case(
         actor=current_user,
         contract=contract,
