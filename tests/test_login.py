@@ -163,7 +163,8 @@ def test_mfa_pending_state_expires_after_ten_minutes(client, user):
     password_step(client, user)
     with client.session_transaction() as session:
         session["pw_ok_at"] -= 601
-        assert set(session) <= {"mfa_user_id", "pw_ok_at", "_fresh", "csrf_token"}
+        pending = {"mfa_user_id", "pw_ok_at", "mfa_key", "_fresh", "csrf_token"}
+        assert set(session) <= pending
     response = client.post("/pl/login/code", data={"code": fresh_code(user)})
     assert response.status_code == 302 and response.location.endswith("/pl/login")
 

@@ -25,6 +25,7 @@ from ..models import (
     PendingEnrolment,
     PendingRegistration,
     RecoveryCode,
+    SubmissionKey,
     ThrottleEvent,
     User,
 )
@@ -468,13 +469,42 @@ def _record_failure(user: User, now: datetime, factor: str) -> int:
     return failures
 
 
-def consume_totp_step(user: User, step: int) -> bool:
-    """Record ``step`` as used, only if it is newer than the last one used."""
+def consume_totp_step(user: User, step: int, pending: str | None = None) -> bool:
+    """Record ``step`` as used, only if it is newer than the last one used.
+
+    With ``pending`` (the key of the pending sign-in that sent the code), it is
+    recorded in the same transaction that this sign-in used the step, for
+    ``step_used_by``.
+    """
+    with db.atomic():
+        won = (
+            User.update(totp_last_step=step, failed_otps=0, otp_blocked_until=None)
+            .where((User.id == user.id) & (User.totp_last_step < step))
+            .execute()
+            == 1
+        )
+        if won and pending:
+            SubmissionKey.insert(
+                account=user.id, key=_sign_in_key(step, pending)
+            ).execute()
+    return won
+
+
+def _sign_in_key(step: int, pending: str) -> str:
+    return f"totp:{step}:{hashlib.sha256(pending.encode()).hexdigest()[:40]}"
+
+
+def step_used_by(user: User, step: int, pending: str) -> bool:
+    """Whether ``step`` was accepted for the pending sign-in ``pending`` itself:
+    a second post of the same code from it (a double click) follows the first.
+    Read after ``consume_totp_step`` lost, so after the winner's commit."""
     return (
-        User.update(totp_last_step=step, failed_otps=0, otp_blocked_until=None)
-        .where((User.id == user.id) & (User.totp_last_step < step))
-        .execute()
-        == 1
+        SubmissionKey.select()
+        .where(
+            (SubmissionKey.account == user.id)
+            & (SubmissionKey.key == _sign_in_key(step, pending))
+        )
+        .exists()
     )
 
 
@@ -497,19 +527,26 @@ def consume_recovery_code(user: User, code: str, now: datetime) -> bool:
     return False
 
 
-def verify_second_factor(user: User, code: str, now: datetime) -> str | None:
+def verify_second_factor(
+    user: User, code: str, now: datetime, pending: str | None = None
+) -> str | None:
     """``"totp"`` or ``"recovery"`` when the code is accepted, else None.
 
     A code of a step already used, a wrong code and any code during back-off
     all give None. Failures are counted per account; the third in a row is
     e-mailed to the owner, the tenth locks the second factor for 15 minutes.
+    The one exception: the code of a step just accepted for the same pending
+    sign-in (``pending``, its key) is accepted again, uncounted, so a double
+    click on "Sign in" signs in; from anywhere else it is a used code.
     """
     user = User.get_by_id(user.id)
     if user.otp_blocked_until and user.otp_blocked_until > now:
         return None
     secret = crypto.decrypt_secret(user.totp_secret)
     step = totp.matching_step(secret, code, now)
-    if step is not None and consume_totp_step(user, step):
+    if step is not None and consume_totp_step(user, step, pending):
+        return "totp"
+    if step is not None and pending and step_used_by(user, step, pending):
         return "totp"
     if step is None and consume_recovery_code(user, code, now):
         with db.atomic():

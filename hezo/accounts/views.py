@@ -1,4 +1,5 @@
 import re
+import secrets
 
 from flask import (
     abort,
@@ -298,6 +299,7 @@ def login():
         return invalid("accounts/login.html", form=form, failed=True)
     session.clear()
     session["mfa_user_id"], session["pw_ok_at"] = result.user.id, now_ts()
+    session["mfa_key"] = secrets.token_urlsafe(16)  # this pending sign-in
     return redirect(
         url_for(".login_code", next=safe_next(request.args.get("next"))), 303
     )
@@ -313,7 +315,9 @@ def login_code():
             "accounts/login_code.html", form=form
         )
     user = User.get_by_id(session["mfa_user_id"])
-    method = services.verify_second_factor(user, form.code.data, utcnow())
+    method = services.verify_second_factor(
+        user, form.code.data, utcnow(), pending=session.get("mfa_key")
+    )
     if method is None:
         form.code.data = ""  # never echo a code back
         return invalid("accounts/login_code.html", form=form, failed=True)
