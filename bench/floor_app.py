@@ -179,8 +179,10 @@ def create_app() -> Flask:
         else format_datetime(value, fmt, tzinfo=WARSAW, locale=LOCALE))
     env.filters["date"] = lambda value, fmt="medium": (
         "" if value is None else format_date(value, fmt, locale=LOCALE))
+    env.filters["tel"] = real.jinja_env.filters["tel"]
     site = {k: real.config[k] for k in (
-        "HELPLINE_PHONE", "HELP_EMAIL", "ENGINEERS_EMAIL", "ESCALATION_EMAIL")}
+        "HELPLINE_PHONE", "HELP_EMAIL", "ENGINEERS_EMAIL", "ESCALATION_EMAIL",
+        "ESCALATION_PHONE")}
 
     # The real app's URL rules, so url_for() builds the same links the same way.
     class LangConverter(BaseConverter):

@@ -34,10 +34,15 @@ class Defaults:
     # The host decides the language of "/"; any other host goes by Accept-Language.
     HOST_LANGUAGES = {"myhezo.pl": "pl", "myhezo.com": "en"}
 
-    HELPLINE_PHONE = "+48 22 290 10 10"
+    # The service partner's own contact facts (../shared/DESIGN.md, "Contact
+    # facts"); phones in international notation, so ``tel:`` links are E.164.
+    HELPLINE_PHONE = "+48 12 25 25 600"
     HELP_EMAIL = "pomoc@myhezo.pl"
-    ENGINEERS_EMAIL = "serwis@myhezo.pl"
-    ESCALATION_EMAIL = "eskalacje@myhezo.pl"
+    ESCALATION_EMAIL = "escalation@myhezo.pl"
+    ESCALATION_PHONE = "+48 12 25 25 502"
+    # Where new cases and reminders reach the engineers. The facts name no
+    # address of their own: they answer the help e-mail (the e-mail channel).
+    ENGINEERS_EMAIL = HELP_EMAIL
     MAIL_FROM = "myHEZO <no-reply@myhezo.pl>"
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

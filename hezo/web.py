@@ -1,6 +1,7 @@
 """Cross-cutting web behaviour: security headers, error pages, start-up checks."""
 
 import logging
+import re
 import secrets
 
 from flask import Flask, g, render_template, request
@@ -27,6 +28,22 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+#: Phone numbers shown as ``tel:`` links; checked at start-up.
+PHONE_SETTINGS = ("HELPLINE_PHONE", "ESCALATION_PHONE")
+_PHONE_SEPARATORS = re.compile(r"[\s()./-]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+def tel_uri(phone: str) -> str:
+    """The ``tel:`` URI (E.164, no separators) of a number written as
+    ``+48 12 25 25 600``; ValueError for a number without its country code."""
+    digits = _PHONE_SEPARATORS.sub("", str(phone))
+    if not _E164.fullmatch(digits):
+        raise ValueError(
+            f"{phone!r} is not an international phone number (e.g. +48 12 25 25 600)"
+        )
+    return "tel:" + digits
+
 
 def init_app(app: Flask) -> None:
     hops = int(app.config.get("PROXY_FIX_HOPS", 0))
@@ -48,6 +65,15 @@ def init_app(app: Flask) -> None:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    for name in PHONE_SETTINGS:
+        try:
+            tel_uri(app.config[name])
+        except ValueError as exc:
+            from . import ConfigurationError
+
+            raise ConfigurationError(f"HEZO_{name}: {exc}") from None
+    app.add_template_filter(tel_uri, "tel")
 
     @app.context_processor
     def _site():

@@ -150,8 +150,8 @@ def test_render_mail_language_changes_subject_and_footer(appctx):
     )
     assert pl_subject == f"{POLISH} — Zgłoszenia 7"
     assert en_subject == f"{POLISH} — Cases 7"
-    assert "Infolinia: +48 22 290 10 10" in pl_body
-    assert "Help line: +48 22 290 10 10" in en_body
+    assert "Infolinia: +48 12 25 25 600" in pl_body
+    assert "Help line: +48 12 25 25 600" in en_body
     assert "pomoc@myhezo.pl" in pl_body and "pomoc@myhezo.pl" in en_body
     # The standard signature separator "-- " keeps its trailing space.
     assert "\n-- \n" in pl_body and pl_body.startswith("Hej\n")

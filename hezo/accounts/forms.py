@@ -18,8 +18,10 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 from ..catalogue import SERVICES
 
 NO_CRLF = Regexp(r"^[^\r\n]*$", message=_l("Line breaks are not allowed here."))
+# No example number in the message: the only numbers a page shows are ours.
 PHONE = Regexp(
-    r"^\+?[0-9 ()-]{6,20}$", message=_l("Enter a phone number, e.g. +48 600 100 200.")
+    r"^\+?[0-9 ()-]{6,20}$",
+    message=_l("Enter a phone number: digits, spaces or dashes, + for abroad."),
 )
 REQUIRED = InputRequired(message=_l("This field is required."))
 
