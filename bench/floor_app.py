@@ -182,7 +182,7 @@ def create_app() -> Flask:
     env.filters["tel"] = real.jinja_env.filters["tel"]
     site = {k: real.config[k] for k in (
         "HELPLINE_PHONE", "HELP_EMAIL", "ENGINEERS_EMAIL", "ESCALATION_EMAIL",
-        "ESCALATION_PHONE")}
+        "ESCALATION_PHONE", "KNOWLEDGE_BASE_URL")}
 
     # The real app's URL rules, so url_for() builds the same links the same way.
     class LangConverter(BaseConverter):

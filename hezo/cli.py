@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from .config import REPO_ROOT
 
@@ -15,14 +15,33 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def main() -> None:
-    from . import create_app
-
-    cli = FlaskGroup(
-        create_app=lambda: create_app(),
+    _HezoGroup(
+        create_app=_create_app,
         add_default_commands=True,
         help="myHEZO portal administration.",
-    )
-    cli.main(prog_name="hezo")
+    ).main(prog_name="hezo")
+
+
+def _create_app() -> Flask:
+    from . import ConfigurationError, create_app
+
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        # A missing or wrong setting: its one-line message, not a traceback.
+        raise click.ClickException(str(exc)) from None
+
+
+class _HezoGroup(FlaskGroup):
+    def list_commands(self, ctx):
+        # ``hezo --help`` without a usable configuration: say why the app's own
+        # commands are missing in one line (Flask would print a traceback).
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            return sorted(click.Group.list_commands(self, ctx))
+        return super().list_commands(ctx)
 
 
 def migrate_database() -> list[str]:

@@ -43,6 +43,8 @@ class Defaults:
     # Where new cases and reminders reach the engineers. The facts name no
     # address of their own: they answer the help e-mail (the e-mail channel).
     ENGINEERS_EMAIL = HELP_EMAIL
+    # Partner Works includes the knowledge base on the Extreme Networks portal.
+    KNOWLEDGE_BASE_URL = "https://extreme-networks.my.site.com/ExtrSupportHome"
     MAIL_FROM = "myHEZO <no-reply@myhezo.pl>"
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

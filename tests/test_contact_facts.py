@@ -98,6 +98,7 @@ def readme_defaults() -> dict[str, str]:
         "ESCALATION_EMAIL",
         "ESCALATION_PHONE",
         "ENGINEERS_EMAIL",
+        "KNOWLEDGE_BASE_URL",
     ],
 )
 def test_readme_configuration_table_lists_each_setting_with_its_default(name):
@@ -167,12 +168,14 @@ def test_environment_overrides_each_fact(tmp_path, monkeypatch):
     monkeypatch.setenv("HEZO_HELP_EMAIL", "help@example.com")
     monkeypatch.setenv("HEZO_ESCALATION_EMAIL", "boss@example.com")
     monkeypatch.setenv("HEZO_ESCALATION_PHONE", "+44 20 7946 0000")
+    monkeypatch.setenv("HEZO_KNOWLEDGE_BASE_URL", "https://kb.example.com/")
     app = create_app(TEST_CONFIG | {"DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}"})
     html = app.test_client().get("/en/").get_data(as_text=True)
     assert 'href="tel:+48600700800"' in html and "+48 600 700 800" in html
     assert 'href="tel:+442079460000"' in html
     assert "mailto:help@example.com" in html and "mailto:boss@example.com" in html
     assert HELPLINE not in html and HELP_EMAIL not in html
+    assert app.config["KNOWLEDGE_BASE_URL"] == "https://kb.example.com/"
 
 
 # -- every page -----------------------------------------------------------------
