@@ -289,6 +289,29 @@ def test_every_registration_failure_shows_help_line_and_e_mail(
     assert_help_line(main_content(response.get_data(as_text=True)))
 
 
+def test_failures_in_the_later_wizard_steps_show_help_line_and_e_mail(client, contract):
+    proof = {"nip": "5260181596", "contract": "HZ-2025-000123", "serial": "SN-A"}
+    assert client.post("/pl/register", data=proof).status_code == 303
+    person = {"first_name": "Jan", "last_name": "Nowak", "language": "pl"}
+    response = client.post("/pl/register/contact", data=person | {"email": "x@"})
+    assert response.status_code == 422
+    assert_help_line(main_content(response.get_data(as_text=True)))
+    data = person | {"email": "jan@firma-a.example.pl", "phone": "+48 600 100 200"}
+    assert client.post("/pl/register/contact", data=data).status_code == 303
+    body = OutboxMessage.get(OutboxMessage.recipient == data["email"]).body_text
+    link = re.search(r"https://myhezo\.pl(/\S+)", body).group(1)
+    assert client.post(link).status_code == 303
+    response = client.post("/pl/setup/password", data={"password": "a", "confirm": "a"})
+    assert response.status_code == 422
+    assert_help_line(main_content(response.get_data(as_text=True)))
+    passphrase = "korek płotek rower 42"
+    password = {"password": passphrase, "confirm": passphrase}
+    assert client.post("/pl/setup/password", data=password).status_code == 303
+    response = client.post("/pl/setup/authenticator", data={"code": "000000"})
+    assert response.status_code == 422
+    assert_help_line(main_content(response.get_data(as_text=True)))
+
+
 def test_error_pages_show_help_line(client):
     response = client.get("/pl/no-such-page")
     assert response.status_code == 404
