@@ -196,7 +196,7 @@ def world(app, dbconn):
         description="Co 40 minut.",
         severity="major",
         contact_phone="",
-        share=True,
+        share_with=contract.partner_id,
         files=[],
         now=utcnow(),
     )

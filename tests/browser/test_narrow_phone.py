@@ -36,7 +36,7 @@ def world(dbconn):
         description=URL + "\n" + EMAIL,
         severity="major",
         contact_phone="",
-        share=False,
+        share_with=None,
         files=[],
         now=utcnow(),
     )
