@@ -129,8 +129,8 @@ def init_app(app: Flask) -> None:
     @click.option("--language", type=click.Choice(["pl", "en"]), default="pl")
     def invite_partner(nip, email, name, language):
         """Invite a reseller's user and print the one-time invitation link."""
+        from .identifiers import normalize_nip
         from .models import Company
-        from .register_import import normalize_nip
 
         company = Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
         if company is None:

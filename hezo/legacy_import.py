@@ -29,6 +29,7 @@ from . import sla
 from .attachments import StagedFile
 from .cases.services import case_number, local_day, next_due
 from .db import db, utcnow
+from .identifiers import normalize_contract_number, normalize_nip
 from .legacy_pdf import (
     attach_dialogue,
     has_dialogue,
@@ -51,11 +52,7 @@ from .legacy_records import (
     text_field,
 )
 from .models import Company, Contract, Device, StatusChange, SupportCase
-from .register_import import (
-    RegisterRow,
-    RegisterSync,
-    normalize_nip,
-)
+from .register_import import RegisterRow, RegisterSync
 
 MIGRATION_NOTE = "Przeniesione z poprzedniego portalu / moved from the previous portal"
 
@@ -157,7 +154,7 @@ def _locate(plan: CasePlan) -> None:
     company = Company.get_or_none(Company.nip == nip)
     if company is None:
         raise Rejected("unknown company")
-    number = plan.contract_number.upper()
+    number = normalize_contract_number(plan.contract_number)
     plan.contract = Contract.get_or_none(
         (Contract.customer == company.id)
         & (

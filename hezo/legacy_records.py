@@ -11,9 +11,10 @@ from pathlib import Path
 import ijson
 
 from .catalogue import get_plan
+from .identifiers import normalize_nip, normalize_serial
 from .legacy_pdf import aware_utc, dialogue_messages
 from .models import Contract, SupportCase
-from .register_import import RegisterRow, normalize_nip, normalize_serial, parse_date
+from .register_import import RegisterRow, parse_date
 
 EXPORT_FORMAT = "myhezo-legacy/1"
 CASE_STATUSES = {

@@ -18,10 +18,10 @@ from itertools import chain
 from pathlib import Path
 
 from peewee import SQL, __exception_wrapper__
-from stdnum.pl import nip as stdnum_nip
 
 from .catalogue import get_plan
 from .db import db, utcnow
+from .identifiers import normalize_nip, normalize_serial
 from .models import Company, Contract, Device
 
 COLUMNS = (
@@ -44,7 +44,6 @@ BATCH_ROWS = 5000
 INSERT_CHUNK = 500
 # IN lists are padded up to this many values (see _in_list).
 IN_LIST_MAX = 16384
-NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 
 
 class RegisterFormatError(ValueError):
@@ -131,24 +130,6 @@ def detect_encoding(path: Path, chunk_size: int = 1 << 20) -> str:
         except UnicodeDecodeError:
             return "cp1250"
     return "utf-8-sig"
-
-
-def normalize_nip(value: str) -> str | None:
-    """The 10-digit NIP, or None when it is malformed or fails its check digit."""
-    value = (value or "").strip().upper().removeprefix("PL")
-    if len(value) == 10 and value.isascii() and value.isdigit():
-        # The common spelling, checked here as python-stdnum would (it is slow).
-        total = sum(w * int(d) for w, d in zip(NIP_WEIGHTS, value, strict=False))
-        return value if total % 11 == int(value[9]) else None
-    try:
-        return stdnum_nip.validate(value)
-    except Exception:
-        return None
-
-
-def normalize_serial(value: str) -> str:
-    """Serial numbers compare case-insensitively: trimmed and upper-cased."""
-    return (value or "").strip().upper()
 
 
 def parse_date(value: str) -> date | None:

@@ -17,6 +17,7 @@ from peewee import fn
 from .. import crypto
 from ..audit import security_event
 from ..db import db, utcnow
+from ..identifiers import normalize_contract_number, normalize_nip, normalize_serial
 from ..models import (
     AuthToken,
     Company,
@@ -31,7 +32,6 @@ from ..models import (
 )
 from ..models.accounts import new_session_token
 from ..outbox import queue_mail
-from ..register_import import normalize_nip, normalize_serial
 from . import passwords, totp
 
 RECOVERY_CODES = 10
@@ -59,10 +59,10 @@ def public_url(path: str) -> str:
 
 def find_contract(number: str) -> Contract | None:
     """A contract by its number in the new or the legacy notation."""
-    number = number.strip()
+    number = normalize_contract_number(number)
     return Contract.get_or_none(
-        (fn.UPPER(Contract.number) == number.upper())
-        | (fn.UPPER(Contract.legacy_number) == number.upper())
+        (fn.UPPER(Contract.number) == number)
+        | (fn.UPPER(Contract.legacy_number) == number)
     )
 
 

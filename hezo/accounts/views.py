@@ -18,9 +18,9 @@ from .. import submissions
 from ..audit import audit, security_event
 from ..db import db, utcnow
 from ..extensions import limiter
+from ..identifiers import normalize_nip
 from ..models import ContactRequest, User
 from ..outbox import queue_mail
-from ..register_import import normalize_nip
 from ..security import mfa_pending, now_ts, public, setup_pending, signed_in
 from . import bp, services, totp
 from .forms import (

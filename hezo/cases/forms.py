@@ -14,6 +14,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from ..accounts.forms import NO_CRLF, PHONE, REQUIRED
+from ..identifiers import normalize_serial
 
 SEVERITIES = [
     SelectChoice("critical", _l("Critical — production is down")),
@@ -49,7 +50,12 @@ class CaseForm(SiteForm):
     one_time_submission = True  # hezo/submissions.py
     contract = SelectField(_l("Contract"), validators=[REQUIRED], validate_choice=False)
     serial = SelectField(
-        _l("Serial number"), validators=[REQUIRED], validate_choice=False
+        _l("Serial number"),
+        validators=[REQUIRED],
+        validate_choice=False,
+        # A serial in the transitional "(H)-" notation (old links, typed
+        # by hand) is the device of the new one.
+        filters=[normalize_serial],
     )
     subject = StringField(
         _l("Subject"), validators=[REQUIRED, Length(max=200), NO_CRLF]

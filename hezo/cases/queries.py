@@ -13,6 +13,7 @@ from flask import abort
 from peewee import JOIN, SQL, fn
 
 from ..db import Baked, fetch_all, like_pattern, scalars, slot, slot_contains
+from ..identifiers import normalize_serial
 from ..models import (
     Attachment,
     Company,
@@ -127,7 +128,7 @@ def case_list(
         customer=customer_id,
         status=status,
         like=like_pattern(term.lower()),
-        serial=term.upper(),
+        serial=normalize_serial(term),
         start=start,
     )
     rows = list(first.bind(**values))

@@ -7,6 +7,7 @@ from flask import abort
 from peewee import JOIN, SQL, fn
 
 from ..db import Baked, fetch_all, like_pattern, slot, slot_contains
+from ..identifiers import strip_serial_prefix
 from ..models import Company, Contract, Device
 from ..paging import page_count
 
@@ -34,8 +35,9 @@ class ContractPage:
 
 
 def normalise_search(text: str | None) -> str:
-    """The search text as typed, stripped, inner whitespace collapsed, capped."""
-    return " ".join((text or "").split())[:MAX_SEARCH_LENGTH]
+    """The search text as typed, stripped, inner whitespace collapsed, capped;
+    a serial typed in the transitional ``(H)`` notation becomes the new one."""
+    return strip_serial_prefix(" ".join((text or "").split()))[:MAX_SEARCH_LENGTH]
 
 
 def contract_page(company_id: int, search: str, page: int) -> ContractPage:

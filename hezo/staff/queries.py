@@ -215,7 +215,7 @@ def _engineers_statement() -> Baked:
 
 
 def company_by_nip(nip: str) -> Company | None:
-    from ..register_import import normalize_nip
+    from ..identifiers import normalize_nip
 
     return Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
 
