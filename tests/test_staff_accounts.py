@@ -118,3 +118,63 @@ def test_notifications_can_be_turned_off(client, people):
     assert not User.get_by_id(people["customer"].id).notify_by_email
     client.post("/pl/account/notifications", data={"notify": "1"})
     assert User.get_by_id(people["customer"].id).notify_by_email
+
+
+# -- the engineers' account search (issue 12, item 3) ---------------------------
+
+
+@pytest.fixture
+def searchable(dbconn, people):
+    company = make_company("7792433527", "Łączność Północ S.A.")
+    user = make_user(company=company, email="ewa.kwiatkowska@polnoc.pl")
+    User.update(last_name="Kwiatkowska").where(User.id == user.id).execute()
+    return user
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "ewa.kwiat",  # part of the e-mail
+        "KWIATKOWSKA",  # last name, other case
+        "Jan Kwiat",  # first and last name
+        "północ s.a.",  # company name
+        "7792433527",
+        "779-243-35-27",
+        "PL 779 243 35 27",
+        "24335",  # part of the NIP
+    ],
+)
+def test_account_search_finds_by_email_name_company_and_nip(
+    client, people, searchable, query
+):
+    login(client, people["engineer"])
+    response = client.get("/pl/staff/accounts", query_string={"q": query})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert searchable.email in page
+    assert people["customer"].email not in page
+
+
+def test_account_search_without_a_query_lists_the_newest_accounts(
+    client, people, searchable
+):
+    from datetime import timedelta
+
+    from hezo.db import utcnow
+
+    User.update(created_at=utcnow() - timedelta(days=30)).where(
+        User.id == people["customer"].id
+    ).execute()
+    login(client, people["engineer"])
+    response = client.get("/pl/staff/accounts")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert searchable.email in page and people["customer"].email in page
+    assert page.index(searchable.email) < page.index(people["customer"].email)
+
+
+def test_account_search_says_when_nothing_matches(client, people):
+    login(client, people["engineer"])
+    response = client.get("/en/staff/accounts", query_string={"q": "100%_nobody"})
+    assert response.status_code == 200
+    assert "No account matches." in response.get_data(as_text=True)

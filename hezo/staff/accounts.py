@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from peewee import fn
+from peewee import JOIN
 from wtforms import PasswordField, StringField
 from wtforms.validators import Length
 
@@ -19,6 +19,7 @@ from ..accounts import services
 from ..accounts.forms import REQUIRED
 from ..accounts.views import post_limit
 from ..db import utcnow
+from ..identifiers import nip_digits
 from ..models import Company, User
 from ..security import admin_required, staff_required
 from . import bp
@@ -48,26 +49,42 @@ def user_or_404(user_id: int) -> User:
     return User.get_or_none(User.id == user_id) or abort(404)
 
 
+ACCOUNTS_SHOWN = 50
+
+
+def find_accounts(text: str) -> list[User]:
+    """Accounts matching ``text``, newest first, at most ``ACCOUNTS_SHOWN``.
+
+    ``text`` is looked for in the e-mail, the name and the company name
+    (case-insensitive); a NIP matches in any notation (dashes, spaces, ``PL``),
+    also in part. An empty ``text`` lists the newest accounts. Each user comes
+    with its company (or None).
+    """
+    query = User.select(User, Company).join(
+        Company, JOIN.LEFT_OUTER, on=(User.company == Company.id)
+    )
+    if text:
+        matches = (
+            User.email.contains(text)
+            | User.first_name.contains(text)
+            | User.last_name.contains(text)
+            | User.first_name.concat(" ").concat(User.last_name).contains(text)
+            | Company.name.contains(text)
+        )
+        if digits := nip_digits(text):
+            matches |= Company.nip.contains(digits)
+        query = query.where(matches)
+    newest = query.order_by(User.created_at.desc(), User.id.desc())
+    return list(newest.limit(ACCOUNTS_SHOWN))
+
+
 @bp.get("/accounts")
 @staff_required
 def accounts():
-    q = request.args.get("q", "").strip()[:100]
-    users = []
-    if q:
-        like = f"%{q.lower()}%"
-        users = list(
-            User.select(User, Company)
-            .join(Company, on=(User.company == Company.id), join_type="LEFT OUTER")
-            .where(
-                (fn.LOWER(User.email) ** like)
-                | (fn.LOWER(User.last_name) ** like)
-                | (fn.LOWER(Company.name) ** like)
-                | (Company.nip == q)
-            )
-            .order_by(User.email)
-            .limit(50)
-        )
-    return render_template("staff/accounts.html", users=users, q=q)
+    q = " ".join(request.args.get("q", "").split())[:100]
+    return render_template(
+        "staff/accounts.html", users=find_accounts(q), q=q, limit=ACCOUNTS_SHOWN
+    )
 
 
 @bp.route("/accounts/<int:user_id>", methods=["GET", "POST"])
