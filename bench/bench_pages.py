@@ -458,7 +458,8 @@ def child_queries(manifest_file: Path) -> None:
         client = app.test_client()
         with client.session_transaction() as session:
             now = int(time.time())
-            session.update({"_user_id": user.session_token, "_fresh": True,
+            session.update({"_user_id": user.session_token, "sid": name,
+                            "_fresh": True,
                             "auth_at": now, "seen_at": now})
         for _ in range(2 if name == "pdf_100" else 5):  # warm caches
             response = client.get(path)

@@ -44,6 +44,7 @@ def normalize_serial(value: str | None) -> str:
     transitional ``(H)`` prefix. Serials compare case-insensitively."""
     return strip_serial_prefix((value or "").strip()).upper()
 
+
 def normalize_contract_number(value: str | None) -> str:
     """A contract number (new or legacy notation) as compared: trimmed and
     upper-cased; stored numbers are compared upper-cased too."""

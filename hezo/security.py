@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
-from flask_login import LoginManager, current_user, logout_user
-from peewee import JOIN
+from flask_login import LoginManager, current_user, login_user, logout_user
+from peewee import JOIN, SQL, fn
 
 from .audit import security_event
 from .db import Baked, slot
@@ -59,10 +59,12 @@ def access_of(view) -> Access | None:
 
 @cache
 def _signed_in_user() -> Baked:
-    """The enabled, enrolled user of a session token: read on every request,
-    with their company (pages show its name)."""
-    from .models import Company, User
+    """The enabled, enrolled user of a session token, while the session (its
+    ``sid``) has not been signed out: read on every request, with their
+    company (pages show its name)."""
+    from .models import Company, EndedSession, User
 
+    ended = EndedSession.select(SQL("1")).where(EndedSession.sid == slot("sid"))
     return Baked(
         User.select(User, Company)
         .join(Company, JOIN.LEFT_OUTER)
@@ -70,9 +72,19 @@ def _signed_in_user() -> Baked:
             (User.session_token == slot("token"))
             & (User.is_enabled == True)  # noqa: E712
             & User.totp_secret.is_null(False)
+            & ~fn.EXISTS(ended)
         )
         .limit(1)
     )
+
+
+def begin_session(user) -> None:
+    """Sign ``user`` in on this browser as a session of its own (a new ``sid``:
+    signing out ends this one session and no other)."""
+    from .models.accounts import new_session_id
+
+    login_user(user)
+    session["sid"] = new_session_id()
 
 
 def now_ts() -> int:
@@ -85,7 +97,10 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token):
-        return _signed_in_user().bind(token=token).first()
+        sid = session.get("sid")
+        if not sid:  # every sign-in sets one (begin_session)
+            return None
+        return _signed_in_user().bind(token=token, sid=sid).first()
 
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_expire_session)

@@ -154,6 +154,7 @@ def test_signed_in_session_holds_only_ids_and_timestamps(app, client, user):
         "_id",
         "auth_at",
         "seen_at",
+        "sid",
         "csrf_token",
     }
     assert session["_user_id"] == User.get_by_id(user.id).session_token
@@ -170,6 +171,26 @@ def test_cookie_replayed_after_sign_out_is_refused(app, client, user):
     assert replay(app, stolen).status_code == 200
     client.post("/pl/logout")
     assert refused(replay(app, stolen))
+
+
+def test_sign_out_ends_this_session_only(app, user):
+    first, second = app.test_client(), app.test_client()
+    login(first, user)
+    login(second, user)
+    signed_out = cookie_value(app, first)
+    response = first.post("/pl/logout")
+    assert response.status_code == 303
+    assert refused(first.get("/pl/account"))
+    assert second.get("/pl/account").status_code == 200
+    assert refused(replay(app, signed_out))
+    assert replay(app, cookie_value(app, second)).status_code == 200
+
+
+def test_signing_in_again_after_sign_out_works(app, client, user):
+    login(client, user)
+    client.post("/pl/logout")
+    login(client, user)
+    assert client.get("/pl/account").status_code == 200
 
 
 def test_cookie_replayed_after_password_change_is_refused(app, client, user):

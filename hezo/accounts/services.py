@@ -23,6 +23,7 @@ from ..models import (
     Company,
     Contract,
     Device,
+    EndedSession,
     PendingEnrolment,
     PendingRegistration,
     RecoveryCode,
@@ -568,6 +569,20 @@ def verify_second_factor(
 
 def record_login(user: User, now: datetime) -> None:
     User.update(last_login_at=now).where(User.id == user.id).execute()
+
+
+def end_session(user: User, sid: str, now: datetime) -> None:
+    """Sign out one session of ``user`` (its cookie's ``sid``); the others go on.
+
+    Records that are older than the absolute session limit are deleted: their
+    cookies are refused by their own age by now.
+    """
+    oldest = now - timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    with db.atomic():
+        EndedSession.delete().where(EndedSession.ended_at < oldest).execute()
+        EndedSession.insert(
+            sid=sid, user=user.id, ended_at=now
+        ).on_conflict_ignore().execute()
 
 
 def end_sessions(user: User) -> str:

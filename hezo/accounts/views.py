@@ -12,7 +12,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 
 from .. import submissions
 from ..audit import audit, security_event
@@ -21,7 +21,14 @@ from ..extensions import limiter
 from ..identifiers import normalize_nip
 from ..models import ContactRequest, User
 from ..outbox import queue_mail
-from ..security import mfa_pending, now_ts, public, setup_pending, signed_in
+from ..security import (
+    begin_session,
+    mfa_pending,
+    now_ts,
+    public,
+    setup_pending,
+    signed_in,
+)
 from . import bp, services, totp
 from .forms import (
     ChangePasswordForm,
@@ -77,7 +84,7 @@ def safe_next(target: str | None) -> str | None:
 def start_session(user: User, method: str) -> None:
     """A new session for a fully authenticated user (no pre-login data kept)."""
     session.clear()
-    login_user(user)
+    begin_session(user)
     session["auth_at"] = session["seen_at"] = now_ts()
     services.record_login(user, utcnow())
     security_event("login_succeeded", user, factor=method)
@@ -337,7 +344,7 @@ def login_code():
 @public
 def logout():
     if current_user.is_authenticated:
-        services.end_sessions(current_user)
+        services.end_session(current_user, session["sid"], utcnow())
         security_event("logout", current_user)
     logout_user()
     session.clear()
@@ -435,7 +442,7 @@ def renew_current_session(user: User) -> None:
     """Keep this browser signed in after the session token was rotated."""
     auth_at = session.get("auth_at", now_ts())
     session.clear()
-    login_user(User.get_by_id(user.id))
+    begin_session(User.get_by_id(user.id))
     session["auth_at"], session["seen_at"] = auth_at, now_ts()
 
 

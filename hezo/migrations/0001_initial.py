@@ -197,6 +197,15 @@ def up(migrator, db):
             table_name = 'contact_request'
     db.create_tables([ContactRequest])
 
+    class EndedSession(Model):
+        sid = CharField(unique=True, max_length=32)
+        user = ForeignKeyField(User, on_delete='CASCADE')
+        ended_at = UTCDateTimeField(index=True)
+        class Meta:
+            database = db
+            table_name = 'ended_session'
+    db.create_tables([EndedSession])
+
     class OutboxMessage(Model):
         created_at = UTCDateTimeField()
         recipient = CharField(max_length=254)
@@ -294,6 +303,7 @@ def down(migrator, db):
     migrator.migrate(migrator.drop_table('pending_registration'))
     migrator.migrate(migrator.drop_table('pending_enrolment'))
     migrator.migrate(migrator.drop_table('outbox_message'))
+    migrator.migrate(migrator.drop_table('ended_session'))
     migrator.migrate(migrator.drop_table('contact_request'))
     migrator.migrate(migrator.drop_table('consent_event'))
     migrator.migrate(migrator.drop_table('auth_token'))

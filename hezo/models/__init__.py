@@ -5,6 +5,7 @@
 
 from .accounts import (
     AuthToken,
+    EndedSession,
     PendingEnrolment,
     PendingRegistration,
     RecoveryCode,
@@ -31,6 +32,7 @@ ALL_MODELS = [
     AuthToken,
     PendingRegistration,
     PendingEnrolment,
+    EndedSession,
     ThrottleEvent,
     SupportCase,
     Message,

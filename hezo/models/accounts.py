@@ -21,6 +21,10 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 class User(BaseModel):
     email = CharField(max_length=254, unique=True)
     first_name = CharField(max_length=80)
@@ -33,8 +37,9 @@ class User(BaseModel):
     # Encrypted with a key that is not in the database (hezo.crypto).
     totp_secret = CharField(max_length=255, null=True)
     totp_last_step = BigIntegerField(default=0)
-    # flask-login's id: rotated on sign-out, password change and TOTP reset, so a
-    # copied cookie stops working server-side.
+    # flask-login's id: rotated to end every session of the account (password
+    # change, TOTP reset, "sign out everywhere else"), so copied cookies stop
+    # working server-side. Signing out ends one session (EndedSession).
     session_token = CharField(max_length=64, unique=True, default=new_session_token)
     is_enabled = BooleanField(default=True)
     failed_logins = IntegerField(default=0)
@@ -118,6 +123,20 @@ class PendingEnrolment(BaseModel):
     key = CharField(max_length=64, unique=True)
     secret = CharField(max_length=255)
     created_at = UTCDateTimeField(default=utcnow)
+
+
+class EndedSession(BaseModel):
+    """A session signed out before its time (the ``sid`` in its cookie).
+
+    The cookie is signed, not stored: a copy of it would still carry the
+    account's session token, so the signed-in user is read only while the
+    session's ``sid`` is not here. Rows older than the absolute session limit
+    are of no use (such cookies have expired anyway) and are deleted.
+    """
+
+    sid = CharField(max_length=32, unique=True)
+    user = ForeignKeyField(User, backref="ended_sessions", on_delete="CASCADE")
+    ended_at = UTCDateTimeField(default=utcnow, index=True)
 
 
 class ThrottleEvent(BaseModel):
