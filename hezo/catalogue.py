@@ -12,6 +12,7 @@ REPLACEMENTS = ("", "NBD", "8H", "4H")
 class ServicePlan:
     code: str
     name: str
+    name_pl: str
     support: bool
     replacement: str
     onsite: bool
@@ -22,6 +23,10 @@ class ServicePlan:
         """A replacement is shipped or an engineer comes on site: its cases
         need the delivery or site address and an on-site contact person."""
         return bool(self.replacement) or self.onsite
+
+    def label(self, language: str) -> str:
+        """The package name in ``language`` (the catalogue's English otherwise)."""
+        return self.name_pl if language == "pl" else self.name
 
 
 def _load() -> dict[str, ServicePlan]:

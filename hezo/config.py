@@ -21,7 +21,11 @@ class Defaults:
     SESSION_ABSOLUTE_HOURS = 12
     MFA_PENDING_SECONDS = 600
     LOGIN_RATE_LIMIT = "10/minute;100/hour"
+    # Wrong registration proofs for one NIP (or contract) within an hour before
+    # further wrong ones are answered slowly and the engineers are alerted. A
+    # correct proof is never refused for them.
     REGISTRATION_FAILURES_PER_HOUR = 5
+    REGISTRATION_FAILURE_DELAY_MAX_SECONDS = 4
     # A DEBUG or TESTING app may start without a secret key; production may not.
     DEBUG = False
     TESTING = False

@@ -25,7 +25,6 @@ def proof(the_contract, **changes):
         "nip": "526-018-15-96",
         "contract": the_contract.number,
         "serial": "1942y-40125 ",
-        "service_code": "",
     }
     return data | changes
 
@@ -90,7 +89,6 @@ def test_legacy_contract_number_is_accepted(client, contract):
         {"nip": "6281948218"},  # another (valid) company
         {"contract": "HZ-2099-999999"},  # unknown contract
         {"serial": "NOT-ON-CONTRACT"},  # serial not covered
-        {"service_code": "PW-TAC"},  # service the contract does not have
     ],
 )
 def test_every_wrong_triple_gets_the_same_answer(client, contract, wrong):
@@ -126,10 +124,102 @@ def test_bad_nip_check_digit_is_named(client, contract):
     assert "not a valid NIP" in response.get_data(as_text=True)
 
 
-def test_registration_is_throttled_per_nip_even_for_the_right_triple(client, contract):
-    for _ in range(5):
-        client.post("/pl/register", data=proof(contract, serial="WRONG"))
-    assert client.post("/pl/register", data=proof(contract)).status_code == 422
+@pytest.fixture
+def delays(monkeypatch):
+    """The delays wrong proofs were answered with (recorded, not slept)."""
+    from hezo.accounts import services
+
+    slept = []
+    monkeypatch.setattr(services, "slow_down", slept.append)
+    return slept
+
+
+def alerts(app):
+    return list(
+        OutboxMessage.select().where(
+            OutboxMessage.recipient == app.config["ENGINEERS_EMAIL"]
+        )
+    )
+
+
+def test_others_wrong_proofs_never_block_the_correct_one(app, contract, delays):
+    for i in range(20):
+        guesser = app.test_client()  # a new browser (and address) each time
+        response = guesser.post("/pl/register", data=proof(contract, serial=f"X{i}"))
+        assert response.status_code == 422
+    response = app.test_client().post("/pl/register", data=proof(contract))
+    assert response.status_code == 303
+    assert PendingRegistration.select().count() == 1
+
+
+def test_wrong_proofs_are_answered_more_and_more_slowly(client, contract, delays):
+    for i in range(9):
+        client.post("/pl/register", data=proof(contract, serial=f"X{i}"))
+    assert delays == [0, 0, 0, 0, 0, 1, 2, 4, 4]
+    client.post("/pl/register", data=proof(contract))
+    assert len(delays) == 9  # the correct proof is not held back
+
+
+def test_staff_are_alerted_once_per_nip_and_hour_not_per_attempt(
+    app, client, contract, delays
+):
+    for i in range(4):
+        client.post("/pl/register", data=proof(contract, serial=f"X{i}"))
+    assert alerts(app) == []
+    for i in range(16):
+        client.post("/pl/register", data=proof(contract, serial=f"Y{i}"))
+    (alert,) = alerts(app)
+    assert "5260181596" in alert.body_text
+    assert "Przedsiębiorstwo Łączności Żółw" in alert.subject
+
+
+def test_wrong_proofs_for_an_unknown_nip_alert_nobody(app, client, contract, delays):
+    for _ in range(8):
+        client.post("/pl/register", data=proof(contract, nip="6281948218"))
+    assert alerts(app) == []
+
+
+@pytest.mark.parametrize(
+    "config_overrides", [{"RATELIMIT_ENABLED": True}], ids=["rate-limited"]
+)
+def test_per_address_limit_still_holds_for_registration(client, contract, delays):
+    statuses = [
+        client.post("/pl/register", data=proof(contract, serial=f"X{i}")).status_code
+        for i in range(10)
+    ]
+    assert statuses == [422] * 10
+    assert client.post("/pl/register", data=proof(contract)).status_code == 429
+
+
+@pytest.mark.parametrize("service", ["", "PW-TAC", "NO-SUCH-SERVICE"])
+def test_service_field_never_makes_a_correct_proof_fail(client, contract, service):
+    response = client.post("/pl/register", data=proof(contract, service_code=service))
+    assert response.status_code == 303
+    response = client.post("/pl/register/contact", data=contact(service_code=service))
+    assert response.status_code == 303
+    assert PendingRegistration.get().service_code == "PW-AHR-NBD"
+
+
+def test_service_is_not_offered_when_the_serial_has_one(client, contract):
+    client.post("/pl/register", data=proof(contract))
+    page = client.get("/pl/register/contact").get_data(as_text=True)
+    assert 'name="service_code"' not in page
+
+
+def test_service_is_offered_by_name_when_the_serial_has_several(client, contract):
+    make_contract(
+        customer=contract.customer, serials=("1942Y-40125",), service_code="PW-TAC"
+    )
+    client.post("/pl/register", data=proof(contract))
+    page = client.get("/pl/register/contact").get_data(as_text=True)
+    options = dict(re.findall(r'<option (?:selected )?value="([^"]+)">([^<]+)<', page))
+    assert options["PW-TAC"] == "Wsparcie techniczne TAC i aktualizacje oprogramowania"
+    assert options["PW-AHR-NBD"].startswith("Wymiana sprzętu")
+    english = client.get("/en/register/contact").get_data(as_text=True)
+    assert ">TAC &amp; OS Support<" in english
+    response = client.post("/pl/register/contact", data=contact(service_code="PW-TAC"))
+    assert response.status_code == 303
+    assert PendingRegistration.get().service_code == "PW-TAC"
 
 
 def test_wizard_keeps_typed_data_going_back(client, contract):

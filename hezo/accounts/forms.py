@@ -15,8 +15,6 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
-from ..catalogue import SERVICES
-
 NO_CRLF = Regexp(r"^[^\r\n]*$", message=_l("Line breaks are not allowed here."))
 # No example number in the message: the only numbers a page shows are ours.
 PHONE = Regexp(
@@ -49,12 +47,6 @@ class CompanyForm(FlaskForm):
         _l("Serial number of a covered device"),
         validators=[REQUIRED, Length(max=64), NO_CRLF],
     )
-    service_code = SelectField(
-        _l("Service (only if the device has several)"),
-        validators=[Optional()],
-        choices=[SelectChoice("", _l("— not needed —"))]
-        + [SelectChoice(c) for c in SERVICES],
-    )
 
 
 class ContactForm(FlaskForm):
@@ -70,6 +62,12 @@ class ContactForm(FlaskForm):
     language = SelectField(
         _l("Preferred language"),
         choices=[SelectChoice("pl", "Polski"), SelectChoice("en", "English")],
+    )
+    # Offered only when the proven serial has several services (choices are
+    # set by the view). Optional, and never a reason to refuse the step: an
+    # unknown value keeps the proven contract's service.
+    service_code = SelectField(
+        _l("Service"), validators=[Optional()], validate_choice=False, choices=[]
     )
 
 

@@ -8,6 +8,7 @@ both succeed, on SQLite and PostgreSQL alike.
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -79,14 +80,32 @@ def _failures(scope: str, key: str, now: datetime) -> int:
     )
 
 
+def slow_down(seconds: float) -> None:
+    """Hold a wrong registration proof's answer back (tests replace this)."""
+    time.sleep(seconds)
+
+
+def failure_delay(failures: int) -> float:
+    """Seconds a wrong proof waits, given the failures for its NIP or contract
+    in the last hour: none for the first few (typos), then 1, 2, 4 ... capped."""
+    cfg = current_app.config
+    over = failures - cfg["REGISTRATION_FAILURES_PER_HOUR"]
+    if over <= 0:
+        return 0.0
+    return float(min(2 ** (over - 1), cfg["REGISTRATION_FAILURE_DELAY_MAX_SECONDS"]))
+
+
 def verify_company(
-    nip: str, contract_number: str, serial: str, service_code: str, now: datetime
+    nip: str, contract_number: str, serial: str, now: datetime
 ) -> Contract | None:
     """The contract when the three facts match an active contract, else None.
 
     Every lookup runs whatever fails first, so a mismatch takes the same time
-    and gives the same answer whichever part was wrong. Failures are counted
-    per NIP and per contract number; past the limit even a correct triple fails.
+    and gives the same answer whichever part was wrong. A correct triple is
+    never refused, whatever failed before: NIPs are public, so failures of
+    others must not block a company's registration. Wrong triples are counted
+    per NIP and per contract number and answered more and more slowly; past
+    the hourly threshold the engineers are alerted (``_count_failure``).
     """
     nip, serial = normalize_nip(nip) or "", normalize_serial(serial)
     contract = find_contract(contract_number)
@@ -97,41 +116,77 @@ def verify_company(
         .where((Device.contract == contract) & (Device.serial == serial))
         .exists()
     )
-    limit = current_app.config["REGISTRATION_FAILURES_PER_HOUR"]
-    throttled = (
-        max(
-            _failures("register-nip", nip, now),
-            _failures("register-contract", contract_number.upper(), now),
-        )
-        >= limit
-    )
-    ok = (
+    if (
         company is not None
         and contract is not None
         and covered
         and contract.customer_id == company.id
         and contract.is_active_on(now.date())
-        and service_code in ("", contract.service_code)
-    )
-    if ok and not throttled:
+    ):
         return contract
+    failures = _count_failure(
+        nip, normalize_contract_number(contract_number), company, now
+    )
+    slow_down(failure_delay(failures))
+    return None
+
+
+def _count_failure(nip: str, number: str, company: Company | None, now) -> int:
+    """Record a wrong proof; returns the most failures in the last hour for its
+    NIP or contract number. Past the threshold, the engineers get one e-mail
+    per NIP of a known company and clock hour (the outbox's dedupe key)."""
     with db.atomic():
         ThrottleEvent.create(scope="register-nip", key=nip, created_at=now)
-        ThrottleEvent.create(
-            scope="register-contract", key=contract_number.upper(), created_at=now
+        ThrottleEvent.create(scope="register-contract", key=number, created_at=now)
+        by_nip = _failures("register-nip", nip, now)
+        failures = max(by_nip, _failures("register-contract", number, now))
+        alert = (
+            company is not None
+            and by_nip >= current_app.config["REGISTRATION_FAILURES_PER_HOUR"]
         )
-    security_event("registration_proof_failed", nip=nip, throttled=throttled)
-    return None
+        if alert:
+            queue_mail(
+                current_app.config["ENGINEERS_EMAIL"],
+                "register_failures",
+                "pl",
+                dedupe_key=f"register-failures:{nip}:{now:%Y-%m-%dT%H}",
+                company=company,
+                failures=by_nip,
+            )
+    security_event("registration_proof_failed", nip=nip, failures=failures)
+    return failures
+
+
+def serial_services(company_id: int, serial: str, now: datetime) -> list[str]:
+    """The service codes of the company's active contracts covering ``serial``."""
+    day = now.date()
+    return sorted(
+        {
+            code
+            for (code,) in Contract.select(Contract.service_code)
+            .join(Device)
+            .where(
+                (Contract.customer == company_id)
+                & (Device.serial == normalize_serial(serial))
+                & (Contract.start_date <= day)
+                & (Contract.end_date >= day)
+            )
+            .tuples()
+        }
+    )
 
 
 def start_registration(
     contract: Contract,
     serial: str,
-    service_code: str,
     now: datetime,
     key: str | None = None,
 ) -> PendingRegistration:
-    """Open (or update) the pending registration the browser refers to by ``key``."""
+    """Open (or update) the pending registration the browser refers to by ``key``.
+
+    Its service is the proven contract's until the person picks another one of
+    the serial's services (``choose_service``).
+    """
     pending = (
         PendingRegistration.get_or_none(PendingRegistration.key == key) if key else None
     )
@@ -140,10 +195,17 @@ def start_registration(
     pending.company = contract.customer_id
     pending.contract_number = contract.number
     pending.serial = normalize_serial(serial)
-    pending.service_code = service_code
+    pending.service_code = contract.service_code
     pending.expires_at = now + timedelta(hours=2)
     pending.save()
     return pending
+
+
+def choose_service(pending: PendingRegistration, code: str, now: datetime) -> None:
+    """Take ``code`` as the registration's service if it is one of the serial's;
+    any other value (blank, unknown) leaves the service as it was."""
+    if code and code in serial_services(pending.company_id, pending.serial, now):
+        pending.service_code = code
 
 
 def pending_registration(key: str | None, now: datetime) -> PendingRegistration | None:

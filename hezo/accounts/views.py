@@ -11,11 +11,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from .. import submissions
 from ..audit import audit, security_event
+from ..catalogue import SERVICES
 from ..db import db, utcnow
 from ..extensions import limiter
 from ..identifiers import normalize_nip
@@ -102,7 +104,7 @@ def register():
     form = CompanyForm(obj=None)
     if request.method == "GET" and pending:
         form.nip.data, form.contract.data = pending.company.nip, pending.contract_number
-        form.serial.data, form.service_code.data = pending.serial, pending.service_code
+        form.serial.data = pending.serial
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
             "accounts/register.html", step="company", form=form
@@ -111,25 +113,26 @@ def register():
         form.nip.errors.append(_("This is not a valid NIP: check the digits."))
         return invalid("accounts/register.html", step="company", form=form)
     contract = services.verify_company(
-        form.nip.data,
-        form.contract.data,
-        form.serial.data,
-        form.service_code.data or "",
-        now,
+        form.nip.data, form.contract.data, form.serial.data, now
     )
     if contract is None:
         return invalid(
             "accounts/register.html", step="company", form=form, mismatch=True
         )
     pending = services.start_registration(
-        contract,
-        form.serial.data,
-        form.service_code.data or "",
-        now,
-        key=session.get("reg"),
+        contract, form.serial.data, now, key=session.get("reg")
     )
     session["reg"] = pending.key
     return redirect(url_for(".register_contact"), 303)
+
+
+def service_choices(pending, now) -> list[tuple[str, str]]:
+    """(code, package name in the page's language) of the serial's services."""
+    language = get_locale().language
+    return [
+        (code, SERVICES[code].label(language) if code in SERVICES else code)
+        for code in services.serial_services(pending.company_id, pending.serial, now)
+    ]
 
 
 @bp.route("/register/contact", methods=["GET", "POST"])
@@ -137,20 +140,25 @@ def register():
 @post_limit()
 @submissions.one_time
 def register_contact():
-    pending = services.pending_registration(session.get("reg"), utcnow())
+    now = utcnow()
+    pending = services.pending_registration(session.get("reg"), now)
     if pending is None:
         return redirect(url_for(".register"))
     form = ContactForm(
         obj=pending if request.method == "GET" and pending.email else None
     )
-    if request.method == "GET" and not pending.email:
-        form.language.data = request.view_args.get("lang") or "pl"
+    form.service_code.choices = service_choices(pending, now)
+    if request.method == "GET":
+        form.service_code.data = pending.service_code
+        if not pending.email:
+            form.language.data = request.view_args.get("lang") or "pl"
     if not form.validate_on_submit():
         return (invalid if form.is_submitted() else render_template)(
             "accounts/register.html", step="contact", form=form, pending=pending
         )
     submissions.claim()
-    services.submit_contact(pending, form.data, utcnow())
+    services.choose_service(pending, form.service_code.data or "", now)
+    services.submit_contact(pending, form.data, now)
     return redirect(url_for(".register_sent"), 303)
 
 
