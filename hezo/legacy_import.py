@@ -23,13 +23,13 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from peewee import DatabaseError, fn
+from peewee import DatabaseError
 
 from . import sla
 from .attachments import StagedFile
 from .cases.services import case_number, local_day, next_due
 from .db import db, utcnow
-from .identifiers import normalize_contract_number, normalize_nip
+from .identifiers import normalize_nip
 from .legacy_pdf import (
     attach_dialogue,
     has_dialogue,
@@ -154,13 +154,10 @@ def _locate(plan: CasePlan) -> None:
     company = Company.get_or_none(Company.nip == nip)
     if company is None:
         raise Rejected("unknown company")
-    number = normalize_contract_number(plan.contract_number)
-    plan.contract = Contract.get_or_none(
-        (Contract.customer == company.id)
-        & (
-            (fn.UPPER(Contract.number) == number)
-            | (fn.UPPER(Contract.legacy_number) == number)
-        )
+    plan.contract = (
+        Contract.numbered(plan.contract_number)
+        .where(Contract.customer == company.id)
+        .first()
     )
     if plan.contract is None:
         raise Rejected("contract not found")

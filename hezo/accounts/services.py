@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from peewee import fn
 
 from .. import crypto
 from ..audit import security_event
@@ -61,11 +60,7 @@ def public_url(path: str) -> str:
 
 def find_contract(number: str) -> Contract | None:
     """A contract by its number in the new or the legacy notation."""
-    number = normalize_contract_number(number)
-    return Contract.get_or_none(
-        (fn.UPPER(Contract.number) == number)
-        | (fn.UPPER(Contract.legacy_number) == number)
-    )
+    return Contract.numbered(number).first()
 
 
 def _failures(scope: str, key: str, now: datetime) -> int:

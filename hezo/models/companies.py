@@ -2,10 +2,11 @@
 
 from datetime import date, timedelta
 
-from peewee import CharField, DateField, ForeignKeyField
+from peewee import CharField, DateField, ForeignKeyField, fn
 
 from ..catalogue import get_plan
 from ..db import BaseModel, UTCDateTimeField, utcnow
+from ..identifiers import normalize_contract_number
 
 EXPIRING_WITHIN = timedelta(days=60)
 
@@ -40,6 +41,15 @@ class Contract(BaseModel):
         """Its service ships replacements or comes on site (see ServicePlan)."""
         plan = get_plan(self.service_code)
         return plan is not None and plan.needs_site
+
+    @classmethod
+    def numbered(cls, number: str):
+        """The contracts whose number, in the new or the legacy notation, is
+        ``number`` as typed (any case, surrounding spaces)."""
+        number = normalize_contract_number(number)
+        return cls.select().where(
+            (fn.UPPER(cls.number) == number) | (fn.UPPER(cls.legacy_number) == number)
+        )
 
     def is_active_on(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
