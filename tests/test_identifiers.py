@@ -80,6 +80,15 @@ def test_registration_accepts_the_old_serial_notation(client, contract, serial):
     assert f'value="{SERIAL}"' in back and 'value="(H)' not in back
 
 
+def test_registration_form_comes_back_in_the_new_notation(client, contract):
+    response = client.post(
+        "/pl/register",
+        data={"nip": "5260181596", "contract": "HZ-2099-000001", "serial": "(H)-fg1"},
+    )
+    assert response.status_code == 422
+    assert 'value="FG1"' in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("serial", OLD_NOTATIONS[:2])
 def test_staff_re_proof_accepts_the_old_serial_notation(client, contract, serial):
     customer = make_user(company=contract.customer)

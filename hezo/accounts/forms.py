@@ -15,6 +15,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
+from ..identifiers import normalize_serial
+
 NO_CRLF = Regexp(r"^[^\r\n]*$", message=_l("Line breaks are not allowed here."))
 # No example number in the message: the only numbers a page shows are ours.
 PHONE = Regexp(
@@ -46,6 +48,7 @@ class CompanyForm(FlaskForm):
     serial = StringField(
         _l("Serial number of a covered device"),
         validators=[REQUIRED, Length(max=64), NO_CRLF],
+        filters=[normalize_serial],  # shown again in the new notation
     )
 
 

@@ -19,7 +19,7 @@ from ..accounts import services
 from ..accounts.forms import REQUIRED
 from ..accounts.views import post_limit
 from ..db import utcnow
-from ..identifiers import nip_digits
+from ..identifiers import nip_digits, normalize_serial
 from ..models import Company, User
 from ..security import admin_required, staff_required
 from . import bp
@@ -31,7 +31,9 @@ class ResetForm(FlaskForm):
         _l("Service contract number"), validators=[REQUIRED, Length(max=40)]
     )
     serial = StringField(
-        _l("Serial number of a covered device"), validators=[REQUIRED, Length(max=64)]
+        _l("Serial number of a covered device"),
+        validators=[REQUIRED, Length(max=64)],
+        filters=[normalize_serial],
     )
     current = PasswordField(
         _l("Your password"), validators=[REQUIRED, Length(max=1024)]
