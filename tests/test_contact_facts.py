@@ -376,6 +376,7 @@ def test_every_mail_carries_the_facts_and_no_other_contact(
         "left": 3,
         "greeting": "Dzień dobry",
         "number": 7,
+        "failures": 6,
         "lang": language,
         "due": case.reported_at,
         "name": "Anna",

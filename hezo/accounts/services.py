@@ -142,10 +142,11 @@ def _count_failure(nip: str, number: str, company: Company | None, now) -> int:
         if alert:
             queue_mail(
                 current_app.config["ENGINEERS_EMAIL"],
-                "register_failures",
+                "register_failures_for_staff",
                 "pl",
                 dedupe_key=f"register-failures:{nip}:{now:%Y-%m-%dT%H}",
-                company=company,
+                company=company.name,
+                nip=nip,
                 failures=by_nip,
             )
     security_event("registration_proof_failed", nip=nip, failures=failures)
