@@ -5,25 +5,34 @@ or PostgreSQL (``postgresql://`` URL). Application code uses only peewee's query
 builder, so the same statements run on both.
 """
 
+import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import psycopg
 from peewee import (
     OP,
     SQL,
     DatabaseProxy,
     DateTimeField,
     Expression,
+    InterfaceError,
     Model,
     NodeList,
+    OperationalError,
     Select,
     SqliteDatabase,
     Value,
 )
 from peewee import __exception_wrapper__ as database_errors
-from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+from playhouse.pool import (
+    MaxConnectionsExceeded,
+    PooledDatabase,
+    PooledPostgresqlDatabase,
+    PooledSqliteDatabase,
+)
 
 db = DatabaseProxy()
 
@@ -36,6 +45,20 @@ SQLITE_PRAGMAS = {
     "cache_size": -32000,
 }
 BUSY_TIMEOUT_SECONDS = 5
+
+#: What a request gets when the database cannot be reached or is locked: a
+#: server gone or restarting, a backend terminated, a refused connection, a
+#: full pool, a SQLite file locked past the busy timeout. peewee translates the
+#: driver's errors; the drivers' own classes are here for the few paths that
+#: bypass it (the pool's checks, psycopg's pipeline). Answered with the 503 page.
+UNAVAILABLE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    MaxConnectionsExceeded,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 
 def utcnow() -> datetime:
@@ -227,15 +250,15 @@ def make_database(url: str, options: dict | None = None):
 
     ``sqlite:///relative/or/absolute.db`` or ``postgresql://user@host:port/name``;
     query parameters of a PostgreSQL URL are passed to the driver (for example
-    ``?options=-csearch_path%3Dmy_schema``).
+    ``?options=-csearch_path%3Dmy_schema``), as are ``options``; for SQLite,
+    ``options`` may set the busy ``timeout`` in seconds.
     """
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         path = unquote(url[len("sqlite:///") :])
+        timeout = (options or {}).get("timeout", BUSY_TIMEOUT_SECONDS)
         if path == ":memory:":  # one connection, or each request sees a new DB
-            return SqliteDatabase(
-                path, pragmas=SQLITE_PRAGMAS, timeout=BUSY_TIMEOUT_SECONDS
-            )
+            return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=timeout)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Pooled like PostgreSQL: a new connection and its four pragmas on
         # every request cost more than a light page's queries. The pool lends a
@@ -243,7 +266,7 @@ def make_database(url: str, options: dict | None = None):
         return PooledSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
-            timeout=BUSY_TIMEOUT_SECONDS,
+            timeout=timeout,
             check_same_thread=False,
             max_connections=32,
             stale_timeout=300,
@@ -286,5 +309,28 @@ def init_app(app) -> None:
 
     @app.teardown_request
     def _close(exc):
-        if not db.is_closed():
-            db.close()
+        # The response is decided by now: a connection that cannot be given
+        # back cleanly (its server gone) is dropped, not turned into an error.
+        try:
+            if not db.is_closed():
+                db.close()
+        except UNAVAILABLE_ERRORS as error:
+            app.logger.warning("database connection dropped on close: %s", error)
+            drop_connection()
+
+
+def drop_connection() -> None:
+    """Forget this thread's connection (and any transaction left open on it)
+    and close it for good: it does not go back to the pool."""
+    database = db.obj
+    conn = database._state.conn
+    database._state.reset()
+    if conn is None:
+        return
+    try:
+        if isinstance(database, PooledDatabase):
+            database._close(conn, close_conn=True)
+        else:
+            conn.close()
+    except Exception:  # noqa: BLE001 - it is being thrown away
+        pass

@@ -4,13 +4,15 @@ import logging
 import re
 import secrets
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request, session
+from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
-from peewee import OperationalError
+from markupsafe import escape
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .audit import security_event
+from .db import UNAVAILABLE_ERRORS
 from .htmx import hx_refresh, wants_fragment
 
 log = logging.getLogger(__name__)
@@ -56,15 +58,14 @@ def init_app(app: Flask) -> None:
     # whatever the root level (to see SQL while debugging, lower it again).
     logging.getLogger("peewee").setLevel(logging.INFO)
 
-    @app.before_request
     def _request_id():
         g.request_id = secrets.token_hex(8)
 
-    @app.after_request
-    def _headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+    # First of all: the database connection is opened by an earlier hook, and
+    # the log line of its failure needs the id too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _request_id)
+
+    app.after_request(_with_security_headers)
 
     for name in PHONE_SETTINGS:
         try:
@@ -81,8 +82,10 @@ def init_app(app: Flask) -> None:
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(OperationalError, _database_busy)
+    for error in UNAVAILABLE_ERRORS:
+        app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
+    app.wsgi_app = DatabaseUnavailableGuard(app, app.wsgi_app)
 
 
 def _render_error(status: int, message: str | None = None):
@@ -108,10 +111,122 @@ def _csrf_error(exc: CSRFError):
     return _render_error(400)
 
 
-def _database_busy(exc: OperationalError):
-    log.warning("database unavailable (request %s): %s", g.get("request_id"), exc)
-    body, status = _render_error(503)
-    return body, status, {"Retry-After": "5"}
+RETRY_AFTER_SECONDS = 5
+
+
+def _log_unavailable(exc: BaseException) -> None:
+    rule = request.url_rule.rule if request.url_rule else "-"
+    log.warning(
+        "database unavailable (request %s) %s %s: %s: %s",
+        g.get("request_id", "-"),
+        request.method,
+        rule,
+        type(exc).__name__,
+        str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+    )
+
+
+def _database_unavailable(exc: BaseException):
+    _log_unavailable(exc)
+    return unavailable_page()
+
+
+def unavailable_page():
+    """The 503 page for a request that cannot reach the database.
+
+    Rendered without the database: the signed-in user is not loaded again
+    (it would be read from the connection that just failed, and the page
+    would fail in turn), so the page shows the anonymous navigation.
+    """
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
+    body = _render_without_database(template, status=503, message=None)
+    return body, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def _render_without_database(template: str, **context) -> str:
+    """Render ``template`` without the app's context processors: they may read
+    the database (the signed-in user, for one), which has just failed. The
+    page gets what the layout needs and the anonymous navigation."""
+    app = current_app
+    anonymous = AnonymousUserMixin()
+    g._login_user = anonymous  # url_for and the layout's helpers ask for it
+    context |= {
+        "g": g,
+        "request": request,
+        "session": session,
+        "config": app.config,
+        "site": app.config,
+        "current_user": anonymous,
+    }
+    return app.jinja_env.get_template(template).render(context)
+
+
+class DatabaseUnavailableGuard:
+    """WSGI middleware: a database error that escapes Flask's own handling
+    (raised by an error handler, an ``after_request`` or teardown hook) still
+    answers the portal's 503 page, never the server's bare 500.
+
+    The response is held back until the app returns, so that an error raised
+    after it was made can still replace it.
+    """
+
+    def __init__(self, app: Flask, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
+        started = []
+
+        def hold(status, headers, exc_info=None):
+            started[:] = [(status, headers, exc_info)]
+            return self._no_write
+
+        try:
+            body = self.wsgi_app(environ, hold)
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(environ, start_response, exc)
+        start_response(*started[0])
+        return body
+
+    @staticmethod
+    def _no_write(data):
+        raise RuntimeError("the portal does not use WSGI write()")
+
+    def _unavailable(self, environ, start_response, exc):
+        from .db import drop_connection
+
+        drop_connection()
+        response = None
+        try:
+            with self.app.request_context(environ):
+                g.request_id = secrets.token_hex(8)
+                lang = environ.get("PATH_INFO", "/").split("/")[1:2]
+                if lang and lang[0] in self.app.config["LANGUAGES"]:
+                    g.lang = lang[0]
+                _log_unavailable(exc)
+                response = self.app.make_response(unavailable_page())
+        except Exception:  # noqa: BLE001 - the last answer must not fail
+            if response is None:  # (else only this context's teardown failed)
+                log.exception("database unavailable and the 503 page failed")
+        if response is None:
+            # Not even the template could be rendered: both languages, plainly.
+            text = escape(
+                "Baza danych jest niedostępna. Spróbuj ponownie za chwilę. / "
+                "The database cannot be reached. Please try again in a minute."
+            )
+            response = self.app.response_class(
+                f"<!doctype html><title>503</title><p>{text}</p>",
+                503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+                mimetype="text/html",
+            )
+        response.headers["Cache-Control"] = "no-store"
+        return _with_security_headers(response)(environ, start_response)
+
+
+def _with_security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 def _unexpected(exc: Exception):
