@@ -6,8 +6,11 @@ Allowed (stated on the form): device logs and configuration as text (.log .txt
 200 MB a case. The extension must
 agree with the content. Archives are inspected, never extracted. Files live
 outside the static folder under ``UPLOAD_FOLDER/<sha256[:2]>/<sha256>``; a file
-is written to a temporary name first and moved into place only after the
-database transaction that records it has committed.
+is written to a temporary name first (``.upload-*``) and moved into place
+*before* the transaction that records it: a crash in between leaves a file no
+row names, which is harmless (the next upload of the same content reuses it),
+never a row without its file. ``hezo check-files`` lists rows without files
+and removes temporary files left by crashes.
 
 A form that comes back with an error keeps the files it staged: each is
 offered again under a signed token naming the staged file and the account
@@ -17,11 +20,13 @@ again are removed after ``KEEP_SECONDS``.
 
 import gzip
 import hashlib
+import logging
 import os
 import re
 import tempfile
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +51,24 @@ MAX_UNPACKED_BYTES = 500 * 1024 * 1024
 STAGED_PREFIX = ".upload-"
 STAGED_NAME = re.compile(r"\.upload-[A-Za-z0-9_]+")
 KEEP_SECONDS = 24 * 3600
+#: Prefixes of temporary files in the upload folder (uploads, legacy PDFs):
+#: older than KEEP_SECONDS, no form can send them again (``hezo check-files``).
+TEMPORARY_PREFIXES = (STAGED_PREFIX, ".legacy-")
+
+log = logging.getLogger(__name__)
 
 
 class UploadError(ValueError):
     """A file that may not be attached; ``str()`` is a translated message."""
+
+
+class StorageError(Exception):
+    """The upload folder refused a file (disk full, read-only, no permission);
+    ``str()`` is a translated message. Nothing of the file is left behind."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(_l("The file could not be stored. Please try again later."))
+        log.error("upload storage failed: %s", cause)
 
 
 @dataclass
@@ -83,11 +102,9 @@ def stage_upload(upload: FileStorage) -> StagedFile:
     ext = _extension(name)
     if ext not in ALLOWED:
         raise UploadError(_l("%(name)s: this file type is not accepted.", name=name))
-    root = upload_root()
-    root.mkdir(parents=True, exist_ok=True)
     limit = current_app.config["ATTACHMENT_MAX_BYTES"]
     digest, size = hashlib.sha256(), 0
-    handle, tmp = tempfile.mkstemp(prefix=STAGED_PREFIX, dir=root)
+    handle, tmp = _temporary_file(STAGED_PREFIX)
     try:
         with os.fdopen(handle, "wb") as out:
             while chunk := upload.stream.read(1 << 16):
@@ -102,14 +119,43 @@ def stage_upload(upload: FileStorage) -> StagedFile:
                     )
                 digest.update(chunk)
                 out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before a row may name it
         if size == 0:
             raise UploadError(_l("%(name)s is empty.", name=name))
         _check_content(Path(tmp), ext, name)
+    except OSError as exc:  # the disk, not the file: _check_content raises no OSError
+        os.unlink(tmp)
+        raise StorageError(exc) from exc
     except BaseException:
         os.unlink(tmp)
         raise
     content_type = "text/plain" if ext in TEXT else "application/octet-stream"
     return StagedFile(Path(tmp), digest.hexdigest(), size, name, content_type)
+
+
+def _temporary_file(prefix: str) -> tuple[int, str]:
+    """A new temporary file in the upload folder: (descriptor, path)."""
+    root = upload_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(prefix=prefix, dir=root)
+    except OSError as exc:
+        raise StorageError(exc) from exc
+
+
+def write_temporary(data: bytes, prefix: str) -> Path:
+    """``data`` in a new temporary file of the upload folder (synced)."""
+    handle, tmp = _temporary_file(prefix)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        os.unlink(tmp)
+        raise StorageError(exc) from exc
+    return Path(tmp)
 
 
 def _check_content(path: Path, ext: str, name: str) -> None:
@@ -157,19 +203,27 @@ def _check_gzip(path: Path, name: str) -> None:
         raise UploadError(_l("%(name)s is not a valid gzip file.", name=name)) from exc
 
 
-def commit_staged(staged: StagedFile) -> None:
-    """Move a staged file into place (after its database row has committed)."""
-    target = stored_path(staged.sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        staged.path.unlink(missing_ok=True)
-    else:
-        os.replace(staged.path, target)
+def place_staged(files: list[StagedFile]) -> None:
+    """Move staged files to their content-hash paths, before the transaction
+    that records them. On a storage error the files not yet placed are removed
+    and ``StorageError`` is raised; those placed stay (unnamed, harmless)."""
+    try:
+        for staged in files:
+            target = stored_path(staged.sha256)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                staged.path.unlink(missing_ok=True)
+            else:
+                os.replace(staged.path, target)
+    except OSError as exc:
+        discard_staged(files)
+        raise StorageError(exc) from exc
 
 
 def discard_staged(files: list[StagedFile]) -> None:
     for staged in files:
-        staged.path.unlink(missing_ok=True)
+        if staged.path is not None:
+            staged.path.unlink(missing_ok=True)
 
 
 def _keeper() -> URLSafeTimedSerializer:
@@ -211,16 +265,44 @@ def kept_file(token: str, owner_id: int) -> StagedFile:
     return StagedFile(path, sha256, size, filename, content_type)
 
 
-def discard_stale_staged(now: float | None = None) -> None:
-    """Remove staged files older than ``KEEP_SECONDS`` (forms left unsent)."""
-    limit = (now or time.time()) - KEEP_SECONDS
+# -- checking the folder against the rows ---------------------------------------
+
+
+def rows_without_files() -> Iterator:
+    """Attachment rows whose file is not in the upload folder, with the case."""
+    from .models import Attachment, SupportCase
+
+    query = (
+        Attachment.select(Attachment, SupportCase.number)
+        .join(SupportCase)
+        .order_by(Attachment.id)
+    )
+    for attachment in query.iterator():
+        if not stored_path(attachment.sha256).is_file():
+            yield attachment
+
+
+def stale_temporaries(now: float | None = None) -> list[Path]:
+    """Temporary files of the upload folder older than ``KEEP_SECONDS``: staged
+    files no form can send again, uploads and imports a crash interrupted."""
     root = upload_root()
+    limit = (time.time() if now is None else now) - KEEP_SECONDS
     if not root.is_dir():
-        return
+        return []
+    stale = []
     for entry in os.scandir(root):
-        if entry.name.startswith(STAGED_PREFIX) and entry.is_file():
+        if entry.name.startswith(TEMPORARY_PREFIXES) and entry.is_file():
             try:
                 if entry.stat().st_mtime < limit:
-                    os.unlink(entry.path)
-            except FileNotFoundError:
+                    stale.append(Path(entry.path))
+            except FileNotFoundError:  # placed or removed meanwhile
                 pass
+    return sorted(stale)
+
+
+def discard_stale_staged(now: float | None = None) -> list[Path]:
+    """Remove the ``stale_temporaries``; returns the paths removed."""
+    stale = stale_temporaries(now)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale

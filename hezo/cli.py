@@ -153,6 +153,39 @@ def init_app(app: Flask) -> None:
             f"{report.response_breach}."
         )
 
+    @app.cli.command("check-files")
+    @click.option(
+        "--fix", is_flag=True, help="Remove temporary files older than a day."
+    )
+    def check_files(fix):
+        """List attachment rows whose file is missing; find stale temporaries.
+
+        Exit status 1 when a row has no file (its content is lost: ask for it
+        again; a legacy dialogue PDF is rendered again by import-legacy).
+        """
+        from .attachments import (
+            discard_stale_staged,
+            rows_without_files,
+            stale_temporaries,
+        )
+
+        missing = 0
+        for attachment in rows_without_files():
+            missing += 1
+            click.echo(
+                f"missing file: case {attachment.case.number}, attachment "
+                f"{attachment.id} {attachment.filename!r} ({attachment.sha256})"
+            )
+        stale = discard_stale_staged() if fix else stale_temporaries()
+        for path in stale:
+            click.echo(f"{'removed' if fix else 'stale'} temporary file: {path.name}")
+        click.echo(
+            f"Rows without files: {missing}. Temporary files older than a day: "
+            f"{len(stale)}{' (removed)' if fix and stale else ''}."
+        )
+        if missing:
+            sys.exit(1)
+
     from . import legacy_import, outbox
 
     outbox.register_cli(app)

@@ -14,22 +14,19 @@ import hashlib
 import multiprocessing
 import os
 import pickle
-import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import Flask
 
 from .attachments import (
     StagedFile,
-    commit_staged,
-    discard_staged,
+    place_staged,
     stored_path,
-    upload_root,
+    write_temporary,
 )
 from .db import db
 from .models import Attachment
@@ -124,16 +121,9 @@ def has_dialogue(case_id: int) -> bool:
 def stage_pdf(pdf: bytes, legacy_id: str, write: bool = True) -> StagedFile:
     """The PDF as a ``StagedFile``, written to a temporary file in the upload
     folder when ``write`` (else ``path`` is None: a dry run writes no file).
-    ``attachments.commit_staged`` moves it into place after the commit.
+    ``attachments.place_staged`` moves it into place before the commit.
     """
-    path = None
-    if write:
-        root = upload_root()
-        root.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(prefix=".legacy-", dir=root)
-        with os.fdopen(handle, "wb") as out:
-            out.write(pdf)
-        path = Path(tmp)
+    path = write_temporary(pdf, ".legacy-") if write else None
     return StagedFile(
         path,
         hashlib.sha256(pdf).hexdigest(),
@@ -172,24 +162,18 @@ def attach_dialogue(
 def store_with_pdf(
     pdf: bytes, legacy_id: str, write: bool, rows: Callable[[StagedFile], None]
 ) -> None:
-    """Run ``rows(staged)`` in one transaction; the PDF file goes in after it.
+    """Put the PDF file in place, then run ``rows(staged)`` in one transaction.
 
-    The PDF is written to a temporary file in the upload folder first (unless
-    ``write`` is false: a dry run), removed when the transaction fails, and
-    moved to its content-hash path only once the rows have committed.
+    The PDF is written to a temporary file in the upload folder (unless
+    ``write`` is false: a dry run) and moved to its content-hash path before
+    the rows are written, so a committed row always has its file; a failed
+    transaction leaves at most a file that no row names.
     """
     staged = stage_pdf(pdf, legacy_id, write)
-    try:
-        with db.atomic():
-            rows(staged)
-        if staged.path:
-            # Interrupted after the commit, the row stays without its file;
-            # the next run finds that and renders the dialogue again.
-            commit_staged(staged)
-    except BaseException:
-        if staged.path:
-            discard_staged([staged])
-        raise
+    if staged.path:
+        place_staged([staged])
+    with db.atomic():
+        rows(staged)
 
 
 # -- rendering ---------------------------------------------------------------

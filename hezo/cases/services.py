@@ -3,7 +3,8 @@
 Each takes the acting user and ``now`` explicitly and writes in one
 transaction: the case, its first message, its attachment rows, its consent
 record and the e-mails it causes commit or roll back together. Uploaded files
-are moved into place only after the commit and are removed on a rollback.
+are moved into place before the transaction, so a committed row always has
+its file (a rollback or a crash leaves at most a file no row names).
 """
 
 import uuid
@@ -12,7 +13,7 @@ from datetime import datetime
 from flask import current_app
 
 from .. import sla
-from ..attachments import StagedFile, commit_staged, discard_staged
+from ..attachments import StagedFile, place_staged
 from ..audit import audit
 from ..db import db
 from ..models import (
@@ -77,16 +78,14 @@ def _save_files(case, message, staged: list[StagedFile], actor) -> None:
 
 
 def _finish(staged: list[StagedFile], work):
-    """Run ``work`` in a transaction; place files after commit, drop them on error."""
-    try:
-        with db.atomic():
-            result = work()
-    except BaseException:
-        discard_staged(staged)
-        raise
-    for f in staged:
-        commit_staged(f)
-    return result
+    """Put the files in place, then run ``work`` in a transaction.
+
+    Raises ``attachments.StorageError`` (nothing written) when the upload
+    folder refuses a file.
+    """
+    place_staged(staged)
+    with db.atomic():
+        return work()
 
 
 def open_case(

@@ -1,5 +1,6 @@
 from flask import (
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -13,6 +14,7 @@ from flask_login import current_user
 from .. import catalogue, submissions
 from ..attachments import (
     MAX_CASE_BYTES,
+    StorageError,
     UploadError,
     discard_staged,
     discard_stale_staged,
@@ -37,7 +39,10 @@ writers = roles_required("customer", "engineer", "admin")
 
 
 def stage_files(form) -> list | None:
-    """Stage the form's uploads; on a bad file, add the message and return None."""
+    """Stage the form's uploads; on a bad file, add the message and return None.
+
+    Raises ``StorageError`` (nothing left staged) when the folder refuses them.
+    """
     staged = []
     for upload in request.files.getlist(form.files.name):
         if not upload or not upload.filename:
@@ -48,7 +53,17 @@ def stage_files(form) -> list | None:
             discard_staged(staged)
             form.files.errors = [str(exc)]
             return None
+        except StorageError:
+            discard_staged(staged)
+            raise
     return staged
+
+
+def storage_failed(form, exc: StorageError) -> int:
+    """Put the storage error on the form (which comes back with what was
+    typed); returns the status to answer: 507 Insufficient Storage."""
+    form.files.errors = [str(exc)]
+    return 507
 
 
 def keep_files(form) -> tuple[list, bool]:
@@ -56,7 +71,8 @@ def keep_files(form) -> tuple[list, bool]:
 
     Every acceptable file is staged even when another one is refused, so that
     a form coming back with an error offers them again (``kept_files``).
-    Returns (staged files, True when none was refused).
+    Returns (staged files, True when none was refused). Raises
+    ``StorageError`` (this try's files removed) when the folder refuses one.
     """
     staged, errors = [], []
     for token in request.form.getlist("kept_file"):
@@ -72,6 +88,9 @@ def keep_files(form) -> tuple[list, bool]:
         except UploadError as exc:
             errors.append(str(exc))
             continue
+        except StorageError:
+            discard_staged(staged)
+            raise
         if any((f.sha256, f.filename) == (new.sha256, new.filename) for f in staged):
             discard_staged([new])  # the same file attached again
         else:
@@ -170,7 +189,7 @@ def new():
             contracts=contracts,
         )
 
-    def again(staged=(), consent_error=None):
+    def again(staged=(), consent_error=None, status=None):
         return render_template(
             "cases/new.html",
             form=form,
@@ -178,18 +197,19 @@ def new():
             contracts=contracts,
             kept_files=kept_files(staged),
             consent_error=consent_error,
-        ), 422 if form.is_submitted() else 200
+        ), status or (422 if form.is_submitted() else 200)
 
     if not form.is_submitted():
         return again()
     valid = form.validate_on_submit()
     device = covered_device(form, contract)
     consent_error = consent_refusal(form, contract)
-    staged, files_ok = keep_files(form)
-    if not (valid and device and files_ok) or consent_error:
-        return again(staged, consent_error)
-    submissions.claim(staged)
+    staged = []
     try:
+        staged, files_ok = keep_files(form)
+        if not (valid and device and files_ok) or consent_error:
+            return again(staged, consent_error)
+        submissions.claim(staged)
         case = services.open_case(
             actor=current_user,
             contract=contract,
@@ -204,6 +224,8 @@ def new():
     except services.CaseError:
         # The contract's partner changed after the check above.
         return again(staged, consent_refusal(form, contract, force=True))
+    except StorageError as exc:
+        return again(status=storage_failed(form, exc))
     flash(
         _(
             "Case %(number)s has been reported. An engineer will contact you by "
@@ -352,18 +374,15 @@ def thread(number):
 def post_message(number):
     case = queries.get_case_or_404(number, current_user)
     form = MessageForm()
-    staged = stage_files(form) if form.validate_on_submit() else None
-    if staged is not None and quota_left(case) < sum(f.size for f in staged):
-        discard_staged(staged)
-        form.files.errors = [_("The files of this case would exceed 200 MB.")]
-        staged = None
-    if staged is None:
-        context = detail_context(case) | {"reply_form": form}
-        if wants_fragment():
-            return render_template("cases/_reply.html", **context), 422
-        return render_template("cases/detail.html", **context), 422
-    submissions.claim(staged)
     try:
+        staged = stage_files(form) if form.validate_on_submit() else None
+        if staged is not None and quota_left(case) < sum(f.size for f in staged):
+            discard_staged(staged)
+            form.files.errors = [_("The files of this case would exceed 200 MB.")]
+            staged = None
+        if staged is None:
+            return render_reply_form(case, form, 422)
+        submissions.claim(staged)
         services.post_message(
             case,
             current_user,
@@ -376,9 +395,19 @@ def post_message(number):
         context = detail_context(case)
         template = "cases/_reply.html" if wants_fragment() else "cases/detail.html"
         return render_template(template, **context), 409
+    except StorageError as exc:
+        return render_reply_form(case, form, storage_failed(form, exc))
     if wants_fragment():
         return render_template("cases/_after_reply.html", **page_context(case))
     return redirect(url_for(".detail", number=number, _anchor="thread"), 303)
+
+
+def render_reply_form(case, form, status: int):
+    """The reply form again, with its messages and what was typed."""
+    context = detail_context(case) | {"reply_form": form}
+    if wants_fragment():
+        return render_template("cases/_reply.html", **context), status
+    return render_template("cases/detail.html", **context), status
 
 
 def quota_left(case) -> int:
@@ -484,9 +513,23 @@ def pdf(number):
 def download(number, attachment_id):
     case = queries.get_case_or_404(number, current_user)
     attachment = queries.get_file_or_404(case, attachment_id, current_user)
+    path = stored_path(attachment.sha256)
+    if not path.is_file():
+        current_app.logger.error(
+            "attachment %s of case %s: file missing (hezo check-files)",
+            attachment.id,
+            case.number,
+        )
+        message = _(
+            "The file %(name)s is missing from the portal's storage. We have "
+            "been notified; please ask the person who sent it to attach it "
+            "again, or call the help line.",
+            name=attachment.filename,
+        )
+        return render_template("errors/error.html", status=410, message=message), 410
     audit_partner_read(case, "partner_file_download", attachment.id)
     response = send_file(
-        stored_path(attachment.sha256),
+        path,
         as_attachment=True,
         download_name=attachment.filename,
         mimetype="application/octet-stream",

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import sla, submissions
+from ..attachments import StorageError
 from ..cases import queries as case_queries
 from ..cases import services as case_services
 from ..cases.views import (
@@ -14,6 +15,7 @@ from ..cases.views import (
     form_defaults,
     keep_files,
     kept_files,
+    storage_failed,
 )
 from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
 from ..db import utcnow
@@ -208,8 +210,8 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
         form.contact_name.data and (form.contact_email.data or form.contact_phone.data)
     ):
         form.contact_name.errors = [_("Choose the reporter or enter a contact.")]
-    staged, files_ok = keep_files(form)
-    if not (valid and device and files_ok) or form.contact_name.errors:
+
+    def again(staged=(), status=422):
         return render_template(
             "staff/new_case.html",
             company=company,
@@ -217,22 +219,32 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
             contract=contract,
             nip=company.nip,
             kept_files=kept_files(staged),
-        ), 422
-    submissions.claim(staged)
-    case = case_services.open_case(
-        actor=current_user,
-        contract=contract,
-        device=device,
-        **form.case_fields(),
-        share_with=None,
-        files=staged,
-        now=now,
-        channel=form.channel.data,
-        site=form.site_fields() if contract.needs_site else None,
-        reporter=reporter,
-        contact=None
-        if reporter
-        else {"name": form.contact_name.data, "email": form.contact_email.data or ""},
-    )
+        ), status
+
+    try:
+        staged, files_ok = keep_files(form)
+        if not (valid and device and files_ok) or form.contact_name.errors:
+            return again(staged)
+        submissions.claim(staged)
+        case = case_services.open_case(
+            actor=current_user,
+            contract=contract,
+            device=device,
+            **form.case_fields(),
+            share_with=None,
+            files=staged,
+            now=now,
+            channel=form.channel.data,
+            site=form.site_fields() if contract.needs_site else None,
+            reporter=reporter,
+            contact=None
+            if reporter
+            else {
+                "name": form.contact_name.data,
+                "email": form.contact_email.data or "",
+            },
+        )
+    except StorageError as exc:
+        return again(status=storage_failed(form, exc))
     flash(_("Case %(number)s has been opened.", number=case.number), "success")
     return redirect(url_for("cases.detail", number=case.number), 303)
