@@ -18,6 +18,7 @@ from hezo.db import db, utcnow
 from hezo.models import OutboxMessage
 from hezo.outbox import (
     ALARM_AFTER_ATTEMPTS,
+    CLAIM_LEASE,
     RETRY_CAP,
     DeliveryError,
     FileTransport,
@@ -128,6 +129,14 @@ class RecordingTransport:
         time.sleep(0.002)  # let the other worker interleave
         with self.lock:
             self.sent.append(message.id)
+
+
+class KilledAfterSending(RecordingTransport):
+    """The worker process dies once the server has accepted the message."""
+
+    def send(self, message):
+        super().send(message)
+        raise KeyboardInterrupt
 
 
 def queue_test(recipient="jan.kowalski@example.pl", language="pl", **kwargs):
@@ -311,6 +320,25 @@ def test_delivery_smtp_down_keeps_message_and_sends_once_back(appctx, smtp_serve
     sent = reload(message)
     assert sent.sent_at is not None and sent.attempts == 1
     assert OutboxMessage.select().count() == 1
+
+
+def test_worker_killed_after_sending_resends_within_a_minute(appctx):
+    with db.atomic():
+        message = queue_test()
+    sent, lock, now = [], threading.Lock(), utcnow()
+    with pytest.raises(KeyboardInterrupt):
+        deliver_pending(now, KilledAfterSending(sent, lock))
+    assert sent == [message.id] and reload(message).sent_at is None
+
+    # Claimed: no other worker sends it while the first could still be sending.
+    transport = RecordingTransport(sent, lock)
+    assert deliver_pending(now + timedelta(seconds=20), transport).sent == 0
+    # Then it goes again (at least once: the repeat is the documented cost),
+    # sooner than after a failed attempt.
+    assert CLAIM_LEASE < retry_delay(1)
+    assert deliver_pending(now + timedelta(seconds=30), transport).sent == 1
+    assert sent == [message.id, message.id]
+    assert reload(message).sent_at is not None
 
 
 def test_delivery_refused_recipient_is_retried_and_others_are_sent(appctx, smtp_server):
