@@ -186,6 +186,35 @@ def init_app(app: Flask) -> None:
         if missing:
             sys.exit(1)
 
+    @app.cli.command("backup")
+    @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+    def backup_command(directory):
+        """Back up the database and the upload folder into a new DIRECTORY."""
+        from .backup import BackupError, backup
+
+        try:
+            report = backup(directory)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(format_backup(report, "Backed up"))
+        for sha in report.missing_files:
+            click.echo(f"warning: file {sha} was already missing", err=True)
+
+    @app.cli.command("restore")
+    @click.argument(
+        "directory", type=click.Path(exists=True, file_okay=False, path_type=Path)
+    )
+    def restore_command(directory):
+        """Restore a backup DIRECTORY into an empty database and upload folder."""
+        from .backup import BackupError, restore
+
+        migrate_database()
+        try:
+            report = restore(directory)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(format_backup(report, "Restored"))
+
     from . import legacy_import, outbox
 
     outbox.register_cli(app)
@@ -288,6 +317,11 @@ def _invite(role, email, name, company, language) -> None:
     # An invitation that was never completed is simply issued again.
     link = invite_user(role, email, first, last, company, utcnow(), language)
     click.echo(f"Invitation for {email} ({role}), valid for 3 days:\n{link}")
+
+
+def format_backup(report, done: str) -> str:
+    rows = sum(report.rows.values())
+    return f"{done} {rows} rows in {len(report.rows)} tables and {report.files} files."
 
 
 def format_report(report) -> str:
