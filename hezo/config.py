@@ -71,4 +71,7 @@ class Defaults:
     # exactly this many hops); 0 = none, the client talks to gunicorn directly.
     PROXY_FIX_HOPS = 0
     RATELIMIT_STORAGE_URI = "memory://"
+    # Redis down or restarting: count in each process's memory meanwhile
+    # (limits per process, not shared) instead of failing every limited route.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
