@@ -36,7 +36,7 @@ import click
 from flask import Flask, current_app, has_app_context, render_template
 
 from .config import INSTANCE_DIR
-from .db import db, utcnow
+from .db import UNAVAILABLE_ERRORS, db, utcnow
 from .i18n import in_language
 from .models.audit import OutboxMessage
 
@@ -214,6 +214,7 @@ def deliver_pending(
     *,
     batch: int = 50,
     stop: Callable[[], bool] | None = None,
+    unrecorded: list[tuple[int, datetime]] | None = None,
 ) -> DeliveryReport:
     """Send up to ``batch`` due messages, oldest first, through ``transport``.
 
@@ -238,6 +239,11 @@ def deliver_pending(
     ``stop`` is polled between messages; when it returns true the rest is left
     due for the next pass. ``transport.close()`` is called at the end if the
     transport has it.
+
+    ``unrecorded`` (the worker keeps one list across passes) holds messages
+    the server accepted but whose ``sent_at`` could not be written (the
+    database went away at that moment); they are marked sent first thing in
+    the next pass, so the same worker never sends them again.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -247,6 +253,12 @@ def deliver_pending(
 
     def clock() -> datetime:
         return now + timedelta(seconds=time.monotonic() - started)
+
+    unrecorded = [] if unrecorded is None else unrecorded
+    while unrecorded:
+        message_id, sent_at = unrecorded[0]
+        _mark_sent(message_id, sent_at)
+        unrecorded.pop(0)
 
     due = list(
         OutboxMessage.select(OutboxMessage.id)
@@ -279,7 +291,12 @@ def deliver_pending(
                 if isinstance(exc, TransportUnavailable):
                     unavailable = error
                 continue
-            _record_sent(message, clock())
+            sent_at = clock()
+            try:
+                _record_sent(message, sent_at)
+            except UNAVAILABLE_ERRORS:
+                unrecorded.append((message.id, sent_at))
+                raise
             report.sent += 1
     finally:
         close = getattr(transport, "close", None)
@@ -301,13 +318,16 @@ def _claim(message_id: int, at: datetime) -> bool:
     return claimed == 1
 
 
-def _record_sent(message: OutboxMessage, at: datetime) -> None:
-    updated = (
+def _mark_sent(message_id: int, at: datetime) -> int:
+    return (
         OutboxMessage.update(sent_at=at)
-        .where(OutboxMessage.id == message.id, OutboxMessage.sent_at.is_null())
+        .where(OutboxMessage.id == message_id, OutboxMessage.sent_at.is_null())
         .execute()
     )
-    if updated != 1:
+
+
+def _record_sent(message: OutboxMessage, at: datetime) -> None:
+    if _mark_sent(message.id, at) != 1:
         log.warning(
             "outbox: message %s to @%s was also sent by another worker",
             message.id,
@@ -577,8 +597,9 @@ def run_worker(
                 "outbox: SMTP_HOST is not set; mail is written to %s and not sent",
                 transport.folder,
             )
+        unrecorded: list = []  # sent, not yet marked sent: see deliver_pending
         if once:
-            _one_pass(now, transport, batch, None)
+            _one_pass(now, transport, batch, None, unrecorded)
             return
         stop = threading.Event()
         previous = _install_sigterm(stop)
@@ -586,7 +607,7 @@ def run_worker(
         try:
             while not stop.is_set():
                 try:
-                    report = _one_pass(now, transport, batch, stop.is_set)
+                    report = _one_pass(now, transport, batch, stop.is_set, unrecorded)
                 except Exception:  # database down...: keep the worker alive
                     log.exception("outbox: delivery pass failed; retrying")
                     report = None
@@ -601,11 +622,13 @@ def run_worker(
         log.info("outbox worker stopped")
 
 
-def _one_pass(now, transport, batch, stop) -> DeliveryReport:
+def _one_pass(now, transport, batch, stop, unrecorded) -> DeliveryReport:
     opened = db.is_closed()
     db.connect(reuse_if_open=True)
     try:
-        report = deliver_pending(now(), transport, batch=batch, stop=stop)
+        report = deliver_pending(
+            now(), transport, batch=batch, stop=stop, unrecorded=unrecorded
+        )
     finally:
         if opened and not db.is_closed():
             db.close()

@@ -341,6 +341,36 @@ def test_worker_killed_after_sending_resends_within_a_minute(appctx):
     assert reload(message).sent_at is not None
 
 
+def test_database_lost_after_sending_is_not_sent_again_by_the_worker(
+    appctx, monkeypatch
+):
+    """The server accepted the message, then marking it sent failed: the
+    worker marks it first thing in its next pass instead of sending again."""
+    from peewee import OperationalError
+
+    import hezo.outbox
+
+    with db.atomic():
+        message = queue_test()
+    sent, lock, now, unrecorded = [], threading.Lock(), utcnow(), []
+    transport = RecordingTransport(sent, lock)
+    real = hezo.outbox._mark_sent
+
+    def connection_lost(message_id, at):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(hezo.outbox, "_mark_sent", connection_lost)
+    with pytest.raises(OperationalError):
+        deliver_pending(now, transport, unrecorded=unrecorded)
+    monkeypatch.setattr(hezo.outbox, "_mark_sent", real)
+    assert sent == [message.id] and reload(message).sent_at is None
+
+    later = now + CLAIM_LEASE + timedelta(seconds=5)
+    assert deliver_pending(later, transport, unrecorded=unrecorded).sent == 0
+    assert sent == [message.id] and unrecorded == []
+    assert reload(message).sent_at is not None
+
+
 def test_delivery_refused_recipient_is_retried_and_others_are_sent(appctx, smtp_server):
     smtp_server.handler.refuse.add("nobody@example.pl")
     with db.atomic():
