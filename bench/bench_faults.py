@@ -154,6 +154,7 @@ class SmtpSink:
     def __init__(self, port: int):
         self.port = port
         self.received: Counter = Counter()
+        self.first_seen: dict[int, float] = {}  # outbox id -> arrival (epoch)
         self.controller = None
 
     def start(self) -> None:
@@ -165,7 +166,9 @@ class SmtpSink:
             async def handle_DATA(self, server, session, envelope):
                 head = envelope.original_content.split(b"\r\n\r\n", 1)[0]
                 match = re.search(rb"Message-ID: <outbox\.(\d+)\.", head, re.I)
-                sink.received[int(match.group(1)) if match else -1] += 1
+                key = int(match.group(1)) if match else -1
+                sink.received[key] += 1
+                sink.first_seen.setdefault(key, time.time())
                 return "250 Message accepted"
 
         self.controller = Controller(Handler(), hostname=HOST, port=self.port)
@@ -346,6 +349,20 @@ def found_writes(url: str, options: dict) -> Counter:
     return Counter(text for (text,) in rows)
 
 
+def mail_delays(url: str, options: dict, first_seen: dict) -> dict:
+    """Seconds from queueing (the write's commit) to arrival at the sink."""
+    with check_connection(url, options) as conn:
+        queued = dict(conn.execute(
+            "SELECT id, extract(epoch FROM created_at) FROM outbox_message"
+        ).fetchall())
+    delays = sorted(first_seen[k] - float(queued[k]) for k in first_seen
+                    if k in queued)
+    if not delays:
+        return {}
+    return {"mail_delay_median_s": round(delays[len(delays) // 2], 1),
+            "mail_delay_max_s": round(delays[-1], 1)}
+
+
 def outbox_state(url: str, options: dict) -> tuple[int, int]:
     with check_connection(url, options) as conn:
         return conn.execute(
@@ -427,6 +444,7 @@ def measure(args, customers, instances, sink, options) -> dict:
         "notifications_delivered": len(delivered),
         "notifications_delivered_twice": sorted(
             k for k, v in delivered.items() if v > 1),
+        **mail_delays(args.pg_url, options, sink.first_seen),
         "load_after": os.getloadavg()[0],
     }
 
@@ -445,7 +463,9 @@ def report(result: dict) -> bool:
           f"acknowledgement {result['found_not_acknowledged']}")
     print(f"notifications: {result['notifications_queued']} queued, "
           f"{result['notifications_delivered']} delivered, delivered twice "
-          f"{len(result['notifications_delivered_twice'])}")
+          f"{len(result['notifications_delivered_twice'])}; from commit to "
+          f"arrival median {result.get('mail_delay_median_s')} s, "
+          f"max {result.get('mail_delay_max_s')} s")
     bare = sum(v for k, v in result["errors"].items() if k.startswith("bare"))
     return not (result["writes_lost"] or result["writes_duplicated"] or bare
                 or result["notifications_delivered"] != result["notifications_queued"]
