@@ -176,7 +176,7 @@ def test_phone_case_upload_not_written_keeps_text_and_stores_nothing(
         },
         content_type="multipart/form-data",
     )
-    # (The phone form shows no file field today, so not the message either.)
+    page = response.get_data(as_text=True)
     assert response.status_code == 507
-    assert "Klient czyta log przez telefon." in response.get_data(as_text=True)
+    assert STORAGE_ERROR in page and "Klient czyta log przez telefon." in page
     assert SupportCase.select().count() == 0 and Attachment.select().count() == 0
