@@ -96,8 +96,11 @@ class _Attempt:
     def claim(self, staged=()) -> None:
         # IMMEDIATE: SQLite takes the write lock at BEGIN, waiting for it under
         # the busy timeout, instead of failing on a stale read snapshot.
-        self.transaction = db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
-        self.transaction.__enter__()
+        transaction = db.atomic("IMMEDIATE") if is_sqlite() else db.atomic()
+        transaction.__enter__()
+        # Only a transaction that began is ended again: a BEGIN that failed
+        # (database gone) leaves none, and its error gets the 503 page.
+        self.transaction = transaction
         try:
             SubmissionKey.insert(
                 account=self.account, key=self.key, created_at=utcnow()

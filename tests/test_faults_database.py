@@ -145,3 +145,21 @@ def test_error_in_teardown_answers_503_page(app, client, dbconn):
     app.teardown_request_funcs.setdefault(None, []).append(failing)
 
     assert_unavailable_page(client.get("/pl/cases/"))
+
+
+def test_database_lost_as_a_one_time_post_begins_answers_503_page(
+    app, client, dbconn, monkeypatch
+):
+    from .factories import make_company, make_contract
+    from .test_submissions import form_key, post_case
+
+    company = make_company("5260181596", "Przedsiębiorstwo Łączności Żółw")
+    make_contract(customer=company, number="HZ-2025-000123", serials=("1942Y-40125",))
+    login(client, make_user(company=company))
+    key = form_key(client, "/pl/cases/new")
+
+    def begin(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(db.obj, "begin", begin)  # the claim's BEGIN fails
+    assert_unavailable_page(post_case(client, key))
