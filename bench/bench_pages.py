@@ -295,8 +295,8 @@ def reset_logins(manifest: dict) -> None:
     database.connect()
     try:
         database.execute_sql(
-            'UPDATE "user" SET totp_last_step = 0, failed_logins = 0, '
-            "failed_otps = 0, login_blocked_until = NULL, otp_blocked_until = NULL "
+            'UPDATE "user" SET totp_last_step = 0, '
+            "failed_otps = 0, otp_blocked_until = NULL "
             "WHERE email IN (%s, %s)".replace(
                 "%s", "?" if manifest["backend"] == "sqlite" else "%s"),
             (manifest["customer"]["email"], manifest["engineer"]["email"]),

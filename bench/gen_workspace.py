@@ -329,7 +329,7 @@ class Workspace:
             self.user_names[uid] = f"{first} {last}"
             return (uid, email, first, last, "+48 600 100 200", "pl", role, company,
                     password_hash, secrets_by_email.get(email, other_secret), 0,
-                    secrets.token_urlsafe(32), 1, 0, 0, 1, created)
+                    secrets.token_urlsafe(32), 1, 0, 1, created)
 
         for k in range(ENGINEERS):
             email = ENGINEER_EMAIL if k == 0 else f"inzynier{k}@hezo.example.pl"
@@ -545,7 +545,7 @@ COLUMNS = {
     "device": ("id", "contract_id", "serial", "product"),
     "user": ("id", "email", "first_name", "last_name", "phone", "language", "role",
              "company_id", "password_hash", "totp_secret", "totp_last_step",
-             "session_token", "is_enabled", "failed_logins", "failed_otps",
+             "session_token", "is_enabled", "failed_otps",
              "notify_by_email", "created_at"),
     "support_case": (
         "id", "number", "company_id", "contract_id", "device_id", "subject",

@@ -138,7 +138,8 @@ def _expire_session():
 
 def mfa_state_valid() -> bool:
     started = session.get("pw_ok_at", 0)
-    return bool(session.get("mfa_user_id")) and (
+    pending = session.get("mfa_user_id") or session.get("mfa_ticket")
+    return bool(pending) and (
         now_ts() - started <= current_app.config["MFA_PENDING_SECONDS"]
     )
 

@@ -33,15 +33,13 @@ from ..models import (
 )
 from ..models.accounts import new_session_token
 from ..outbox import queue_mail
-from . import passwords, totp
+from . import passwords, throttle, totp
 
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols, no 0/O, 1/I
-LOGIN_LOCK_AFTER = 10
 OTP_LOCK_AFTER = 10
 LOCK_SECONDS = 15 * 60
 OTP_NOTIFY_AFTER = 3
-LOGIN_NOTIFY_AFTER = 5
 TOKEN_LIFETIME = {
     "invite": timedelta(days=3),
     "reset": timedelta(minutes=30),
@@ -462,30 +460,56 @@ def remaining_recovery_codes(user: User) -> int:
 class LoginResult:
     user: User | None
     reason: str = ""  # for the log only; the person sees one generic message
+    #: While the account is guarded: go on to the code step with this ticket.
+    ticket: str | None = None
 
 
-def authenticate_password(email: str, password: str, now: datetime) -> LoginResult:
-    """Check e-mail and password with per-account back-off.
+def authenticate_password(
+    email: str, password: str, now: datetime, ip: str = ""
+) -> LoginResult:
+    """Check e-mail and password, throttled per account (``throttle``).
 
-    Unknown e-mail, wrong password, back-off, disabled or not activated: all
-    fail alike, and a missing account still costs one password hash.
+    Unknown e-mail, wrong password, disabled or not activated: all fail alike,
+    and a missing account still costs one password hash. While the account is
+    guarded the password is not answered: the result carries a ticket to the
+    code step whatever was typed.
     """
     user = User.get_or_none(User.email == email.strip().lower())
     ok = passwords.check_password(user.password_hash if user else None, password)
-    if user is None:
-        return LoginResult(None, "unknown")
-    if user.login_blocked_until and user.login_blocked_until > now:
-        return LoginResult(None, "throttled")
+    usable = ok and user.is_enabled and user.totp_secret is not None
+    if throttle.account_guarded(email, now):
+        if not ok:
+            throttle.record_failure(email, ip, now, user)
+        return LoginResult(
+            None, "guarded", throttle.guarded_ticket(user if usable else None, email)
+        )
     if not ok:
-        _record_failure(user, now, "password")
-        return LoginResult(None, "password")
-    if not user.is_enabled or user.totp_secret is None:
+        throttle.record_failure(email, ip, now, user)
+        return LoginResult(None, "unknown" if user is None else "password")
+    if not usable:
         return LoginResult(None, "inactive")
-    changes = {"failed_logins": 0, "login_blocked_until": None}
     if passwords.needs_rehash(user.password_hash):
-        changes["password_hash"] = passwords.hash_password(password)
-    User.update(**changes).where(User.id == user.id).execute()
+        User.update(password_hash=passwords.hash_password(password)).where(
+            User.id == user.id
+        ).execute()
     return LoginResult(user)
+
+
+def verify_guarded_login(
+    ticket: str, code: str, now: datetime, pending: str | None = None
+):
+    """The code step of a guarded sign-in: (user, ``"totp"``/``"recovery"``)
+    when the password was right and the code is accepted, else (None, None).
+
+    After a wrong password (already counted at the password step) no code is
+    checked at all: a stranger cannot wear down the owner's second factor.
+    """
+    uid, _email = throttle.read_ticket(ticket)
+    user = User.get_or_none(User.id == uid) if uid else None
+    if user is None:
+        return None, None
+    method = verify_second_factor(user, code, now, pending)
+    return (user, method) if method else (None, None)
 
 
 def _backoff(failures: int, lock_after: int) -> timedelta:
@@ -494,37 +518,19 @@ def _backoff(failures: int, lock_after: int) -> timedelta:
     return timedelta(seconds=min(2 ** (failures - 1), LOCK_SECONDS))
 
 
-#: Per factor: the counter and block columns, lock threshold, e-mail threshold
-#: and the mail sent at it.
-FAILURES = {
-    "password": (
-        User.failed_logins,
-        User.login_blocked_until,
-        LOGIN_LOCK_AFTER,
-        LOGIN_NOTIFY_AFTER,
-        "login_failures",
-    ),
-    "otp": (
-        User.failed_otps,
-        User.otp_blocked_until,
-        OTP_LOCK_AFTER,
-        OTP_NOTIFY_AFTER,
-        "otp_failures",
-    ),
-}
-
-
-def _record_failure(user: User, now: datetime, factor: str) -> int:
-    """Count one failure of ``factor``, set its back-off, mail the owner at the
+def _record_otp_failure(user: User, now: datetime) -> int:
+    """Count one wrong code, set its back-off, mail the owner at the
     threshold; returns the number of consecutive failures."""
-    counter, blocked, lock_after, notify_at, mail = FAILURES[factor]
-    failures = getattr(user, counter.name) + 1
+    failures = user.failed_otps + 1
     with db.atomic():
         User.update(
-            {counter: counter + 1, blocked: now + _backoff(failures, lock_after)}
+            {
+                User.failed_otps: User.failed_otps + 1,
+                User.otp_blocked_until: now + _backoff(failures, OTP_LOCK_AFTER),
+            }
         ).where(User.id == user.id).execute()
-        if failures == notify_at:
-            queue_mail(user.email, mail, user.language, name=user.first_name)
+        if failures == OTP_NOTIFY_AFTER:
+            queue_mail(user.email, "otp_failures", user.language, name=user.first_name)
     return failures
 
 
@@ -620,7 +626,7 @@ def verify_second_factor(
                 left=remaining_recovery_codes(user),
             )
         return "recovery"
-    failures = _record_failure(user, now, "otp")
+    failures = _record_otp_failure(user, now)
     security_event("second_factor_failed", user, failures=failures)
     return None
 
@@ -696,9 +702,7 @@ def reset_password(token: str, password: str, now: datetime) -> User | None:
         if user is None:
             return None
         set_password(user, password)
-        User.update(failed_logins=0, login_blocked_until=None).where(
-            User.id == user.id
-        ).execute()
+        throttle.clear_account(user.email)
         end_sessions(user)
         queue_mail(user.email, "password_changed", user.language, name=user.first_name)
     security_event("password_reset_completed", user)
@@ -762,8 +766,6 @@ def staff_reset_authenticator(user: User, actor: User, now: datetime) -> None:
             totp_secret=None,
             password_hash=None,
             totp_last_step=0,
-            failed_logins=0,
-            login_blocked_until=None,
             failed_otps=0,
             otp_blocked_until=None,
         ).where(User.id == user.id).execute()

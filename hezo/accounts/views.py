@@ -31,7 +31,7 @@ from ..security import (
     setup_pending,
     signed_in,
 )
-from . import bp, services, totp
+from . import bp, services, throttle, totp
 from .forms import (
     ChangePasswordForm,
     CodeForm,
@@ -89,6 +89,7 @@ def start_session(user: User, method: str) -> None:
     begin_session(user)
     session["auth_at"] = session["seen_at"] = now_ts()
     services.record_login(user, utcnow())
+    throttle.clear_account(user.email)
     security_event("login_succeeded", user, factor=method)
 
 
@@ -306,14 +307,27 @@ def login():
         return (invalid if form.is_submitted() else render_template)(
             "accounts/login.html", form=form, expired=expired
         )
+    now, ip = utcnow(), request.remote_addr or ""
+    wait = throttle.ip_wait(ip, now)
+    if wait is not None:
+        security_event("login_ip_throttled", seconds=int(wait.total_seconds()))
+        return render_template(
+            "accounts/login.html",
+            form=form,
+            wait_minutes=max(1, round(wait.total_seconds() / 60)),
+        ), 429
     result = services.authenticate_password(
-        form.email.data, form.password.data, utcnow()
+        form.email.data, form.password.data, now, ip
     )
-    if result.user is None:
+    if result.ticket is not None:
+        session.clear()
+        session["mfa_ticket"], session["pw_ok_at"] = result.ticket, now_ts()
+    elif result.user is None:
         security_event("login_failed", factor="password", reason=result.reason)
         return invalid("accounts/login.html", form=form, failed=True)
-    session.clear()
-    session["mfa_user_id"], session["pw_ok_at"] = result.user.id, now_ts()
+    else:
+        session.clear()
+        session["mfa_user_id"], session["pw_ok_at"] = result.user.id, now_ts()
     session["mfa_key"] = secrets.token_urlsafe(16)  # this pending sign-in
     return redirect(
         url_for(".login_code", next=safe_next(request.args.get("next"))), 303
@@ -329,10 +343,22 @@ def login_code():
         return (invalid if form.is_submitted() else render_template)(
             "accounts/login_code.html", form=form
         )
-    user = User.get_by_id(session["mfa_user_id"])
-    method = services.verify_second_factor(
-        user, form.code.data, utcnow(), pending=session.get("mfa_key")
-    )
+    if "mfa_ticket" in session:
+        user, method = services.verify_guarded_login(
+            session["mfa_ticket"], form.code.data, utcnow(), session.get("mfa_key")
+        )
+        if method is None:
+            # The password may have been wrong too: start again, told so.
+            security_event("login_failed", factor="guarded")
+            session.clear()
+            return invalid(
+                "accounts/login.html", form=LoginForm(formdata=None), guarded=True
+            )
+    else:
+        user = User.get_by_id(session["mfa_user_id"])
+        method = services.verify_second_factor(
+            user, form.code.data, utcnow(), pending=session.get("mfa_key")
+        )
     if method is None:
         form.code.data = ""  # never echo a code back
         return invalid("accounts/login_code.html", form=form, failed=True)

@@ -56,8 +56,6 @@ def up(migrator, db):
         totp_last_step = BigIntegerField(default=0)
         session_token = CharField(unique=True, max_length=64)
         is_enabled = BooleanField(default=True)
-        failed_logins = IntegerField(default=0)
-        login_blocked_until = UTCDateTimeField(null=True)
         failed_otps = IntegerField(default=0)
         otp_blocked_until = UTCDateTimeField(null=True)
         notify_by_email = BooleanField(default=True)

@@ -42,8 +42,7 @@ class User(BaseModel):
     # working server-side. Signing out ends one session (EndedSession).
     session_token = CharField(max_length=64, unique=True, default=new_session_token)
     is_enabled = BooleanField(default=True)
-    failed_logins = IntegerField(default=0)
-    login_blocked_until = UTCDateTimeField(null=True)
+    # Password failures are counted in ThrottleEvent (hezo.accounts.throttle).
     failed_otps = IntegerField(default=0)
     otp_blocked_until = UTCDateTimeField(null=True)
     notify_by_email = BooleanField(default=True)
