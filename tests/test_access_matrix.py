@@ -239,3 +239,43 @@ def test_partner_never_sees_internal_notes_or_reply_box(app, world):
     login(partner, world["users"]["partner_p1"])
     html = partner.get(f"/pl/cases/{case.number}").get_data(as_text=True)
     assert "NOTATKA WEWNĘTRZNA" not in html and 'id="reply"' not in html
+
+
+@pytest.mark.parametrize(
+    "path, headers, action",
+    [
+        ("", {}, "partner_case_read"),
+        ("/thread", {}, "partner_case_read"),
+        ("/thread", {"HX-Request": "true"}, "partner_case_read"),
+        ("/pdf", {}, "case_exported"),
+        ("/files/{file}", {}, "partner_file_download"),
+    ],
+)
+def test_every_partner_view_writes_one_audit_event(app, world, path, headers, action):
+    from hezo.models import AuditEvent
+
+    partner_user = world["users"]["partner_p1"]
+    partner = app.test_client()
+    login(partner, partner_user)
+    case, attachment = world["cases"]["shared"]
+    url = f"/pl/cases/{case.number}" + path.format(file=attachment.id)
+    for views in (1, 2):
+        with partner.get(url, headers=headers) as response:
+            assert response.status_code == 200
+        events = AuditEvent.select().where(AuditEvent.actor == partner_user)
+        assert [e.action for e in events] == [action] * views
+        assert {e.case_id for e in events} == {case.id}
+    owner = app.test_client()
+    login(owner, world["users"]["customer_a"])
+    page = owner.get("/pl/partner/sharing").get_data(as_text=True)
+    assert partner_user.full_name in page
+    assert '<td data-label="Wyświetlenia przez partnera">2</td>' in page
+
+
+def test_partner_case_page_does_not_poll(app, world):
+    partner = app.test_client()
+    login(partner, world["users"]["partner_p1"])
+    case, _ = world["cases"]["shared"]
+    assert "every 30s" not in partner.get(f"/pl/cases/{case.number}").get_data(
+        as_text=True
+    )

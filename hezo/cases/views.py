@@ -363,9 +363,10 @@ def detail(number):
 @bp.get("/<number>/thread")
 @readers
 def thread(number):
-    return render_page_or_fragment(
-        "cases/detail.html", "cases/_thread.html", **read_case(number)
-    )
+    # Without HX-Request this is the whole case page: a partner's read either way.
+    context = read_case(number)
+    audit_partner_read(context["case"], "partner_case_read")
+    return render_page_or_fragment("cases/detail.html", "cases/_thread.html", **context)
 
 
 @bp.post("/<number>/messages")
