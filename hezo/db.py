@@ -206,14 +206,25 @@ def fetch_all(*queries) -> list[list]:
         # Errors arrive when the pipeline syncs, outside peewee's own
         # translation: translate them the same way (a lost server is still
         # peewee's OperationalError, answered with the 503 page).
-        with database_errors, db.connection().pipeline():
-            for query in queries:
-                query.execute()  # sent now; the rows are read when iterated
+        connection = db.connection()
+        try:
+            with database_errors, connection.pipeline():
+                for query in queries:
+                    query.execute()  # sent now; the rows are read when iterated
+        except Exception:
+            # After a failed statement psycopg may hold as prepared statements
+            # of the pipeline the server never kept ("prepared statement
+            # _pg3_0 does not exist" for whoever borrows it next).
+            discard = getattr(db.obj, "discard_on_return", None)
+            if discard is not None:
+                discard(connection)
+            raise
     return [list(query) for query in queries]
 
 
 class PostgresPool(PooledPostgresqlDatabase):
-    """peewee's PostgreSQL pool without a round trip on every check-out.
+    """peewee's PostgreSQL pool without a round trip on every check-out, that
+    lends only connections in a clean state.
 
     peewee sends ``SELECT 1`` before lending an idle connection, to catch one
     the server has dropped: a second round trip on every request. A connection
@@ -227,6 +238,16 @@ class PostgresPool(PooledPostgresqlDatabase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._returned_at: dict[int, float] = {}
+        self._unclean: set[int] = set()
+
+    def discard_on_return(self, conn) -> None:
+        """Close ``conn`` when it is given back instead of lending it again."""
+        self._unclean.add(self.conn_key(conn))
+
+    def _can_reuse(self, conn) -> bool:
+        if self.conn_key(conn) in self._unclean:
+            return False
+        return super()._can_reuse(conn)
 
     def _close(self, conn, close_conn=False):
         self._returned_at[self.conn_key(conn)] = time.monotonic()
@@ -234,6 +255,7 @@ class PostgresPool(PooledPostgresqlDatabase):
 
     def _close_raw(self, conn):
         self._returned_at.pop(self.conn_key(conn), None)
+        self._unclean.discard(self.conn_key(conn))
         super()._close_raw(conn)
 
     def _is_closed(self, conn):

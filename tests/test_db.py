@@ -197,3 +197,31 @@ def test_fetch_all_answers_a_lost_database_as_peewee_does(app, dbconn):
         )
     with pytest.raises(OperationalError):
         fetch_all(Contract.select(), Device.select())
+
+
+def test_a_connection_is_lent_again_only_in_a_clean_state(app, dbconn):
+    """After a failed statement in a pipeline psycopg may take statements of
+    it for prepared that the server never kept: the next borrower got
+    "prepared statement … does not exist". Such a connection is not lent again.
+    """
+    from peewee import SQL, DatabaseError
+
+    from hezo.db import Baked, fetch_all, slot
+
+    if is_sqlite():
+        pytest.skip("the PostgreSQL pipeline")
+    _two_contracts()
+    bad = Baked(Device.select().where(Device.id == slot("n")))
+    for warm in range(8):  # psycopg prepares a statement after its 5th use
+        own = SQL(f"{warm} >= 0")  # literal text: a statement of its own
+        good = Baked(Contract.select().where(Contract.number == slot("n"), own))
+        db.close()
+        db.connect()
+        for _ in range(warm):
+            list(good.bind(n="HZ-BAKED-1"))
+        with pytest.raises(DatabaseError):
+            fetch_all(bad.bind(n="not a number"), good.bind(n="HZ-BAKED-1"))
+        db.close()  # the end of that request
+        db.connect()  # the next one
+        for _ in range(3):
+            assert len(list(good.bind(n="HZ-BAKED-1"))) == 1, warm
