@@ -35,6 +35,8 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import FileStorage
 
+from .inputs import clean_filename
+
 TEXT = {".log", ".txt", ".cfg", ".conf", ".csv", ".json"}
 MAGIC = {
     ".gz": (b"\x1f\x8b",),
@@ -98,7 +100,8 @@ def stage_upload(upload: FileStorage) -> StagedFile:
     Raises UploadError (with a message for the user) for a forbidden type,
     content that does not match the extension, or a file over the size limit.
     """
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = clean_filename(name)[:200]
     ext = _extension(name)
     if ext not in ALLOWED:
         raise UploadError(_l("%(name)s: this file type is not accepted.", name=name))

@@ -12,7 +12,7 @@ from flask import Flask, g, request, session, url_for
 from flask_babel import force_locale, get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
 from markupsafe import Markup
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, BuildError
 
 from .extensions import babel
 
@@ -158,7 +158,12 @@ def select_locale() -> str:
 
 
 def switch_language_url(lang: str) -> str:
-    """The current page in another language (the landing page if it has no GET URL)."""
+    """The current page in another language (the landing page if it has no GET URL).
+
+    Query arguments are the client's: those ``url_for`` reads as its own
+    options (``_method``, ``_external``, ``_anchor`` …) are left out, and a
+    link that still cannot be built falls back to the landing page.
+    """
     endpoint = request.endpoint
     if (
         endpoint
@@ -166,10 +171,13 @@ def switch_language_url(lang: str) -> str:
         and request.url_rule is not None
         and "lang" in request.url_rule.arguments
     ):
-        args = dict(request.view_args or {})
-        args.update(request.args.to_dict())
+        args = {k: v for k, v in request.args.items() if not k.startswith("_")}
+        args.update(request.view_args or {})
         args["lang"] = lang
-        return url_for(endpoint, **args)
+        try:
+            return url_for(endpoint, **args)
+        except (BuildError, ValueError, TypeError):
+            pass
     return url_for("public.home", lang=lang)
 
 

@@ -1,11 +1,15 @@
 """Page numbers of paged lists, read from the query string."""
 
-from flask import request
+from flask_babel import lazy_gettext as _l
+
+from .inputs import number_arg
 
 
 def requested_page() -> int:
-    """The ``page`` argument, at least 1 (bad values mean the first page)."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    """The ``page`` argument, at least 1 (text that is not a number means the
+    first page; a number beyond the database's integers or in other digits
+    than 0-9 is refused)."""
+    return max(number_arg("page", _l("This page number is not valid.")) or 1, 1)
 
 
 def page_count(total: int, size: int) -> int:

@@ -4,7 +4,15 @@ import logging
 import re
 import secrets
 
-from flask import Flask, current_app, g, render_template, request, session
+from flask import (
+    Flask,
+    current_app,
+    g,
+    render_template,
+    render_template_string,
+    request,
+    session,
+)
 from flask_login import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
@@ -14,6 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .audit import security_event
 from .db import UNAVAILABLE_ERRORS
 from .htmx import hx_refresh, wants_fragment
+from .inputs import RefusedInput, refuse_nul
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,14 @@ def tel_uri(phone: str) -> str:
     return "tel:" + digits
 
 
+#: The error page when the templates cannot render (no links, no database).
+BARE_ERROR = """<!doctype html>
+<html lang="{{ current_language() }}"><meta charset="utf-8"><title>{{ status }}</title>
+<h1>{{ _("Something went wrong") }}</h1>
+<p><a href="/">{{ _("Go to the home page") }}</a></p>
+</html>"""
+
+
 def init_app(app: Flask) -> None:
     hops = int(app.config.get("PROXY_FIX_HOPS", 0))
     if hops:
@@ -60,6 +77,8 @@ def init_app(app: Flask) -> None:
 
     def _request_id():
         g.request_id = secrets.token_hex(8)
+        # Before any other hook (CSRF reads the form): no NUL gets further.
+        refuse_nul()
 
     # First of all: the database connection is opened by an earlier hook, and
     # the log line of its failure needs the id too.
@@ -90,7 +109,17 @@ def init_app(app: Flask) -> None:
 
 def _render_error(status: int, message: str | None = None):
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
-    return render_template(template, status=status, message=message), status
+    try:
+        return render_template(template, status=status, message=message), status
+    except Exception:  # noqa: BLE001 - the error page itself must not fail
+        # Whatever broke the page (a link of the request's own URL, the
+        # database) may break the error page too: a bare page then, still
+        # with the headers (after_request adds them to this answer).
+        log.exception("error page failed (request %s)", g.get("request_id"))
+    try:
+        return render_template_string(BARE_ERROR, status=status), status
+    except Exception:  # noqa: BLE001
+        return f"Error {status}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def _http_error(exc: HTTPException):
@@ -101,6 +130,8 @@ def _http_error(exc: HTTPException):
         return "Bad request", 400, {"Content-Type": "text/plain; charset=utf-8"}
     if exc.code == 429:
         security_event("rate_limited", endpoint=request.endpoint or "-")
+    if isinstance(exc, RefusedInput):
+        return _render_error(exc.code, str(exc.message))
     return _render_error(exc.code)
 
 

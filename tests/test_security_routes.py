@@ -321,10 +321,18 @@ def test_untrusted_host_gets_400_with_the_security_headers(client):
 # -- #20: rate limits ----------------------------------------------------------
 
 
+_attempts = iter(range(10**6))
+
+
 def wrong_sign_in(client, **kwargs):
+    """A wrong password for an address of its own (an address's own failures
+    are throttled apart from the IP's: test_security_lockout.py)."""
     return client.post(
         "/pl/login",
-        data={"email": "nobody@example.pl", "password": "not the password"},
+        data={
+            "email": f"nobody{next(_attempts)}@example.pl",
+            "password": "not the password",
+        },
         **kwargs,
     )
 

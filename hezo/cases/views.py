@@ -26,6 +26,7 @@ from ..attachments import (
 from ..audit import audit
 from ..db import db, utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..inputs import clean_filename
 from ..models import Attachment, Contract, Device, SupportCase
 from ..models.cases import STATUSES
 from ..paging import page_count, requested_page
@@ -404,8 +405,9 @@ def post_message(number):
 
 
 def render_reply_form(case, form, status: int):
-    """The reply form again, with its messages and what was typed."""
-    context = detail_context(case) | {"reply_form": form}
+    """The reply form again, with its messages and what was typed (with the
+    engineers' forms for staff: the page without JavaScript needs them)."""
+    context = page_context(case) | {"reply_form": form}
     if wants_fragment():
         return render_template("cases/_reply.html", **context), status
     return render_template("cases/detail.html", **context), status
@@ -532,7 +534,8 @@ def download(number, attachment_id):
     response = send_file(
         path,
         as_attachment=True,
-        download_name=attachment.filename,
+        # Names stored before they were cleaned on upload may hold line breaks.
+        download_name=clean_filename(attachment.filename) or "file",
         mimetype="application/octet-stream",
         conditional=False,
         etag=False,

@@ -1,7 +1,8 @@
-from flask import render_template, request
+from flask import render_template
 from flask_login import current_user
 
 from ..cases.views import render_case_list
+from ..inputs import number_arg
 from ..security import customer_required, partner_required
 from . import bp, queries
 
@@ -11,7 +12,7 @@ from . import bp, queries
 def home():
     return render_case_list(
         "partners/home.html",
-        customer_id=request.args.get("customer", type=int),
+        customer_id=number_arg("customer"),
         customers=queries.shared_customers(current_user.company_id),
         list_endpoint="partners.home",
     )

@@ -8,6 +8,7 @@ from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
 from ..db import Baked, db, fetch_all, scalars, slot
+from ..inputs import whole_number
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
 
@@ -97,7 +98,7 @@ def _wanted(filters: dict) -> tuple:
     escalated and replied."""
     assignee = filters.get("assignee") or ""
     if assignee not in ("me", "none"):
-        assignee = "id" if assignee.isdigit() else ""
+        assignee = "id" if whole_number(assignee) is not None else ""
     return (
         filters.get("status") in OPEN_STATUSES,
         filters.get("severity") in ("critical", "major", "minor"),

@@ -20,6 +20,7 @@ from ..cases.views import (
 from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
 from ..db import utcnow
 from ..htmx import render_page_or_fragment, wants_fragment
+from ..inputs import number_arg, whole_number
 from ..models import SupportCase, User
 from ..models.cases import OPEN_STATUSES
 from ..paging import page_count, requested_page
@@ -40,6 +41,7 @@ def _workflow():
 def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in queries.FILTER_NAMES}
+    number_arg("assignee")  # digits beyond ids or not 0-9 are refused
     page = requested_page()
     result = queries.queue_page(filters, current_user.id, page, now)
     return render_page_or_fragment(
@@ -101,9 +103,8 @@ def assign(number):
     value = request.form.get("assignee", "")
     engineer = None
     if value:
-        engineer = User.get_or_none(
-            (User.id == int(value)) if value.isdigit() else False
-        )
+        engineer_id = whole_number(value)
+        engineer = User.get_or_none(User.id == engineer_id) if engineer_id else None
         if engineer is None or not engineer.is_staff:
             abort(400)
     seen = None if form.seen.data == "none" else int(form.seen.data)
