@@ -21,6 +21,8 @@ class Defaults:
     SESSION_ABSOLUTE_HOURS = 12
     MFA_PENDING_SECONDS = 600
     LOGIN_RATE_LIMIT = "10/minute;100/hour"
+    # Messages and new cases (with their uploads) per account.
+    POSTS_RATE_LIMIT = "10/minute;100/hour"
     # Wrong registration proofs for one NIP (or contract) within an hour before
     # further wrong ones are answered slowly and the engineers are alerted. A
     # correct proof is never refused for them.

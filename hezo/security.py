@@ -14,7 +14,7 @@ from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from peewee import JOIN, SQL, fn
 
-from .audit import security_event
+from .audit import access_denied, security_event
 from .db import Baked, slot
 from .htmx import wants_fragment
 
@@ -166,9 +166,7 @@ def _enforce_access():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if current_user.role not in access.roles:
-        security_event(
-            "access_denied", current_user, endpoint=endpoint, path=request.path
-        )
+        access_denied(current_user, object="route", path=request.path)
         abort(404)
     return None
 

@@ -1,6 +1,8 @@
 """One form per screen. Fields are bound by name only: nothing else a client
 sends (role, company, flags) reaches the models."""
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -16,8 +18,14 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 from ..identifiers import normalize_serial
+from ..inputs import LINE_BREAKS
 
-NO_CRLF = Regexp(r"^[^\r\n]*$", message=_l("Line breaks are not allowed here."))
+# No character that breaks a line anywhere, to the very end ("$" would let a
+# trailing "\n" through).
+NO_CRLF = Regexp(
+    f"[^{re.escape(LINE_BREAKS)}]*\\Z",
+    message=_l("Line breaks are not allowed here."),
+)
 # No example number in the message: the only numbers a page shows are ours.
 PHONE = Regexp(
     r"^\+?[0-9 ()-]{6,20}$",

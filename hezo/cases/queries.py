@@ -12,6 +12,7 @@ from typing import NamedTuple
 from flask import abort
 from peewee import JOIN, SQL, fn
 
+from ..audit import access_denied
 from ..db import Baked, fetch_all, like_pattern, scalars, slot, slot_contains
 from ..identifiers import normalize_serial
 from ..models import (
@@ -91,8 +92,15 @@ def get_case_or_404(number: str, viewer) -> SupportCase:
     statement = _page_statements(viewer.role)[0]
     case = statement.bind(number=number, company=viewer.company_id).first()
     if case is None:
-        abort(404)
+        _not_found(viewer, "case", number)
     return case
+
+
+def _not_found(viewer, kind: str, object_id) -> None:
+    """404 for an object out of the viewer's scope (or none at all: the two
+    look alike from here), logged as a refused access."""
+    access_denied(viewer, object=kind, object_id=object_id)
+    abort(404)
 
 
 class _Viewer(NamedTuple):
@@ -266,7 +274,7 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
         *(s.bind(number=number, company=viewer.company_id) for s in statements)
     )
     if not found:
-        abort(404)
+        _not_found(viewer, "case", number)
     return found[0], _record(*parts)
 
 
@@ -370,7 +378,7 @@ def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment
     """An attachment of the case the viewer may download."""
     attachment = _files(case, viewer).where(Attachment.id == attachment_id).first()
     if attachment is None:
-        abort(404)
+        _not_found(viewer, "attachment", attachment_id)
     return attachment
 
 

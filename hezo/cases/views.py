@@ -25,6 +25,7 @@ from ..attachments import (
 )
 from ..audit import audit
 from ..db import db, utcnow
+from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
 from ..models import Attachment, Contract, Device, SupportCase
@@ -167,6 +168,7 @@ def fill_choices(form, contracts) -> Contract | None:
 
 @bp.route("/new", methods=["GET", "POST"])
 @customer_required
+@posts_limit()
 @submissions.one_time
 def new():
     now = utcnow()
@@ -372,6 +374,7 @@ def thread(number):
 
 @bp.post("/<number>/messages")
 @writers
+@posts_limit()
 @submissions.one_time
 def post_message(number):
     case = queries.get_case_or_404(number, current_user)

@@ -19,6 +19,7 @@ from ..cases.views import (
 )
 from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
 from ..db import utcnow
+from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import number_arg, whole_number
 from ..models import SupportCase, User
@@ -160,6 +161,7 @@ def transition_message(kind: str) -> str:
 
 @bp.route("/cases/new", methods=["GET", "POST"])
 @staff_required
+@posts_limit()
 @submissions.one_time
 def new_case():
     company = queries.company_by_nip(request.values.get("nip", ""))
