@@ -21,6 +21,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     _configure_database(app)
     _configure_i18n(app)
     _configure_extensions(app)
+    _configure_inputs(app)
     _configure_blueprints(app)
     _configure_web(app)
     _configure_cli(app)
@@ -85,6 +86,12 @@ def _configure_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     security.init_app(app)
+
+
+def _configure_inputs(app: Flask) -> None:
+    from . import inputs
+
+    inputs.init_app(app)
 
 
 def _configure_blueprints(app: Flask) -> None:

@@ -8,14 +8,31 @@ a query and end in a server error.
 
 import unicodedata
 
-from flask import abort, request
+from flask import Flask, abort, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter
 
 #: The largest id or page number taken from a client (PostgreSQL's integer).
 MAX_INT = 2**31 - 1
 #: Characters that end a line somewhere (``str.splitlines``, HTTP, e-mail).
 LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in routes: ASCII digits up to ``MAX_INT`` (werkzeug's
+    takes any size, and ``\\d`` any script's digits); others do not match: 404."""
+
+    regex = r"[0-9]{1,10}"
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+def init_app(app: Flask) -> None:
+    """Before any route is added: ids in paths are bounded."""
+    app.url_map.converters["int"] = IdConverter
 
 
 class RefusedInput(BadRequest):

@@ -150,3 +150,31 @@ def race(app, work, threads=4) -> list:
     for worker in workers:
         worker.join()
     return results
+
+
+def make_case_with_file(app, actor, contract, name: str, share: bool):
+    """A case reported by ``actor`` on the contract's first device, with one
+    attached log ``<name>.log``; returns (case, attachment)."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from hezo.attachments import stage_upload
+    from hezo.cases.services import open_case
+    from hezo.models import Attachment
+
+    with app.test_request_context():
+        staged = [stage_upload(FileStorage(io.BytesIO(b"log\n"), f"{name}.log"))]
+    case = open_case(
+        actor=actor,
+        contract=contract,
+        device=Device.get(Device.contract == contract),
+        subject=f"Sprawa {name}",
+        description="opis",
+        severity="major",
+        contact_phone="",
+        share_with=contract.partner_id if share else None,
+        files=staged,
+        now=utcnow(),
+    )
+    return case, Attachment.get(Attachment.case == case)

@@ -7,16 +7,17 @@ Routes about one case are tried on a case the customer shares with its
 partner and on one it does not.
 """
 
-import io
-
 import pytest
 
-from hezo.attachments import stage_upload
-from hezo.cases.services import open_case
 from hezo.db import utcnow
-from hezo.models import Attachment, Device
 
-from .factories import login, make_company, make_contract, make_user
+from .factories import (
+    login,
+    make_case_with_file,
+    make_company,
+    make_contract,
+    make_user,
+)
 
 ANY = {
     "anon",
@@ -109,26 +110,10 @@ def world(app, dbconn):
         "engineer": make_user(role="engineer"),
         "admin": make_user(role="admin"),
     }
-    device = Device.get(Device.contract == contract)
-    cases = {}
-    for name, share in (("shared", True), ("private", False)):
-        with app.test_request_context():
-            from werkzeug.datastructures import FileStorage
-
-            staged = [stage_upload(FileStorage(io.BytesIO(b"log\n"), f"{name}.log"))]
-        case = open_case(
-            actor=users["customer_a"],
-            contract=contract,
-            device=device,
-            subject=f"Sprawa {name}",
-            description="opis",
-            severity="major",
-            contact_phone="",
-            share_with=contract.partner_id if share else None,
-            files=staged,
-            now=utcnow(),
-        )
-        cases[name] = (case, Attachment.get(Attachment.case == case))
+    cases = {
+        name: make_case_with_file(app, users["customer_a"], contract, name, share)
+        for name, share in (("shared", True), ("private", False))
+    }
     return {"users": users, "cases": cases, "contract": contract}
 
 
