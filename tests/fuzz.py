@@ -274,16 +274,20 @@ def send(app, world: World, request, tally: Tally, raise_on_problem: bool):
     role, method, path, query, form, headers, endpoint = request
     query = {k: v for k, v in query.items() if k not in NOT_FUZZED.get(endpoint, ())}
     client = world.clients.get(role) or sign_in(app, world, role)
-    with client.open(
-        path, method=method, query_string=query, data=form, headers=headers
-    ) as response:
-        tally.statuses[response.status_code] += 1
-        tally.endpoints[endpoint] += 1
-        wrong = problem(response)
-        signed_out = role != "anon" and (
-            "/login" in (response.location or "")
-            or "/login" in response.headers.get("HX-Redirect", "")
-        )
+    try:
+        with client.open(
+            path, method=method, query_string=query, data=form, headers=headers
+        ) as response:
+            status, wrong = response.status_code, problem(response)
+            signed_out = role != "anon" and (
+                "/login" in (response.location or "")
+                or "/login" in response.headers.get("HX-Redirect", "")
+            )
+    except Exception as exc:  # noqa: BLE001 - the error page itself failed
+        # A server answers this with its own bare 500, without our headers.
+        status, wrong, signed_out = 500, f"error page failed: {exc!r:.200}", False
+    tally.statuses[status] += 1
+    tally.endpoints[endpoint] += 1
     if signed_out:
         world.clients.pop(role, None)  # a fresh sign-in for the next request
     if wrong:
