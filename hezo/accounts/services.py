@@ -481,7 +481,7 @@ def authenticate_password(
         if not ok:
             throttle.record_failure(email, ip, now, user)
         return LoginResult(
-            None, "guarded", throttle.guarded_ticket(user if usable else None, email)
+            None, "guarded", throttle.guarded_ticket(user if usable else None)
         )
     if not ok:
         throttle.record_failure(email, ip, now, user)
@@ -504,7 +504,7 @@ def verify_guarded_login(
     After a wrong password (already counted at the password step) no code is
     checked at all: a stranger cannot wear down the owner's second factor.
     """
-    uid, _email = throttle.read_ticket(ticket)
+    uid = throttle.read_ticket(ticket)
     user = User.get_or_none(User.id == uid) if uid else None
     if user is None:
         return None, None

@@ -5,12 +5,12 @@ Failed password checks are counted per account (by e-mail address, so unknown
 addresses behave alike) over the last 24 hours and per client IP over the last
 hour; old failures drop out of the count by themselves. After the third failure
 of an account its password alone is not answered for a while (1, 2, 4 …
-seconds after each further failure, at most 15 minutes): during that time every
-attempt goes on to the code step,
-whatever the password, and only the password together with a valid second
-factor opens the account. A guesser learns nothing from the password step then,
-and the owner, who has both, is never kept out. An IP with many failures waits
-(429) before its next password is checked at all.
+seconds after each further failure, at most 15 minutes): during that time
+every attempt goes on to the code step, whatever the password, and only the
+password together with a valid second factor opens the account. A guesser
+learns nothing from the password step then, and the owner, who has both, is
+never kept out. An IP with many failures waits (429) before its next password
+is checked at all.
 """
 
 import hashlib
@@ -95,7 +95,7 @@ def record_failure(email: str, ip: str, now: datetime, user: User | None) -> int
     """Count a failed sign-in for the account and the IP; returns the account's
     failures in the window. At ``NOTIFY_AFTER`` the owner and staff are told
     (staff once a day per account)."""
-    key = account_key(email)
+    key, ip = account_key(email), ip[:128]
     with db.atomic():
         ThrottleEvent.delete().where(
             (
@@ -110,7 +110,7 @@ def record_failure(email: str, ip: str, now: datetime, user: User | None) -> int
             )
         ).execute()
         ThrottleEvent.create(scope=ACCOUNT_SCOPE, key=key, created_at=now)
-        ThrottleEvent.create(scope=IP_SCOPE, key=ip[:128], created_at=now)
+        ThrottleEvent.create(scope=IP_SCOPE, key=ip, created_at=now)
         failures = _count(ACCOUNT_SCOPE, key, ACCOUNT_WINDOW, now).failures
         if user is not None and failures == NOTIFY_AFTER:
             queue_mail(
@@ -140,16 +140,14 @@ def clear_account(email: str) -> None:
 # -- the code step of a guarded sign-in ------------------------------------------
 
 
-def guarded_ticket(user: User | None, email: str) -> str:
+def guarded_ticket(user: User | None) -> str:
     """What the browser carries to the code step of a guarded sign-in: the
-    account whose password was right (none otherwise) and the address typed.
-    Encrypted, so it tells nobody whether the account exists or the password
-    was right (Flask's session cookie is signed, not encrypted)."""
-    uid = user.id if user is not None else 0
-    return crypto.encrypt_secret(f"{uid}:{email}")
+    account whose password was right, or none. Encrypted (and different each
+    time), so it tells nobody whether the account exists or the password was
+    right: Flask's session cookie is signed, not encrypted."""
+    return crypto.encrypt_secret(str(user.id if user is not None else 0))
 
 
-def read_ticket(ticket: str) -> tuple[int, str]:
-    """(user id or 0, address typed); ValueError for a ticket not ours."""
-    uid, email = crypto.decrypt_secret(ticket).split(":", 1)
-    return int(uid), email
+def read_ticket(ticket: str) -> int:
+    """The user id of a ticket, 0 for none; ValueError for a ticket not ours."""
+    return int(crypto.decrypt_secret(ticket))
