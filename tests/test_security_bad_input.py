@@ -143,6 +143,15 @@ def test_error_page_survives_a_failing_language_link(app, client, monkeypatch):
     assert "Coś poszło nie tak" in response.get_data(as_text=True)
 
 
+def test_new_case_with_consent_and_an_unknown_contract(app, world):  # noqa: F811
+    customer = signed_in(app, world, "customer_a")
+    response = customer.post(
+        "/pl/cases/new",
+        data={"contract": "HZ-NONE", "share": "y", "consent_partner": "١٢"},
+    )
+    assert response.status_code == 422
+
+
 def test_engineer_reply_that_fails_validation_without_javascript(app, world):  # noqa: F811
     engineer = signed_in(app, world, "engineer")
     case, _ = world["cases"]["shared"]

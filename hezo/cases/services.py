@@ -300,10 +300,13 @@ def _record_consent(case, actor, granted: bool, now, via: str) -> ConsentEvent:
     return event
 
 
-def consent_names_partner(contract: Contract, partner_id) -> bool:
-    """True when ``partner_id`` (as a form carried it) is the contract's partner."""
-    return contract.partner_id is not None and str(partner_id) == str(
-        contract.partner_id
+def consent_names_partner(contract: Contract | None, partner_id) -> bool:
+    """True when ``partner_id`` (as a form carried it) is the contract's partner
+    (never without a contract: the form may name none of the company's)."""
+    return (
+        contract is not None
+        and contract.partner_id is not None
+        and str(partner_id) == str(contract.partner_id)
     )
 
 
