@@ -118,7 +118,7 @@ def record_failure(email: str, ip: str, now: datetime, user: User | None) -> int
             )
             queue_mail(
                 current_app.config["ENGINEERS_EMAIL"],
-                "login_failures_staff",
+                "login_failures_for_staff",
                 "pl",
                 dedupe_key=f"login-failures:{user.id}:{now.date().isoformat()}",
                 email=user.email,
