@@ -285,14 +285,17 @@ def make_database(url: str, options: dict | None = None):
         # Pooled like PostgreSQL: a new connection and its four pragmas on
         # every request cost more than a light page's queries. The pool lends a
         # connection to one thread at a time, so it may move between threads.
-        return PooledSqliteDatabase(
+        database = PooledSqliteDatabase(
             path,
             pragmas=SQLITE_PRAGMAS,
-            timeout=timeout,
+            # The pool's own wait for a free connection (it keeps ``timeout``).
+            timeout=BUSY_TIMEOUT_SECONDS,
             check_same_thread=False,
             max_connections=32,
             stale_timeout=300,
         )
+        database.timeout = timeout  # SQLite's busy timeout, set on each connection
+        return database
     if parts.scheme in ("postgres", "postgresql"):
         params = dict(parse_qsl(parts.query))
         params.update(options or {})

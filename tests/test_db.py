@@ -4,7 +4,7 @@ import pytest
 from peewee import JOIN, IntegrityError
 from playhouse.schema_diff import diff_models
 
-from hezo.db import db, is_sqlite
+from hezo.db import db, is_sqlite, make_database
 from hezo.models import ALL_MODELS, Contract, Device
 
 
@@ -18,6 +18,15 @@ def test_sqlite_uses_wal_foreign_keys_and_busy_timeout(dbconn):
     assert db.obj.journal_mode == "wal"
     assert db.obj.foreign_keys == 1
     assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] >= 5000
+
+
+def test_sqlite_busy_timeout_option_reaches_sqlite(tmp_path):
+    # The pool takes a ``timeout`` of its own (the wait for a free connection).
+    database = make_database(f"sqlite:///{tmp_path / 'x.db'}", {"timeout": 0.25})
+    try:
+        assert database.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 250
+    finally:
+        database.close_all()
 
 
 def test_foreign_keys_are_enforced(dbconn):
