@@ -17,6 +17,8 @@ class Defaults:
     # Where links in e-mails point; never taken from the request's Host header.
     PUBLIC_URL = "https://myhezo.pl"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:600000"
+    # Recovery codes: scrypt with N, r, p (N=2**14, r=8: 16 MiB and ~50 ms a code).
+    RECOVERY_CODE_HASH_METHOD = "scrypt:16384:8:1"
     SESSION_IDLE_MINUTES = 30
     SESSION_ABSOLUTE_HOURS = 12
     MFA_PENDING_SECONDS = 600

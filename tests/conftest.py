@@ -25,7 +25,9 @@ TEST_CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "TRUSTED_HOSTS": ["localhost", "127.0.0.1", "myhezo.pl", "myhezo.com"],
     "RATELIMIT_ENABLED": False,
+    # Cheap hashes for speed (production costs: test_security_recovery.py).
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "RECOVERY_CODE_HASH_METHOD": "scrypt:16:8:1",
 }
 
 

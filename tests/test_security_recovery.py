@@ -4,6 +4,7 @@ SECURITY.md #13 (recovery codes), #14 (new authenticator), #16 (password policy
 as typed), #29–#31 (password reset), #38 (re-authentication for changes).
 """
 
+import hashlib
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -135,6 +136,30 @@ def test_recovery_codes_are_stored_only_hashed(app, user):
     stored = " ".join(f"{r.lookup} {r.code_hash}" for r in RecoveryCode.select())
     for code in codes:
         assert code not in stored and code.replace("-", "") not in stored
+
+
+def test_production_hash_costs_and_codes_outlive_a_change_of_cost(app, user):
+    from hezo.config import Defaults
+
+    # The suite runs with cheap hashes (conftest); production keeps these.
+    assert Defaults.PASSWORD_HASH_METHOD == "pbkdf2:sha256:600000"
+    assert Defaults.RECOVERY_CODE_HASH_METHOD == "scrypt:16384:8:1"
+    cheap = services.issue_recovery_codes(user)
+    app.config["RECOVERY_CODE_HASH_METHOD"] = Defaults.RECOVERY_CODE_HASH_METHOD
+    assert services.consume_recovery_code(user, cheap[0], utcnow())
+    costly = services.issue_recovery_codes(user)
+    assert {r.code_hash.split("$")[0] for r in RecoveryCode.select()} == {
+        "scrypt:16384:8:1"
+    }
+    assert services.consume_recovery_code(user, costly[0], utcnow())
+    # A row written before the method was stored ("scrypt$salt$digest").
+    raw = services.normalize_recovery_code(costly[1])
+    digest = hashlib.scrypt(raw.encode(), salt=bytes(16), n=2**14, r=8, p=1, dklen=32)
+    RecoveryCode.update(code_hash=f"scrypt${bytes(16).hex()}${digest.hex()}").where(
+        RecoveryCode.lookup == raw[:4]
+    ).execute()
+    assert services.consume_recovery_code(user, costly[1], utcnow())
+    assert not services.consume_recovery_code(user, costly[1], utcnow())
 
 
 def test_new_recovery_codes_end_other_sessions(app, user):

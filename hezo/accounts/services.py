@@ -414,15 +414,23 @@ def confirm_enrolment(
     return codes
 
 
-def _hash_code(code: str, salt: bytes) -> str:
-    digest = hashlib.scrypt(code.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${salt.hex()}${digest.hex()}"
+def _hash_code(code: str, salt: bytes, method: str | None = None) -> str:
+    """``method$salt$digest``; the method (``scrypt:N:r:p``) is the configured
+    one unless given, and is stored so that a change of cost keeps old codes valid."""
+    method = method or current_app.config["RECOVERY_CODE_HASH_METHOD"]
+    n, r, p = (int(part) for part in method.split(":")[1:])
+    digest = hashlib.scrypt(
+        code.encode(), salt=salt, n=n, r=r, p=p, maxmem=2 * 128 * n * r, dklen=32
+    )
+    return f"{method}${salt.hex()}${digest.hex()}"
 
 
 def _check_code(code: str, stored: str) -> bool:
-    _, salt, digest = stored.split("$")
+    method, salt, digest = stored.split("$")
+    if method == "scrypt":  # written before the method was stored
+        method = "scrypt:16384:8:1"
     return hmac.compare_digest(
-        _hash_code(code, bytes.fromhex(salt)).split("$")[2], digest
+        _hash_code(code, bytes.fromhex(salt), method).split("$")[2], digest
     )
 
 
