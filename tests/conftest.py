@@ -5,12 +5,15 @@ in a schema of its own that is dropped at the end. An unreachable PostgreSQL
 is an error, never a skip.
 """
 
+import functools
 import os
 import secrets
+import shutil
 
 import psycopg
 import pytest
 from flask import g
+from peewee import sort_models
 
 from hezo import create_app
 from hezo.cli import migrate_database
@@ -61,6 +64,20 @@ def _pg_migrated(pg_schema):
     return pg_schema
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory, pg_schema):
+    """A SQLite file migrated once per run, copied for each test; None on PostgreSQL."""
+    if pg_schema:
+        return None
+    path = tmp_path_factory.mktemp("template") / "hezo.db"
+    create_app(TEST_CONFIG | {"DATABASE_URL": f"sqlite:///{path}"})
+    migrate_database()
+    # Everything in the main file (no -wal beside it), so one file is the copy.
+    db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close_all()
+    return path
+
+
 def database_config(tmp_path, pg_schema) -> dict:
     if pg_schema:
         return {
@@ -77,7 +94,9 @@ def config_overrides():
 
 
 @pytest.fixture
-def app(tmp_path, _pg_migrated, config_overrides):
+def app(tmp_path, _pg_migrated, _sqlite_template, config_overrides):
+    if _sqlite_template:
+        shutil.copyfile(_sqlite_template, tmp_path / "hezo.db")
     app = create_app(
         TEST_CONFIG
         | database_config(tmp_path, _pg_migrated)
@@ -95,18 +114,33 @@ def app(tmp_path, _pg_migrated, config_overrides):
         0, lambda endpoint, values: vars(g).clear()
     )
     if _pg_migrated:
-        _truncate_all()
-    else:
-        migrate_database()
-    db.close()
+        _empty_all()
+        db.close()
     yield app
     if not db.is_closed():
         db.close()
 
 
-def _truncate_all():
-    tables = ", ".join(f'"{m._meta.table_name}"' for m in ALL_MODELS)
-    db.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+@functools.cache
+def _empty_all_sql() -> str:
+    """Delete every row (children first) and restart the id sequences, as
+    ``TRUNCATE ... RESTART IDENTITY`` does, in one round trip. TRUNCATE gives
+    each table new files: about 15 ms a table, DELETE on the few rows of a
+    test under 1 ms."""
+    deletes = [
+        f'DELETE FROM "{m._meta.table_name}";'
+        for m in reversed(sort_models(ALL_MODELS))
+    ]
+    restart = (
+        "SELECT setval(oid, seqstart, false) FROM pg_class"
+        " JOIN pg_sequence ON seqrelid = oid"
+        " WHERE relnamespace = current_schema()::regnamespace;"
+    )
+    return " ".join([*deletes, restart])
+
+
+def _empty_all():
+    db.execute_sql(_empty_all_sql())
 
 
 @pytest.fixture
