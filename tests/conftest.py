@@ -38,6 +38,16 @@ def pytest_report_header(config):
     return f"database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (WAL)'}"
 
 
+def pytest_sessionstart(session):
+    # Here, before pytest-xdist starts its workers, so that the reason is printed
+    # (a worker's exit would show only as an internal error).
+    if PG_URL:
+        try:
+            psycopg.connect(PG_URL, connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            pytest.exit(f"PostgreSQL unreachable at {PG_URL}: {exc}", returncode=1)
+
+
 @pytest.fixture(scope="session")
 def pg_schema():
     """A private schema for this run, migrated once; None on SQLite."""
