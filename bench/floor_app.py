@@ -9,7 +9,7 @@ app's own query functions, exactly the data each measured page shows: the
 contract page and a search of it, the case list and the 50-message case of the
 big company's customer, the queue of the engineer. Then it unbinds the
 database (any later query raises) and serves, from a bare ``Flask`` app, the
-app's real templates (``templates/``) rendered with that data:
+app's real templates (``hezo/templates/``) rendered with that data:
 
 - the same Jinja templates and macros, autoescaped, with ``jinja2.ext.i18n``
   and null translations (the pages are measured in English, the source
@@ -162,7 +162,8 @@ def create_app() -> Flask:
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
 
-    app = Flask(__name__, root_path=str(REPO_ROOT),
+    # The app's package root: its templates/ and static/ (hezo/ in the checkout).
+    app = Flask(__name__, root_path=str(REPO_ROOT / "hezo"),
                 instance_path=str(REPO_ROOT / "instance"))
     env = app.jinja_env
     env.add_extension("jinja2.ext.i18n")

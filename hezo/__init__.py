@@ -2,21 +2,28 @@
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 
 from flask import Flask
 
-from .config import REPO_ROOT, Defaults
+from .config import CHECKOUT_DIR, PACKAGE_DIR, Defaults, default_instance_path
 
 
 class ConfigurationError(RuntimeError):
     """The app was asked to start with a configuration it must refuse."""
 
 
-def create_app(overrides: Mapping | None = None) -> Flask:
-    """Build the app: defaults, then ``HEZO_*`` environment, then ``overrides``."""
-    app = Flask(
-        __name__, root_path=str(REPO_ROOT), instance_path=str(REPO_ROOT / "instance")
-    )
+def create_app(
+    overrides: Mapping | None = None, instance_path: str | Path | None = None
+) -> Flask:
+    """Build the app: defaults, then ``HEZO_*`` environment, then ``overrides``.
+
+    Templates, static files and translations are the package's own (its root
+    path); the writable instance folder (default database, uploads, mail files)
+    is ``instance_path``, else ``HEZO_INSTANCE_PATH``, else the checkout's or the
+    current directory's ``instance/`` (``config.default_instance_path``)."""
+    instance = Path(instance_path or default_instance_path()).resolve()
+    app = Flask(__name__, instance_path=str(instance))
     _configure_settings(app, overrides)
     _configure_database(app)
     _configure_i18n(app)
@@ -49,22 +56,40 @@ def _configure_settings(app: Flask, overrides: Mapping | None) -> None:
         app.config["SECRET_KEY"] = "development-only-not-secret"
     if not app.config.get("TOTP_ENCRYPTION_KEY"):
         app.config["TOTP_ENCRYPTION_KEY"] = "dev:" + app.config["SECRET_KEY"]
+    _configure_instance(app)
     if production:
         logging.basicConfig(level=logging.INFO)
 
 
+def _configure_instance(app: Flask) -> None:
+    """The writable files default to the instance folder, which is never inside
+    the package, nor inside site-packages when installed (read-only there, and
+    replaced on upgrade)."""
+    instance = Path(app.instance_path)
+    forbidden = PACKAGE_DIR if CHECKOUT_DIR else PACKAGE_DIR.parent
+    if instance == forbidden or forbidden in instance.parents:
+        raise ConfigurationError(
+            f"The instance folder {instance} is inside {forbidden}: set "
+            "HEZO_INSTANCE_PATH to a writable directory outside it."
+        )
+    for key, default in (
+        ("DATABASE_URL", f"sqlite:///{instance / 'hezo.db'}"),
+        ("UPLOAD_FOLDER", str(instance / "uploads")),
+        ("OUTBOX_FILE_FOLDER", str(instance / "mail")),
+    ):
+        app.config[key] = app.config.get(key) or default
+
+
 def _check_assets(app: Flask) -> None:
     """Fail early and clearly when a system package the portal needs is missing."""
-    from pathlib import Path
-
     font = Path(app.config["PDF_FONT_PATH"])
     if not font.is_file():
         raise ConfigurationError(
             f"PDF font not found at {font}: install the Debian package "
             "fonts-dejavu-core (scripts/setup does) or set HEZO_PDF_FONT_PATH."
         )
-    if not (REPO_ROOT / "static" / "vendor" / "htmx.min.js").is_file():
-        app.logger.error("static/vendor/htmx.min.js is missing: run scripts/setup")
+    if not (Path(app.static_folder) / "vendor" / "htmx.min.js").is_file():
+        app.logger.error("hezo/static/vendor/htmx.min.js is missing: run scripts/setup")
 
 
 def _configure_database(app: Flask) -> None:

@@ -9,9 +9,11 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
-from .config import REPO_ROOT
+from .config import CHECKOUT_DIR
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: The catalogues, relative to the checkout (``hezo translate`` works on one).
+TRANSLATIONS = "hezo/translations"
 
 
 def main() -> None:
@@ -226,28 +228,39 @@ def init_app(app: Flask) -> None:
 
     @translate.command("update")
     def translate_update():
-        """Extract messages and merge them into translations/*/messages.po."""
-        extract_messages(REPO_ROOT / "translations/messages.pot")
+        """Extract messages and merge them into hezo/translations/*/messages.po."""
+        extract_messages(checkout() / TRANSLATIONS / "messages.pot")
         pybabel(
             "update",
             "-i",
-            "translations/messages.pot",
+            f"{TRANSLATIONS}/messages.pot",
             "-d",
-            "translations",
+            TRANSLATIONS,
             "--no-fuzzy-matching",
         )
 
     @translate.command("compile")
     def translate_compile():
         """Compile the catalogues to .mo files."""
-        pybabel("compile", "-d", "translations", "--statistics")
+        pybabel("compile", "-d", TRANSLATIONS, "--statistics")
+
+
+def checkout() -> Path:
+    """The source checkout the catalogues are edited in; an installed package
+    has its compiled catalogues already and no sources to extract from."""
+    if CHECKOUT_DIR is None:
+        raise click.ClickException(
+            "hezo translate works on a source checkout; this hezo is installed "
+            "without one."
+        )
+    return CHECKOUT_DIR
 
 
 def pybabel(*args: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", *args],
         check=True,
-        cwd=REPO_ROOT,
+        cwd=checkout(),
     )
 
 

@@ -5,10 +5,26 @@ Values here are overridden by ``HEZO_*`` environment variables (``HEZO_SECRET_KE
 parsed) and then by the ``overrides`` mapping given to ``create_app``.
 """
 
+import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = REPO_ROOT / "instance"
+#: The package: its templates, static files, translations, catalogue and
+#: migrations are package data (installed with it, read-only).
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: The source checkout when running from one (``pip install -e`` or the tree
+#: itself), else None: an installed package has no pyproject.toml beside it.
+CHECKOUT_DIR = (
+    PACKAGE_DIR.parent if (PACKAGE_DIR.parent / "pyproject.toml").is_file() else None
+)
+
+
+def default_instance_path() -> Path:
+    """Where the database, uploads and mail files live unless configured:
+    ``HEZO_INSTANCE_PATH``, else the checkout's ``instance/``, else
+    ``instance/`` in the current directory, never inside the installed package."""
+    if configured := os.environ.get("HEZO_INSTANCE_PATH"):
+        return Path(configured).resolve()
+    return (CHECKOUT_DIR or Path.cwd()) / "instance"
 
 
 class Defaults:
@@ -34,7 +50,8 @@ class Defaults:
     DEBUG = False
     TESTING = False
 
-    DATABASE_URL = f"sqlite:///{INSTANCE_DIR / 'hezo.db'}"
+    # None: derived from the instance path (``<instance>/hezo.db``).
+    DATABASE_URL = None
 
     LANGUAGES = ("pl", "en")
     BABEL_DEFAULT_LOCALE = "pl"
@@ -67,9 +84,9 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     MAX_CONTENT_LENGTH = 26 * 1024 * 1024
-    UPLOAD_FOLDER = str(INSTANCE_DIR / "uploads")
+    UPLOAD_FOLDER = None  # <instance>/uploads
     ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
-    OUTBOX_FILE_FOLDER = str(INSTANCE_DIR / "mail")
+    OUTBOX_FILE_FOLDER = None  # <instance>/mail
 
     # Reverse proxies in front of the app (X-Forwarded-For/-Proto trusted from
     # exactly this many hops); 0 = none, the client talks to gunicorn directly.

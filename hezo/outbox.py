@@ -35,7 +35,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app, has_app_context, render_template
 
-from .config import INSTANCE_DIR
+from .config import default_instance_path
 from .db import UNAVAILABLE_ERRORS, db, utcnow
 from .i18n import in_language
 from .models.audit import OutboxMessage
@@ -557,7 +557,7 @@ def transport_from_config(config) -> SmtpTransport | FileTransport:
             sender=sender,
             use_ssl=_as_bool(config.get("SMTP_SSL", False)),
         )
-    folder = config.get("OUTBOX_FILE_FOLDER") or INSTANCE_DIR / "mail"
+    folder = config.get("OUTBOX_FILE_FOLDER") or default_instance_path() / "mail"
     return FileTransport(folder, sender=sender)
 
 

@@ -7,6 +7,7 @@ tests read the number back from the same configuration that printed it.
 """
 
 import re
+from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
@@ -14,7 +15,7 @@ from flask import url_for
 
 from hezo import ConfigurationError, create_app
 from hezo.cases.services import escalate, open_case
-from hezo.config import REPO_ROOT, Defaults
+from hezo.config import Defaults
 from hezo.db import utcnow
 from hezo.models import Device, OutboxMessage, SupportCase
 from hezo.outbox import render_mail
@@ -22,6 +23,8 @@ from hezo.web import tel_uri
 
 from .conftest import TEST_CONFIG
 from .factories import login, make_company, make_contract, make_user
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 HELPLINE = "+48 12 25 25 600"
 HELP_EMAIL = "pomoc@myhezo.pl"
@@ -124,11 +127,11 @@ def test_templates_and_catalogue_hard_code_no_phone_or_address():
     """Templates take every contact from the configuration, so one setting
     changes it everywhere; the catalogue's texts carry none either."""
     offenders = []
-    for path in sorted((REPO_ROOT / "templates").rglob("*.*")):
+    for path in sorted((REPO_ROOT / "hezo/templates").rglob("*.*")):
         text = path.read_text(encoding="utf-8")
         if PHONE_LIKE.search(text) or re.search(r"@myhezo\.", text):
             offenders.append(path.name)
-    po = REPO_ROOT / "translations/pl/LC_MESSAGES/messages.po"
+    po = REPO_ROOT / "hezo/translations/pl/LC_MESSAGES/messages.po"
     with po.open("rb") as f:
         texts = [str(m.id) + str(m.string) for m in read_po(f) if m.id]
     offenders += [t for t in texts if PHONE_LIKE.search(t) or EMAIL_LIKE.search(t)]
@@ -356,7 +359,7 @@ def test_escalation_goes_to_the_escalation_address_by_default(app, world):
 
 
 def mail_templates() -> list[str]:
-    folder = REPO_ROOT / "templates" / "mail"
+    folder = REPO_ROOT / "hezo" / "templates" / "mail"
     return sorted(p.stem for p in folder.glob("*.txt") if not p.stem.startswith("_"))
 
 

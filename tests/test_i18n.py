@@ -9,7 +9,7 @@ from hezo.cli import extract_messages
 from hezo.i18n import format_local_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
-PO = ROOT / "translations/pl/LC_MESSAGES/messages.po"
+PO = ROOT / "hezo/translations/pl/LC_MESSAGES/messages.po"
 MO = PO.with_suffix(".mo")
 
 
