@@ -79,6 +79,9 @@ def test_a_grant_for_another_partner_is_refused_and_nothing_stored(client, two):
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "Nic nie zostało udostępnione" in page and second.name in page
+    # A company name ending in "S.A." or "Sp. z o.o." never ends a sentence
+    # with a doubled full stop.
+    assert f"{second.name}." not in page.replace("&#39;", "'")
     assert hidden_partner(page) == str(second.id)
     assert not re.search(r'name="share"[^>]*checked', page)
     assert 'value="Zasilacz nie działa"' in page  # the form is filled again

@@ -298,8 +298,8 @@ def consent_refusal(form, contract, force: bool = False) -> str | None:
         )
     return _(
         "Nothing was shared: the form named another partner than the one of "
-        "this contract, %(partner)s. Read the text below and tick the box again "
-        "if you agree to share the case with %(partner)s.",
+        "this contract (%(partner)s). Read the text below and tick the box "
+        "again if you agree that %(partner)s may read the case.",
         partner=contract.partner.name,
     )
 
@@ -442,8 +442,8 @@ def consent(number):
         context = detail_context(case) | {
             "consent_error": _(
                 "Nothing was shared: the page named another partner than the one "
-                "of this contract, %(partner)s. Share again if you agree to share "
-                "the case with %(partner)s.",
+                "of this contract (%(partner)s). Share again if you agree that "
+                "%(partner)s may read the case.",
                 partner=case.contract.partner.name,
             )
         }
