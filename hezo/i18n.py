@@ -149,6 +149,11 @@ def current_language() -> str:
     if lang:
         return lang
     if request:
+        # A URL under /en/ that matched no route (404, or refused before
+        # routing) still answers in the language its path names.
+        prefix = request.path.split("/")[1:2]
+        if prefix and prefix[0] in languages():
+            return prefix[0]
         return preferred_language()
     return languages()[0]
 

@@ -50,6 +50,18 @@ def test_unknown_language_is_not_found(client):
     assert client.get("/de/").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/en/no-such-page", 404), ("/en/contracts/%00/serials", 400)],
+)
+def test_error_pages_under_a_language_prefix_speak_that_language(client, path, status):
+    # No route matched, so no view set the language; the path still names it
+    # (the visitor's browser prefers Polish).
+    response = client.get(path, headers={"Accept-Language": "pl"})
+    assert response.status_code == status
+    assert '<html lang="en"' in response.get_data(as_text=True)
+
+
 def test_datetimes_are_shown_in_warsaw_time(app):
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
     winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
