@@ -189,7 +189,8 @@ def _unauthorized():
     return _redirect(
         url_for(
             "accounts.login",
-            next=request.full_path
+            # full_path ends in "?" even without a query string.
+            next=(request.full_path if request.query_string else request.path)
             if request.method == "GET" and not wants_fragment()
             else None,
         )

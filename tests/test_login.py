@@ -1,5 +1,6 @@
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -228,3 +229,13 @@ def test_htmx_request_after_sign_out_gets_401_with_redirect(client, user):
     response = client.get("/pl/contracts/", headers={"HX-Request": "true"})
     assert response.status_code == 401
     assert response.headers["HX-Redirect"].startswith("/pl/login")
+
+
+@pytest.mark.parametrize(
+    ("page", "back_to"),
+    [("/pl/contracts/", "/pl/contracts/"), ("/en/cases/?page=2", "/en/cases/?page=2")],
+)
+def test_sign_in_leads_back_to_the_exact_page_asked_for(client, page, back_to):
+    location = client.get(page).location
+    assert urlsplit(location).path.endswith("/login")
+    assert parse_qs(urlsplit(location).query)["next"] == [back_to]
