@@ -370,6 +370,8 @@ class RegisterSync:
             if changed:
                 Contract.update(updated_at=now, **changed).where(
                     Contract.id == contract["id"]).execute()
+                if "partner" in changed and contract["partner"] is not None:
+                    _end_sharing(contract["id"], contract["partner"], now)
                 tally.updated += 1
             else:
                 tally.unchanged += 1
@@ -502,3 +504,28 @@ def import_register(
 ) -> ImportReport:
     """Import one register file; raises RegisterFormatError for an unreadable one."""
     return RegisterSync().apply(read_register(Path(path), progress))
+
+
+def _end_sharing(contract_id: int, former_partner_id: int, now: datetime) -> None:
+    """The register moved a contract to another partner: the customers agreed
+    to share its cases with the former one only, so sharing ends (recorded as
+    a withdrawal from the former partner); the customer may share again."""
+    from .audit import audit
+    from .cases.services import CONSENT_TEXT_VERSION
+    from .models import ConsentEvent, SupportCase
+
+    shared = list(
+        SupportCase.select(SupportCase.id)
+        .where((SupportCase.contract == contract_id) & SupportCase.is_shared)
+    )
+    for case in shared:
+        ConsentEvent.create(
+            case=case, partner=former_partner_id, is_granted=False, actor=None,
+            text_version=CONSENT_TEXT_VERSION, via="register_import",
+            created_at=now,
+        )
+        audit("consent_withdrawn", case=case, object_type="partner",
+              object_id=former_partner_id, details="contract partner changed")
+    if shared:
+        SupportCase.update(is_shared=False).where(
+            SupportCase.id.in_([c.id for c in shared])).execute()

@@ -2,8 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from hezo.models import Company, Contract, Device
+from hezo.cases.queries import scope
+from hezo.models import Company, ConsentEvent, Contract, Device, SupportCase
 from hezo.register_import import RegisterSync, import_register, read_register
+
+from .factories import make_case_with_file, make_company, make_user
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "contracts-sample.csv"
@@ -92,6 +95,33 @@ def test_changed_row_updates_the_contract_and_device(dbconn, tmp_path):
     assert (report.contracts.updated, report.devices.updated) == (1, 1)
     assert str(Contract.get().end_date) == "2028-12-31"
     assert Device.get().product == "X465-24"
+
+
+def test_a_new_partner_on_a_contract_does_not_inherit_its_shared_cases(
+    app, dbconn, tmp_path
+):
+    # The customer agreed to share the case with NetPartner; the register then
+    # names another partner for the contract. That partner must not read it.
+    import_register(write(tmp_path, HEADER + GOOD))
+    contract = Contract.get()
+    netpartner = contract.partner_id
+    customer = make_user(company=contract.customer)
+    case, _ = make_case_with_file(app, customer, contract, "zasilacz", share=True)
+    other = make_user(
+        role="partner", company=make_company("9542751782", "Sieciowo Sp. z o.o.")
+    )
+    moved = GOOD.replace("1860913901;NetPartner S.A.", "9542751782;Sieciowo Sp. z o.o.")
+    import_register(write(tmp_path, HEADER + moved, name="b.csv"))
+    assert Contract.get().partner_id == other.company_id
+    visible = scope(SupportCase.select().join(Contract), other)
+    assert list(visible) == []
+    assert not SupportCase.get_by_id(case.id).is_shared
+    last = ConsentEvent.select().order_by(ConsentEvent.id.desc()).get()
+    assert (last.partner_id, last.is_granted, last.via) == (
+        netpartner,
+        False,
+        "register_import",
+    )
 
 
 @pytest.mark.parametrize(
