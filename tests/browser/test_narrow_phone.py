@@ -87,3 +87,18 @@ def test_logo_and_favicon_load_under_the_csp(narrow, live_server):
     assert page.request.get(href).status == 200
     assert all(status == 200 for _url, status in icons) and icons
     assert page.evaluate("window.__csp") == []
+
+
+def test_queue_filter_checkboxes_keep_their_labels_on_one_line(
+    narrow, live_server, dbconn
+):
+    # The filters' "inputs grow" rule once stretched the checkboxes, which
+    # squeezed "escalated only" into a column broken inside its words.
+    engineer = make_user(role="engineer", language="en")
+    sign_in(narrow, live_server, engineer, landing="**/en/staff/**")
+    narrow.goto(live_server + "/en/staff/")
+    for name in ("escalated", "replied"):
+        box = narrow.locator(f".filters input[name={name}]").bounding_box()
+        label = narrow.locator(f".filters label.check:has(input[name={name}])")
+        assert box["width"] < 32
+        assert label.bounding_box()["height"] < 2 * box["height"] + 16
