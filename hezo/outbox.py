@@ -153,6 +153,20 @@ def queue_mail(
     return message
 
 
+def queue_staff_mail(
+    template: str, *, dedupe_key: str | None = None, **context
+) -> OutboxMessage | None:
+    """``queue_mail`` to the engineers' team address (``ENGINEERS_EMAIL``), in
+    Polish, the engineers' language; same transaction rules and dedupe."""
+    return queue_mail(
+        current_app.config["ENGINEERS_EMAIL"],
+        template,
+        "pl",
+        dedupe_key=dedupe_key,
+        **context,
+    )
+
+
 def render_mail(template: str, language: str, **context) -> tuple[str, str]:
     """Render a mail template in ``language``; returns ``(subject, body)``.
 

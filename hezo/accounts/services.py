@@ -32,7 +32,7 @@ from ..models import (
     User,
 )
 from ..models.accounts import new_session_token
-from ..outbox import queue_mail
+from ..outbox import queue_mail, queue_staff_mail
 from . import passwords, throttle, totp
 
 RECOVERY_CODES = 10
@@ -138,10 +138,8 @@ def _count_failure(nip: str, number: str, company: Company | None, now) -> int:
             and by_nip >= current_app.config["REGISTRATION_FAILURES_PER_HOUR"]
         )
         if alert:
-            queue_mail(
-                current_app.config["ENGINEERS_EMAIL"],
+            queue_staff_mail(
                 "register_failures_for_staff",
-                "pl",
                 dedupe_key=f"register-failures:{nip}:{now:%Y-%m-%dT%H}",
                 company=company.name,
                 nip=nip,

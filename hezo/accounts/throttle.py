@@ -17,14 +17,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from peewee import fn
 
 from .. import crypto
 from ..audit import security_event
 from ..db import db
 from ..models import ThrottleEvent, User
-from ..outbox import queue_mail
+from ..outbox import queue_mail, queue_staff_mail
 
 ACCOUNT_SCOPE, ACCOUNT_WINDOW = "login-account", timedelta(hours=24)
 IP_SCOPE, IP_WINDOW = "login-ip", timedelta(hours=1)
@@ -116,10 +115,8 @@ def record_failure(email: str, ip: str, now: datetime, user: User | None) -> int
             queue_mail(
                 user.email, "login_failures", user.language, name=user.first_name
             )
-            queue_mail(
-                current_app.config["ENGINEERS_EMAIL"],
+            queue_staff_mail(
                 "login_failures_for_staff",
-                "pl",
                 dedupe_key=f"login-failures:{user.id}:{now.date().isoformat()}",
                 email=user.email,
                 failures=failures,

@@ -26,7 +26,7 @@ from ..models import (
     SupportCase,
     User,
 )
-from ..outbox import queue_mail
+from ..outbox import queue_mail, queue_staff_mail
 
 CONSENT_TEXT_VERSION = "2026-11"
 
@@ -193,9 +193,7 @@ def _notify_opened(case: SupportCase) -> None:
             name=case.contact_name,
             lang="pl",
         )
-    queue_mail(
-        current_app.config["ENGINEERS_EMAIL"], "case_new_for_staff", "pl", case=case
-    )
+    queue_staff_mail("case_new_for_staff", case=case)
 
 
 def post_message(
