@@ -53,7 +53,13 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
 from bench_pages import COOKIE, HOST, Client, Gunicorn, free_port  # noqa: E402
-from common import DEFAULT_PG_URL, OUT_DIR, REPO_ROOT, fresh_pg_schema  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_PG_URL,
+    OUT_DIR,
+    REPO_ROOT,
+    fresh_pg_schema,
+    stop_process_group,
+)
 
 VENV_BIN = Path(sys.executable).parent
 APP_NAME = "hezo-bench-faults"
@@ -188,13 +194,7 @@ class OutboxWorker:
             stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_process_group(self.proc)
 
 
 def worker_pids(master: int) -> list[int]:

@@ -39,7 +39,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import statistics
 import subprocess
@@ -54,7 +53,14 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
-from common import DEFAULT_PG_URL, OUT_DIR, REPO_ROOT, emit, run_child  # noqa: E402
+from common import (  # noqa: E402
+    DEFAULT_PG_URL,
+    OUT_DIR,
+    REPO_ROOT,
+    emit,
+    run_child,
+    stop_process_group,
+)
 from floor_app import PAGES, floor_path, real_path  # noqa: E402
 from gen_workspace import PG_SCHEMA, manifest_path  # noqa: E402
 
@@ -179,14 +185,7 @@ class Gunicorn:
         raise RuntimeError(f"{self.name} gunicorn did not start:\n{tail}")
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
+        stop_process_group(self.proc)
 
 
 # -- measuring -------------------------------------------------------------

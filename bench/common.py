@@ -9,6 +9,7 @@ import json
 import os
 import resource
 import secrets
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,6 +89,19 @@ def bind_database(url: str, schema: str | None = None, via_app: bool = False):
         options = app_config(url, schema).get("DATABASE_OPTIONS")
         db.initialize(make_database(url, options))
     db.connect(reuse_if_open=True)
+
+
+def stop_process_group(proc: subprocess.Popen) -> None:
+    """End a process started with ``start_new_session=True`` and its children:
+    SIGTERM, then SIGKILL after 15 s."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
 
 
 def run_child(script: Path, args: list[str]) -> dict:

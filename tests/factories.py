@@ -101,6 +101,22 @@ def login(client, user, password=PASSWORD, lang="pl"):
     return client.post(f"/{lang}/login/code", data={"code": fresh_code(user)})
 
 
+def phone_case_form(contract, serial, **fields) -> dict:
+    """The engineers' "case by phone" form for ``contract`` and ``serial``:
+    a caller with no account, a critical problem; ``fields`` override."""
+    return {
+        "channel": "phone",
+        "reporter": "",
+        "contact_name": "Jan Kowalski",
+        "contact_email": "jan.k@example.pl",
+        "contract": contract.number,
+        "serial": serial,
+        "subject": "Zgłoszenie telefoniczne",
+        "description": "opis",
+        "severity": "critical",
+    } | fields
+
+
 def start_registration(client, contract, serial, email="jan@example.pl"):
     """The first two registration steps (company proof, contact) for ``email``."""
     client.post(

@@ -10,7 +10,13 @@ from hezo.cases import services
 from hezo.db import utcnow
 from hezo.models import Attachment, AuditEvent, ConsentEvent, SupportCase
 
-from .factories import login, make_company, make_contract, make_user
+from .factories import (
+    login,
+    make_company,
+    make_contract,
+    make_user,
+    phone_case_form,
+)
 
 
 @pytest.fixture
@@ -210,16 +216,13 @@ def test_the_phone_form_keeps_files_too(app, two):
     engineer = app.test_client()
     login(engineer, make_user(role="engineer", company=None))
     url = f"/pl/staff/cases/new?nip={two['company'].nip}"
-    data = {
-        "channel": "phone",
-        "reporter": "",
-        "contact_name": "",  # missing: the form comes back
-        "contract": two["first"].number,
-        "serial": "A-1",
-        "subject": "Awaria",
-        "description": "opis",
-        "severity": "major",
-    }
+    data = phone_case_form(
+        two["first"],
+        "A-1",
+        contact_name="",  # missing: the form comes back
+        subject="Awaria",
+        severity="major",
+    )
     response = engineer.post(
         url,
         data=data | {"files": [(io.BytesIO(b"log\n"), "call.log")]},

@@ -15,7 +15,13 @@ import pytest
 from hezo.attachments import stored_path
 from hezo.models import Attachment, Message, OutboxMessage, SupportCase
 
-from .factories import login, make_company, make_contract, make_user
+from .factories import (
+    login,
+    make_company,
+    make_contract,
+    make_user,
+    phone_case_form,
+)
 from .test_cases import report as report_case
 
 STORAGE_ERROR = "Nie udało się zapisać pliku. Spróbuj ponownie później."
@@ -162,18 +168,12 @@ def test_phone_case_upload_not_written_keeps_text_and_stores_nothing(
     monkeypatch.setattr(os, "fsync", fail_with(errno.ENOSPC))
     response = client.post(
         "/pl/staff/cases/new?nip=5260181596",
-        data={
-            "channel": "phone",
-            "reporter": "",
-            "contact_name": "Jan Kowalski",
-            "contact_email": "jan.k@example.pl",
-            "contract": world["contract"].number,
-            "serial": "SN-2",
-            "subject": "Zgłoszenie telefoniczne",
-            "description": "Klient czyta log przez telefon.",
-            "severity": "critical",
-            "files": [(io.BytesIO(b"log\n"), "call.log")],
-        },
+        data=phone_case_form(
+            world["contract"],
+            "SN-2",
+            description="Klient czyta log przez telefon.",
+            files=[(io.BytesIO(b"log\n"), "call.log")],
+        ),
         content_type="multipart/form-data",
     )
     page = response.get_data(as_text=True)

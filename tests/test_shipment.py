@@ -13,7 +13,13 @@ from hezo.db import utcnow
 from hezo.i18n import format_local_datetime, in_language
 from hezo.models import AuditEvent, SupportCase
 
-from .factories import login, make_company, make_contract, make_user
+from .factories import (
+    login,
+    make_company,
+    make_contract,
+    make_user,
+    phone_case_form,
+)
 from .test_case_form import report as post_case
 
 ADDRESS = "ul. Źródlana 7, hala B\n31-222 Kraków"
@@ -186,18 +192,18 @@ def test_the_phone_form_asks_and_prefills_the_address_too(app, client, world):
     assert "Źródlana 7" in page and 'value="Anna Żak"' in page
     response = engineer.post(
         url,
-        data={
-            "channel": "phone",
-            "reporter": str(world["customer"].id),
-            "contract": world["hardware"].number,
-            "serial": "HW-1",
-            "subject": "Telefon",
-            "description": "opis",
-            "severity": "major",
-            "site_address": "ul. Nowa 1, Gdańsk",
-            "site_contact_name": "Piotr Nowak",
-            "site_contact_phone": "+48 500 600 700",
-        },
+        data=phone_case_form(
+            world["hardware"],
+            "HW-1",
+            reporter=str(world["customer"].id),
+            contact_name="",
+            contact_email="",
+            subject="Telefon",
+            severity="major",
+            site_address="ul. Nowa 1, Gdańsk",
+            site_contact_name="Piotr Nowak",
+            site_contact_phone="+48 500 600 700",
+        ),
         content_type="multipart/form-data",
     )
     assert response.status_code == 303

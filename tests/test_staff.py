@@ -11,7 +11,13 @@ from hezo.db import utcnow
 from hezo.models import Device, OutboxMessage, StatusChange, SupportCase
 from hezo.reminders import run_reminders
 
-from .factories import login, make_company, make_contract, make_user
+from .factories import (
+    login,
+    make_company,
+    make_contract,
+    make_user,
+    phone_case_form,
+)
 
 
 @pytest.fixture
@@ -243,17 +249,7 @@ def test_engineer_opens_a_case_taken_by_phone(client, world):
     assert client.get("/pl/staff/cases/new?nip=526-018-15-96").status_code == 200
     response = client.post(
         "/pl/staff/cases/new?nip=5260181596",
-        data={
-            "channel": "phone",
-            "reporter": "",
-            "contact_name": "Jan Kowalski",
-            "contact_email": "jan.k@example.pl",
-            "contract": world["contract"].number,
-            "serial": "SN-2",
-            "subject": "Zgłoszenie telefoniczne",
-            "description": "opis",
-            "severity": "critical",
-        },
+        data=phone_case_form(world["contract"], "SN-2"),
         content_type="multipart/form-data",
     )
     assert response.status_code == 303
