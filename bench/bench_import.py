@@ -6,7 +6,7 @@ Generates the register with ``gen_register.py`` (cached under ``bench/out/``),
 then for each backend creates a fresh database (a SQLite file under
 ``bench/out/`` or a new PostgreSQL schema, dropped at the end), applies the
 schema and imports the same file twice. Each import runs in a fresh process and
-reports its wall time around ``import_register`` and its RSS high-water mark.
+reports its wall time around ``import_contract_register`` and its RSS high-water mark.
 The second import of an unchanged file is the nightly case: nothing to write.
 
 Targets (issue): 200,000 rows in under 10 s on SQLite, the second run no slower
@@ -78,7 +78,7 @@ def child_import(url: str, schema: str | None, path: Path,
     from common import bind_database
 
     from hezo.db import db
-    from hezo.register_import import import_register
+    from hezo.imports.contracts import import_contract_register
 
     bind_database(url, schema, via_app)
     base_mb = peak_rss_mb()
@@ -90,7 +90,7 @@ def child_import(url: str, schema: str | None, path: Path,
         profiler.enable()
     cpu_started = time.process_time()
     started = time.perf_counter()
-    report = import_register(path)
+    report = import_contract_register(path)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     if profiler:

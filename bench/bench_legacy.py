@@ -7,7 +7,7 @@ Generates the export with ``gen_legacy.py`` (cached under ``bench/out/``), then
 for each backend creates a fresh database (a SQLite file under ``bench/out/`` or
 a new PostgreSQL schema ``bench_legacy_<pid>_...``, dropped at the end) and
 imports the file ``--runs`` times, each run in a fresh process through
-``hezo.legacy_import.import_legacy`` with the app built as ``hezo`` builds it.
+``hezo.imports.legacy.import_legacy`` with the app built as ``hezo`` builds it.
 Run 1 migrates everything; a second run must find everything unchanged. The
 uploaded PDFs go to a folder under ``bench/out/`` that is removed afterwards.
 
@@ -73,7 +73,7 @@ def child_import(url: str, schema: str | None, path: Path, uploads: Path,
     from hezo import create_app
     from hezo.cli import migrate_database
     from hezo.db import db
-    from hezo.legacy_import import import_legacy
+    from hezo.imports.legacy import import_legacy
 
     app = create_app(app_config(url, schema) | {"UPLOAD_FOLDER": str(uploads)})
     with app.app_context():

@@ -28,7 +28,7 @@ from pathlib import Path
 from stdnum.pl import nip as stdnum_nip
 
 from hezo.catalogue import SERVICES
-from hezo.register_import import COLUMNS
+from hezo.imports.contracts import COLUMNS
 
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from .catalogue import SERVICES
-from .register_import import RegisterRow, RegisterSync
+from .imports.contracts import ContractRegisterSync, ContractRow
 
 CUSTOMERS = (
     ("5260181596", "Przedsiębiorstwo Łączności Żółw Sp. z o.o."),
@@ -36,7 +36,7 @@ def demo_serial(customer: int, contract: int, device: int) -> str:
     return f"{19 + customer}{contract}{device}Y-{number}"
 
 
-def demo_rows(today: date) -> list[RegisterRow]:
+def demo_rows(today: date) -> list[ContractRow]:
     """Contracts for every customer; each service code occurs, some expired."""
     rows, line = [], 0
     codes = list(SERVICES)
@@ -57,7 +57,7 @@ def demo_rows(today: date) -> list[RegisterRow]:
             for s in range(3 + k):
                 line += 1
                 rows.append(
-                    RegisterRow(
+                    ContractRow(
                         line=line,
                         contract_number=number,
                         legacy_number=legacy,
@@ -82,7 +82,7 @@ def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
     registration proof a visitor can type.
     """
     rows = demo_rows(today)
-    report = RegisterSync().apply(rows) if write else None
+    report = ContractRegisterSync().apply(rows) if write else None
     first = rows[0]
     return report, DemoLogin(first.customer_nip, first.contract_number, first.serial)
 

@@ -17,8 +17,8 @@ from hezo import ConfigurationError, create_app
 from hezo.cases.services import escalate, open_case
 from hezo.config import Defaults
 from hezo.db import utcnow
+from hezo.mail.delivery import render_mail
 from hezo.models import Device, OutboxMessage, SupportCase
-from hezo.outbox import render_mail
 from hezo.web import tel_uri
 
 from .conftest import TEST_CONFIG

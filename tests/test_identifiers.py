@@ -8,9 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from hezo.identifiers import nip_digits, normalize_nip, normalize_serial
-from hezo.legacy_import import import_legacy
+from hezo.imports.contracts import import_contract_register
+from hezo.imports.legacy import import_legacy
 from hezo.models import Device, PendingRegistration, SupportCase, User
-from hezo.register_import import import_register
 
 from .factories import (
     PASSWORD,
@@ -184,7 +184,7 @@ HEADER = (
 )
 
 
-def test_register_import_stores_old_notation_serials_in_the_new(dbconn, tmp_path):
+def test_contract_register_stores_old_notation_serials_in_the_new(dbconn, tmp_path):
     path = tmp_path / "register.csv"
     path.write_text(
         HEADER + "HZ-2025-000900;;PL5260181596;Żółw;;;PW-TAC;2025-01-01;2027-12-31;"
@@ -193,7 +193,7 @@ def test_register_import_stores_old_notation_serials_in_the_new(dbconn, tmp_path
         "(h)fg0000000001;X465\n",
         encoding="utf-8",
     )
-    report = import_register(path)
+    report = import_contract_register(path)
     assert report.rejected == []
     assert sorted(d.serial for d in Device.select()) == ["FG0000000001", SERIAL]
     # Imported again in the new notation: the same devices, nothing added.
@@ -202,7 +202,7 @@ def test_register_import_stores_old_notation_serials_in_the_new(dbconn, tmp_path
         "FG1234567890;X465\n",
         encoding="utf-8",
     )
-    assert import_register(path).devices.added == 0
+    assert import_contract_register(path).devices.added == 0
     assert Device.select().count() == 2
 
 

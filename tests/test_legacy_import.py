@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from hezo import legacy_pdf
 from hezo.attachments import stored_path
-from hezo.legacy_import import LegacyFormatError, import_legacy, register_cli
+from hezo.imports import legacy_pdf
+from hezo.imports.legacy import LegacyFormatError, import_legacy, register_cli
 from hezo.models import (
     Attachment,
     Company,

@@ -15,8 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from hezo.db import db, utcnow
-from hezo.models import OutboxMessage
-from hezo.outbox import (
+from hezo.mail.delivery import (
     ALARM_AFTER_ATTEMPTS,
     CLAIM_LEASE,
     RETRY_CAP,
@@ -32,6 +31,7 @@ from hezo.outbox import (
     run_worker,
     transport_from_config,
 )
+from hezo.models import OutboxMessage
 
 POLISH = "Zażółć gęślą jaźń"
 SECRET_LINK = "https://myhezo.pl/pl/reset/one-time-token-123"
@@ -348,21 +348,21 @@ def test_database_lost_after_sending_is_not_sent_again_by_the_worker(
     worker marks it first thing in its next pass instead of sending again."""
     from peewee import OperationalError
 
-    import hezo.outbox
+    import hezo.mail.delivery
 
     with db.atomic():
         message = queue_test()
     sent, lock, now, unrecorded = [], threading.Lock(), utcnow(), []
     transport = RecordingTransport(sent, lock)
-    real = hezo.outbox._mark_sent
+    real = hezo.mail.delivery._mark_sent
 
     def connection_lost(message_id, at):
         raise OperationalError("terminating connection due to administrator command")
 
-    monkeypatch.setattr(hezo.outbox, "_mark_sent", connection_lost)
+    monkeypatch.setattr(hezo.mail.delivery, "_mark_sent", connection_lost)
     with pytest.raises(OperationalError):
         deliver_pending(now, transport, unrecorded=unrecorded)
-    monkeypatch.setattr(hezo.outbox, "_mark_sent", real)
+    monkeypatch.setattr(hezo.mail.delivery, "_mark_sent", real)
     assert sent == [message.id] and reload(message).sent_at is None
 
     later = now + CLAIM_LEASE + timedelta(seconds=5)
@@ -424,7 +424,7 @@ def test_delivery_after_many_failures_keeps_retrying_at_the_cap(appctx, caplog):
     transport = RecordingTransport(
         [], threading.Lock(), fail=DeliveryError("451 try later")
     )
-    with caplog.at_level(logging.INFO, logger="hezo.outbox"):
+    with caplog.at_level(logging.INFO, logger="hezo.mail.delivery"):
         deliver_pending(now, transport)
     stored = reload(message)
     assert stored.attempts == ALARM_AFTER_ATTEMPTS + 4 and stored.sent_at is None

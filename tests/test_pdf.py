@@ -11,7 +11,7 @@ from PIL import Image
 from pypdf import PdfReader
 from xhtml2pdf.config.resources import RenderLimitError
 
-from hezo.dialogue_pdf import render_dialogue_pdf
+from hezo.imports.dialogue_pdf import render_dialogue_pdf
 from hezo.pdf import PdfRenderError, pdf_response, render_pdf
 
 POLISH = "Zażółć gęślą jaźń ZAŻÓŁĆ GĘŚLĄ JAŹŃ"

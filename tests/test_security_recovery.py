@@ -14,6 +14,7 @@ import pytest
 
 from hezo.accounts import services
 from hezo.db import utcnow
+from hezo.mail.delivery import render_mail
 from hezo.models import (
     AuditEvent,
     AuthToken,
@@ -22,7 +23,6 @@ from hezo.models import (
     ThrottleEvent,
     User,
 )
-from hezo.outbox import render_mail
 
 from .factories import PASSWORD, fresh_code, login, make_company, make_user, race
 from .test_login import body

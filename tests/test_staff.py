@@ -8,8 +8,8 @@ from playhouse.test_utils import count_queries
 from hezo.cases.services import open_case, post_message
 from hezo.cases.workflow import TransitionError, transition
 from hezo.db import utcnow
+from hezo.mail.reminders import run_reminders
 from hezo.models import Device, OutboxMessage, StatusChange, SupportCase
-from hezo.reminders import run_reminders
 
 from .factories import (
     login,

@@ -18,6 +18,7 @@ from .. import crypto
 from ..audit import security_event
 from ..db import db, utcnow
 from ..identifiers import normalize_contract_number, normalize_nip, normalize_serial
+from ..mail.delivery import queue_mail, queue_staff_mail
 from ..models import (
     AuthToken,
     Company,
@@ -32,7 +33,6 @@ from ..models import (
     User,
 )
 from ..models.accounts import new_session_token
-from ..outbox import queue_mail, queue_staff_mail
 from . import passwords, throttle, totp
 
 RECOVERY_CODES = 10

@@ -22,8 +22,8 @@ from peewee import fn
 from .. import crypto
 from ..audit import security_event
 from ..db import db
+from ..mail.delivery import queue_mail, queue_staff_mail
 from ..models import ThrottleEvent, User
-from ..outbox import queue_mail, queue_staff_mail
 
 ACCOUNT_SCOPE, ACCOUNT_WINDOW = "login-account", timedelta(hours=24)
 IP_SCOPE, IP_WINDOW = "login-ip", timedelta(hours=1)

@@ -21,8 +21,8 @@ from ..catalogue import SERVICES
 from ..db import db, utcnow
 from ..extensions import limiter
 from ..identifiers import normalize_nip
+from ..mail.delivery import queue_mail
 from ..models import ContactRequest, User
-from ..outbox import queue_mail
 from ..security import (
     begin_session,
     mfa_pending,

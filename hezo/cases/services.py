@@ -16,6 +16,7 @@ from .. import sla
 from ..attachments import StagedFile, place_staged
 from ..audit import audit
 from ..db import db
+from ..mail.delivery import queue_mail, queue_staff_mail
 from ..models import (
     Attachment,
     ConsentEvent,
@@ -26,7 +27,6 @@ from ..models import (
     SupportCase,
     User,
 )
-from ..outbox import queue_mail, queue_staff_mail
 
 CONSENT_TEXT_VERSION = "2026-11"
 

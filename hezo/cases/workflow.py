@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from .. import sla
 from ..catalogue import get_plan
 from ..db import db
+from ..mail.delivery import queue_mail
 from ..models import StatusChange, SupportCase, User
-from ..outbox import queue_mail
 
 TRANSITIONS = {
     "new": ("in_verification", "waiting_for_customer", "resolved"),

@@ -19,10 +19,10 @@ from pathlib import Path
 
 from peewee import SQL, __exception_wrapper__
 
-from .catalogue import get_plan
-from .db import db, utcnow
-from .identifiers import normalize_nip, normalize_serial
-from .models import Company, Contract, Device
+from ..catalogue import get_plan
+from ..db import db, utcnow
+from ..identifiers import normalize_nip, normalize_serial
+from ..models import Company, Contract, Device
 
 COLUMNS = (
     "contract_number",
@@ -46,12 +46,12 @@ INSERT_CHUNK = 500
 IN_LIST_MAX = 16384
 
 
-class RegisterFormatError(ValueError):
+class ContractRegisterFormatError(ValueError):
     """The file cannot be read as a contract register at all."""
 
 
 @dataclass(frozen=True, slots=True)  # slots: a batch holds thousands of these
-class RegisterRow:
+class ContractRow:
     line: int
     contract_number: str
     legacy_number: str | None
@@ -160,7 +160,7 @@ _cached_nip = lru_cache(maxsize=1 << 14)(normalize_nip)
 _cached_date = lru_cache(maxsize=1 << 12)(parse_date)
 
 
-def parse_row(line: int, raw: dict[str, str]) -> RegisterRow | RowError:
+def parse_row(line: int, raw: dict[str, str]) -> ContractRow | RowError:
     """Validate one CSV record; the error names the first problem found."""
     get = lambda name: (raw.get(name) or "").strip()  # noqa: E731
     number = get("contract_number")
@@ -193,7 +193,7 @@ def parse_row(line: int, raw: dict[str, str]) -> RegisterRow | RowError:
     serial = normalize_serial(raw.get("serial_number", ""))
     if not serial:
         return RowError(line, "missing serial number")
-    return RegisterRow(
+    return ContractRow(
         line=line,
         contract_number=number,
         legacy_number=get("legacy_contract_number") or None,
@@ -209,9 +209,9 @@ def parse_row(line: int, raw: dict[str, str]) -> RegisterRow | RowError:
     )
 
 
-def read_register(
+def read_contract_register(
     path: Path, progress: Callable[[int], None] | None = None
-) -> Iterator[RegisterRow | RowError]:
+) -> Iterator[ContractRow | RowError]:
     """Yield parsed rows (or row errors) of a register file, streaming it."""
     encoding = detect_encoding(path)
     with open(path, "rb") as binary:
@@ -223,7 +223,7 @@ def read_register(
         missing = [c for c in COLUMNS
                    if c not in header and c != "legacy_contract_number"]
         if missing:
-            raise RegisterFormatError(f"missing columns: {', '.join(missing)}")
+            raise ContractRegisterFormatError(f"missing columns: {', '.join(missing)}")
         reader = csv.reader(text, delimiter=delimiter)
         for record in reader:
             line = reader.line_num + 1  # the header was read apart
@@ -240,7 +240,7 @@ def read_register(
 # -- writing ---------------------------------------------------------------
 
 
-class RegisterSync:
+class ContractRegisterSync:
     """Applies parsed rows to the database in batches.
 
     Contract terms must agree across all rows of a contract in one file; a row
@@ -258,9 +258,9 @@ class RegisterSync:
         self._contracts_seen: set[str] = set()
 
     def apply(
-        self, rows: Iterable[RegisterRow | RowError], batch_rows: int = BATCH_ROWS
+        self, rows: Iterable[ContractRow | RowError], batch_rows: int = BATCH_ROWS
     ):
-        batch: list[RegisterRow] = []
+        batch: list[ContractRow] = []
         for row in rows:
             self.report.rows += 1
             if isinstance(row, RowError):
@@ -274,14 +274,14 @@ class RegisterSync:
             self._flush(batch)
         return self.report
 
-    def _flush(self, batch: list[RegisterRow]) -> None:
+    def _flush(self, batch: list[ContractRow]) -> None:
         batch = self._consistent(batch)
         with db.atomic():
             companies = self._sync_companies(batch)
             contracts = self._sync_contracts(batch, companies)
             self._sync_devices(batch, contracts)
 
-    def _consistent(self, batch: list[RegisterRow]) -> list[RegisterRow]:
+    def _consistent(self, batch: list[ContractRow]) -> list[ContractRow]:
         kept = []
         for row in batch:
             terms = row.contract_terms()
@@ -296,7 +296,7 @@ class RegisterSync:
             kept.append(row)
         return kept
 
-    def _sync_companies(self, batch: list[RegisterRow]) -> dict[str, int]:
+    def _sync_companies(self, batch: list[ContractRow]) -> dict[str, int]:
         names: dict[str, str] = {}
         for row in batch:
             names[row.customer_nip] = row.customer_name
@@ -499,20 +499,21 @@ def _insert_sql(database_class, model, names: tuple[str, ...], rows: int) -> str
     return sql
 
 
-def import_register(
+def import_contract_register(
     path: Path, progress: Callable[[int], None] | None = None
 ) -> ImportReport:
-    """Import one register file; raises RegisterFormatError for an unreadable one."""
-    return RegisterSync().apply(read_register(Path(path), progress))
+    """Import one contract register file; raises ContractRegisterFormatError
+    for an unreadable one."""
+    return ContractRegisterSync().apply(read_contract_register(Path(path), progress))
 
 
 def _end_sharing(contract_id: int, former_partner_id: int, now: datetime) -> None:
     """The register moved a contract to another partner: the customers agreed
     to share its cases with the former one only, so sharing ends (recorded as
     a withdrawal from the former partner); the customer may share again."""
-    from .audit import audit
-    from .cases.services import CONSENT_TEXT_VERSION
-    from .models import ConsentEvent, SupportCase
+    from ..audit import audit
+    from ..cases.services import CONSENT_TEXT_VERSION
+    from ..models import ConsentEvent, SupportCase
 
     shared = list(
         SupportCase.select(SupportCase.id)
@@ -521,6 +522,7 @@ def _end_sharing(contract_id: int, former_partner_id: int, now: datetime) -> Non
     for case in shared:
         ConsentEvent.create(
             case=case, partner=former_partner_id, is_granted=False, actor=None,
+            # "register_import": the stored name of this path (kept for old rows).
             text_version=CONSENT_TEXT_VERSION, via="register_import",
             created_at=now,
         )

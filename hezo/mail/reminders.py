@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from .db import db
-from .models import SupportCase
-from .outbox import queue_mail
+from ..db import db
+from ..models import SupportCase
+from .delivery import queue_mail
 
 RETURN_NOTICE = timedelta(days=2)
 RESPONSE_WARNING = timedelta(minutes=15)

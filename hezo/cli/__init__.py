@@ -9,9 +9,9 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
-from .config import CHECKOUT_DIR
+from ..config import CHECKOUT_DIR
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 #: The catalogues, relative to the checkout (``hezo translate`` works on one).
 TRANSLATIONS = "hezo/translations"
 
@@ -25,7 +25,7 @@ def main() -> None:
 
 
 def _create_app() -> Flask:
-    from . import ConfigurationError, create_app
+    from .. import ConfigurationError, create_app
 
     try:
         return create_app()
@@ -50,7 +50,7 @@ def migrate_database() -> list[str]:
     """Apply pending schema migrations; returns the names applied."""
     from playhouse.migrations import Runner
 
-    from .db import db
+    from ..db import db
 
     return Runner(db.obj, str(MIGRATIONS_DIR)).up()
 
@@ -71,7 +71,11 @@ def init_app(app: Flask) -> None:
     )
     def import_contracts(files):
         """Sync contract register CSV files (ERP export) into the database."""
-        from .register_import import ImportReport, RegisterFormatError, import_register
+        from ..imports.contracts import (
+            ContractRegisterFormatError,
+            ImportReport,
+            import_contract_register,
+        )
 
         total = ImportReport()
         for path in files:
@@ -86,8 +90,8 @@ def init_app(app: Flask) -> None:
                     done[0] = position
 
                 try:
-                    report = import_register(path, progress)
-                except RegisterFormatError as exc:
+                    report = import_contract_register(path, progress)
+                except ContractRegisterFormatError as exc:
                     raise click.ClickException(f"{path}: {exc}") from exc
                 bar.update(size - done[0])
             for error in report.rejected:
@@ -103,8 +107,8 @@ def init_app(app: Flask) -> None:
     )
     def demo(if_empty):
         """Load demo companies and contracts and print how to try the portal."""
-        from .demo import load_demo
-        from .models import Contract
+        from ..demo import load_demo
+        from ..models import Contract
 
         migrate_database()
         has_data = if_empty and Contract.select().exists()
@@ -131,8 +135,8 @@ def init_app(app: Flask) -> None:
     @click.option("--language", type=click.Choice(["pl", "en"]), default="pl")
     def invite_partner(nip, email, name, language):
         """Invite a reseller's user and print the one-time invitation link."""
-        from .identifiers import normalize_nip
-        from .models import Company
+        from ..identifiers import normalize_nip
+        from ..models import Company
 
         company = Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
         if company is None:
@@ -143,9 +147,9 @@ def init_app(app: Flask) -> None:
     def run_reminders_command():
         """Queue due return and response reminders, drop expired form keys
         (safe to run often)."""
-        from .db import utcnow
-        from .reminders import run_reminders
-        from .submissions import purge_expired
+        from ..db import utcnow
+        from ..mail.reminders import run_reminders
+        from ..submissions import purge_expired
 
         report = run_reminders(utcnow())
         purge_expired(utcnow())  # one-time form keys older than a day
@@ -165,7 +169,7 @@ def init_app(app: Flask) -> None:
         Exit status 1 when a row has no file (its content is lost: ask for it
         again; a legacy dialogue PDF is rendered again by import-legacy).
         """
-        from .attachments import (
+        from ..attachments import (
             discard_stale_staged,
             rows_without_files,
             stale_temporaries,
@@ -192,7 +196,7 @@ def init_app(app: Flask) -> None:
     @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
     def backup_command(directory):
         """Back up the database and the upload folder into a new DIRECTORY."""
-        from .backup import BackupError, backup
+        from ..backup import BackupError, backup
 
         try:
             report = backup(directory)
@@ -208,7 +212,7 @@ def init_app(app: Flask) -> None:
     )
     def restore_command(directory):
         """Restore a backup DIRECTORY into an empty database and upload folder."""
-        from .backup import BackupError, restore
+        from ..backup import BackupError, restore
 
         migrate_database()
         try:
@@ -217,10 +221,11 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(str(exc)) from exc
         click.echo(format_backup(report, "Restored"))
 
-    from . import legacy_import, outbox
+    from ..imports import legacy
+    from ..mail import delivery
 
-    outbox.register_cli(app)
-    legacy_import.register_cli(app)
+    delivery.register_cli(app)
+    legacy.register_cli(app)
 
     @app.cli.group("translate")
     def translate():
@@ -285,8 +290,8 @@ def extract_messages(pot: Path) -> None:
 
 
 def print_demo_logins(proof) -> None:
-    from .accounts.totp import grouped
-    from .demo import DEMO_PASSWORD, ensure_demo_accounts
+    from ..accounts.totp import grouped
+    from ..demo import DEMO_PASSWORD, ensure_demo_accounts
 
     accounts = ensure_demo_accounts()
     click.echo(f"\n=== Demo logins (password for all: {DEMO_PASSWORD}) ===")
@@ -313,9 +318,9 @@ def print_demo_logins(proof) -> None:
 def _invite(role, email, name, company, language) -> None:
     from email_validator import EmailNotValidError, validate_email
 
-    from .accounts.services import invite_user
-    from .db import utcnow
-    from .models import User
+    from ..accounts.services import invite_user
+    from ..db import utcnow
+    from ..models import User
 
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()

@@ -26,7 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from .i18n import format_local_datetime, in_language
+from ..i18n import format_local_datetime, in_language
 
 REGULAR, BOLD = "HezoDejaVuSans", "HezoDejaVuSans-Bold"
 

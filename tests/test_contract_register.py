@@ -3,8 +3,12 @@ from pathlib import Path
 import pytest
 
 from hezo.cases.queries import scope
+from hezo.imports.contracts import (
+    ContractRegisterSync,
+    import_contract_register,
+    read_contract_register,
+)
 from hezo.models import Company, ConsentEvent, Contract, Device, SupportCase
-from hezo.register_import import RegisterSync, import_register, read_register
 
 from .factories import make_case_with_file, make_company, make_user
 
@@ -32,7 +36,7 @@ def write(tmp_path, text, encoding="utf-8", name="register.csv"):
 
 
 def test_sample_gives_three_contracts_three_companies_four_devices(dbconn):
-    report = import_register(SAMPLE)
+    report = import_contract_register(SAMPLE)
     assert report.rejected == []
     assert counts() == (3, 3, 4)
     contracts = {
@@ -42,9 +46,9 @@ def test_sample_gives_three_contracts_three_companies_four_devices(dbconn):
 
 
 def test_second_import_changes_nothing(dbconn):
-    import_register(SAMPLE)
+    import_contract_register(SAMPLE)
     before = [(c.id, c.updated_at) for c in Contract.select().order_by(Contract.id)]
-    report = import_register(SAMPLE)
+    report = import_contract_register(SAMPLE)
     assert counts() == (3, 3, 4)
     assert (report.contracts.added, report.contracts.updated) == (0, 0)
     assert report.contracts.unchanged == 3
@@ -56,12 +60,12 @@ def test_second_import_changes_nothing(dbconn):
 def test_windows_1250_with_commas_gives_the_same_result(dbconn, tmp_path):
     text = SAMPLE.read_text("utf-8").replace(";", ",")
     path = write(tmp_path, text, "cp1250")
-    assert import_register(path).rejected == []
+    assert import_contract_register(path).rejected == []
     assert counts() == (3, 3, 4)
     assert Company.get(Company.nip == "5260181596").name == (
         "Przedsiębiorstwo Łączności Żółw Sp. z o.o."
     )
-    assert import_register(SAMPLE).contracts.unchanged == 3
+    assert import_contract_register(SAMPLE).contracts.unchanged == 3
 
 
 def test_utf8_bom_and_reordered_columns_are_read(dbconn, tmp_path):
@@ -75,12 +79,12 @@ def test_utf8_bom_and_reordered_columns_are_read(dbconn, tmp_path):
         + ";ignored\n"
     )
     path = write(tmp_path, "\ufeff" + text)
-    assert import_register(path).rejected == []
+    assert import_contract_register(path).rejected == []
     assert Contract.get().service_code == "PW-TAC"
 
 
 def test_serials_are_trimmed_and_case_folded(dbconn):
-    import_register(SAMPLE)
+    import_contract_register(SAMPLE)
     assert {d.serial for d in Device.select()} == {
         "1942Y-40125",
         "1942Y-40126",
@@ -89,9 +93,9 @@ def test_serials_are_trimmed_and_case_folded(dbconn):
 
 
 def test_changed_row_updates_the_contract_and_device(dbconn, tmp_path):
-    import_register(write(tmp_path, HEADER + GOOD))
+    import_contract_register(write(tmp_path, HEADER + GOOD))
     changed = GOOD.replace("2027-12-31", "31.12.2028").replace("X465", "X465-24")
-    report = import_register(write(tmp_path, HEADER + changed, name="b.csv"))
+    report = import_contract_register(write(tmp_path, HEADER + changed, name="b.csv"))
     assert (report.contracts.updated, report.devices.updated) == (1, 1)
     assert str(Contract.get().end_date) == "2028-12-31"
     assert Device.get().product == "X465-24"
@@ -102,7 +106,7 @@ def test_a_new_partner_on_a_contract_does_not_inherit_its_shared_cases(
 ):
     # The customer agreed to share the case with NetPartner; the register then
     # names another partner for the contract. That partner must not read it.
-    import_register(write(tmp_path, HEADER + GOOD))
+    import_contract_register(write(tmp_path, HEADER + GOOD))
     contract = Contract.get()
     netpartner = contract.partner_id
     customer = make_user(company=contract.customer)
@@ -111,7 +115,7 @@ def test_a_new_partner_on_a_contract_does_not_inherit_its_shared_cases(
         role="partner", company=make_company("9542751782", "Sieciowo Sp. z o.o.")
     )
     moved = GOOD.replace("1860913901;NetPartner S.A.", "9542751782;Sieciowo Sp. z o.o.")
-    import_register(write(tmp_path, HEADER + moved, name="b.csv"))
+    import_contract_register(write(tmp_path, HEADER + moved, name="b.csv"))
     assert Contract.get().partner_id == other.company_id
     visible = scope(SupportCase.select().join(Contract), other)
     assert list(visible) == []
@@ -138,14 +142,14 @@ def test_a_new_partner_on_a_contract_does_not_inherit_its_shared_cases(
 )
 def test_bad_row_is_reported_by_line_and_good_rows_kept(dbconn, tmp_path, row, reason):
     text = HEADER + GOOD + row + GOOD.replace("SN-1", "SN-2")
-    report = import_register(write(tmp_path, text))
+    report = import_contract_register(write(tmp_path, text))
     assert [(e.line, reason in e.reason) for e in report.rejected] == [(3, True)]
     assert Device.select().count() == 2
 
 
 def test_contract_with_conflicting_terms_is_rejected(dbconn, tmp_path):
     conflicting = GOOD.replace("PW-TAC", "PW-AHR-4H").replace("SN-1", "SN-9")
-    report = import_register(write(tmp_path, HEADER + GOOD + conflicting))
+    report = import_contract_register(write(tmp_path, HEADER + GOOD + conflicting))
     assert len(report.rejected) == 1
     assert "differs from line 2" in report.rejected[0].reason
     assert Contract.get().service_code == "PW-TAC"
@@ -182,13 +186,13 @@ def test_large_file_in_several_batches_is_counted_once_and_synced_again(
             f"2027-12-31;sn-{i};X465\n"
         )
     path = write(tmp_path, "".join(lines))
-    report = RegisterSync().apply(read_register(path), batch_rows=500)
+    report = ContractRegisterSync().apply(read_contract_register(path), batch_rows=500)
     assert report.rejected == []
     assert counts() == (3, 186, 1300)
     assert (report.contracts.added, report.contracts.unchanged) == (186, 0)
     assert report.devices.added == 1300
     assert Device.get(Device.serial == "SN-1299").contract.number == "HZ-2025-000185"
-    again = RegisterSync().apply(read_register(path), batch_rows=500)
+    again = ContractRegisterSync().apply(read_contract_register(path), batch_rows=500)
     assert counts() == (3, 186, 1300)
     assert (
         again.companies.unchanged,

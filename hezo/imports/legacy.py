@@ -3,13 +3,14 @@
 The export (``legacy-*.json``, ``shared/formats/README.md`` section 2) is read
 as a stream with ijson in two passes: contracts first, since a case may name a
 contract defined after it, then cases. Active contracts join the register
-through ``RegisterSync``, the ERP import's own code path. Each active case is
-written in one transaction together with the attachment row of its dialogue
-PDF, and the PDF file is moved into place after the commit; the PDFs are
-rendered ahead in a process pool (``hezo.legacy_pdf``) while earlier cases are
-written. Cases are keyed by ``legacy_id``: a rerun leaves existing cases alone
-and re-attaches a dialogue that an interrupted run left without its file.
-Closed records are skipped; a bad record is reported and the others go on.
+through ``ContractRegisterSync``, the contract register import's own code
+path. Each active case is written in one transaction together with the
+attachment row of its dialogue PDF, and the PDF file is moved into place after
+the commit; the PDFs are rendered ahead in a process pool
+(``hezo.imports.legacy_pdf``) while earlier cases are written. Cases are keyed
+by ``legacy_id``: a rerun leaves existing cases alone and re-attaches a
+dialogue that an interrupted run left without its file. Closed records are
+skipped; a bad record is reported and the others go on.
 """
 
 import sys
@@ -25,11 +26,13 @@ import click
 from flask import Flask, current_app
 from peewee import DatabaseError
 
-from . import sla
-from .attachments import StagedFile
-from .cases.services import case_number, local_day, next_due
-from .db import db, utcnow
-from .identifiers import normalize_nip
+from .. import sla
+from ..attachments import StagedFile
+from ..cases.services import case_number, local_day, next_due
+from ..db import db, utcnow
+from ..identifiers import normalize_nip
+from ..models import Company, Contract, Device, StatusChange, SupportCase
+from .contracts import ContractRegisterSync, ContractRow
 from .legacy_pdf import (
     attach_dialogue,
     has_dialogue,
@@ -51,8 +54,6 @@ from .legacy_records import (
     record_label,
     text_field,
 )
-from .models import Company, Contract, Device, StatusChange, SupportCase
-from .register_import import RegisterRow, RegisterSync
 
 MIGRATION_NOTE = "Przeniesione z poprzedniego portalu / moved from the previous portal"
 
@@ -115,10 +116,11 @@ class LegacyReport:
 
 
 def sync_contracts(path: Path, report: LegacyReport) -> None:
-    """Pass 1: the active contracts through ``RegisterSync``, tallied in ``report``."""
+    """Pass 1: the active contracts through ``ContractRegisterSync``, tallied
+    in ``report``."""
     labels: dict[int, str] = {}
 
-    def rows() -> Iterator[RegisterRow]:
+    def rows() -> Iterator[ContractRow]:
         for index, record, _position in read_items(path, "contracts.item"):
             label = record_label(record, index, ("legacy_number", "number"))
             try:
@@ -132,7 +134,7 @@ def sync_contracts(path: Path, report: LegacyReport) -> None:
             labels[index] = label
             yield from parsed
 
-    result = RegisterSync().apply(rows())
+    result = ContractRegisterSync().apply(rows())
     report.contracts.imported += result.contracts.added
     report.contracts.updated += result.contracts.updated
     report.contracts.unchanged += result.contracts.unchanged

@@ -1,6 +1,6 @@
 """Reading the previous portal's export: its shape, and one record at a time.
 
-Everything here is pure parsing and validation; ``hezo.legacy_import`` writes.
+Everything here is pure parsing and validation; ``hezo.imports.legacy`` writes.
 """
 
 from collections.abc import Iterator
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import ijson
 
-from .catalogue import get_plan
-from .identifiers import normalize_nip, normalize_serial
+from ..catalogue import get_plan
+from ..identifiers import normalize_nip, normalize_serial
+from ..models import Contract, SupportCase
+from .contracts import ContractRow, parse_date
 from .legacy_pdf import aware_utc, dialogue_messages
-from .models import Contract, SupportCase
-from .register_import import RegisterRow, parse_date
 
 EXPORT_FORMAT = "myhezo-legacy/1"
 CASE_STATUSES = {
@@ -119,7 +119,7 @@ def _party(record: dict, key: str, required: bool) -> tuple[str | None, str]:
     return nip, name or nip
 
 
-def contract_rows(record, index: int) -> list[RegisterRow] | None:
+def contract_rows(record, index: int) -> list[ContractRow] | None:
     """The register rows (one per covered serial) of an active legacy contract.
 
     None for an expired or cancelled contract; Rejected for a malformed one.
@@ -152,7 +152,7 @@ def contract_rows(record, index: int) -> list[RegisterRow] | None:
         if not normalize_serial(serial):
             raise malformed("a covered serial without its number")
         rows.append(
-            RegisterRow(
+            ContractRow(
                 index,
                 number,
                 legacy or None,

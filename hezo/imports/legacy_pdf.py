@@ -1,6 +1,6 @@
 """The dialogue PDF of a migrated case: read, rendered, stored and attached.
 
-``hezo.dialogue_pdf.render_dialogue_pdf`` (drawn directly with reportlab, for
+``hezo.imports.dialogue_pdf.render_dialogue_pdf`` (drawn directly with reportlab, for
 speed: see that module), always in Polish (the previous portal was Polish).
 A renderer is a context manager whose ``submit(context)`` returns a
 ``concurrent.futures.Future`` of the PDF bytes: ``InlineRenderer`` renders at
@@ -22,14 +22,14 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
-from .attachments import (
+from ..attachments import (
     StagedFile,
     place_staged,
     stored_path,
     write_temporary,
 )
-from .db import db
-from .models import Attachment
+from ..db import db
+from ..models import Attachment
 
 LANGUAGE = "pl"
 DIALOGUE_KIND = "legacy_dialogue"
@@ -292,8 +292,8 @@ def worker_config(app: Flask) -> dict:
 def _init_worker(config: dict) -> None:
     """Pool initializer: build the app once and keep a Polish request open."""
     global _worker_app
-    from . import create_app
-    from .db import db
+    from .. import create_app
+    from ..db import db
 
     _worker_app = create_app(config)
     _push_polish_request(_worker_app)

@@ -35,10 +35,10 @@ from pathlib import Path
 import click
 from flask import Flask, current_app, has_app_context, render_template
 
-from .config import default_instance_path
-from .db import UNAVAILABLE_ERRORS, db, utcnow
-from .i18n import in_language
-from .models.audit import OutboxMessage
+from ..config import default_instance_path
+from ..db import UNAVAILABLE_ERRORS, db, utcnow
+from ..i18n import in_language
+from ..models.audit import OutboxMessage
 
 log = logging.getLogger(__name__)
 

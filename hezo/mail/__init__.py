@@ -1,0 +1,2 @@
+"""E-mail: queued with the change that causes it, delivered by a worker, and
+the reminders that queue it on a schedule."""
