@@ -39,8 +39,14 @@ TARGET_PEAK_MB = 200.0
 NOISE = 1.10  # the second run may be up to 10 % slower and still count as no slower
 
 
-def register_file(rows: int, companies: int, seed: int, encoding: str,
-                  delimiter: str, regenerate: bool) -> Path:
+def register_file(
+    rows: int,
+    companies: int,
+    seed: int,
+    encoding: str,
+    delimiter: str,
+    regenerate: bool,
+) -> Path:
     """The cached register for these parameters, generated when missing."""
     from gen_register import write_register
 
@@ -49,10 +55,12 @@ def register_file(rows: int, companies: int, seed: int, encoding: str,
     if regenerate or not path.exists():
         started = time.perf_counter()
         stats = write_register(path, rows, companies, seed, encoding, delimiter)
-        print(f"generated {path.relative_to(SCRIPT.parent.parent)}: "
-              f"{stats['rows']} rows, {stats['contracts']} contracts, "
-              f"{stats['companies']} customers + {stats['partners']} partners "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {path.relative_to(SCRIPT.parent.parent)}: "
+            f"{stats['rows']} rows, {stats['contracts']} contracts, "
+            f"{stats['companies']} customers + {stats['partners']} partners "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     else:
         print(f"reusing {path.relative_to(SCRIPT.parent.parent)}")
     return path
@@ -73,8 +81,9 @@ def child_migrate(url: str, schema: str | None) -> None:
     emit({"applied": applied})
 
 
-def child_import(url: str, schema: str | None, path: Path,
-                 profile: Path | None, via_app: bool) -> None:
+def child_import(
+    url: str, schema: str | None, path: Path, profile: Path | None, via_app: bool
+) -> None:
     from common import bind_database
 
     from hezo.db import db
@@ -97,24 +106,34 @@ def child_import(url: str, schema: str | None, path: Path,
         profiler.disable()
         profiler.dump_stats(profile)
     db.close()
-    tallies = {name: vars(getattr(report, name))
-               for name in ("companies", "contracts", "devices")}
-    emit({
-        "rows": report.rows,
-        "seconds": seconds,
-        "cpu": cpu,
-        "peak_mb": peak_rss_mb(),
-        "base_mb": base_mb,
-        "rejected": len(report.rejected),
-        **tallies,
-    })
+    tallies = {
+        name: vars(getattr(report, name))
+        for name in ("companies", "contracts", "devices")
+    }
+    emit(
+        {
+            "rows": report.rows,
+            "seconds": seconds,
+            "cpu": cpu,
+            "peak_mb": peak_rss_mb(),
+            "base_mb": base_mb,
+            "rejected": len(report.rejected),
+            **tallies,
+        }
+    )
 
 
 # -- the parent ------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, schema: str | None, path: Path,
-                args: argparse.Namespace, repetition: int) -> list[dict]:
+def run_backend(
+    name: str,
+    url: str,
+    schema: str | None,
+    path: Path,
+    args: argparse.Namespace,
+    repetition: int,
+) -> list[dict]:
     """Migrate a fresh database, then import ``path`` into it ``args.runs`` times."""
     db_args = ["--url", url] + (["--schema", schema] if schema else [])
     run_child(SCRIPT, ["--child", "migrate", *db_args])
@@ -141,13 +160,19 @@ def print_run(r: dict) -> None:
         t = r[name]
         return f"{name} +{t['added']} ~{t['updated']} ={t['unchanged']}"
 
-    print(f"{r['backend']:<10} run {r['run']}: {r['rows']:>8,} rows "
-          f"{r['seconds']:7.2f} s {r['rows'] / r['seconds']:>9,.0f} rows/s "
-          f"peak {r['peak_mb']:6.1f} MB")
-    print(f"{'':<17}python CPU {r['cpu']:.2f} s, start-up peak {r['base_mb']:.1f} MB, "
-          f"load average {r['load']:.2f}")
-    print(f"{'':<17}{tally('companies')}, {tally('contracts')}, "
-          f"{tally('devices')}, rejected {r['rejected']}")
+    print(
+        f"{r['backend']:<10} run {r['run']}: {r['rows']:>8,} rows "
+        f"{r['seconds']:7.2f} s {r['rows'] / r['seconds']:>9,.0f} rows/s "
+        f"peak {r['peak_mb']:6.1f} MB"
+    )
+    print(
+        f"{'':<17}python CPU {r['cpu']:.2f} s, start-up peak {r['base_mb']:.1f} MB, "
+        f"load average {r['load']:.2f}"
+    )
+    print(
+        f"{'':<17}{tally('companies')}, {tally('contracts')}, "
+        f"{tally('devices')}, rejected {r['rejected']}"
+    )
 
 
 def print_profile(stats: Path) -> None:
@@ -178,24 +203,37 @@ def checks(results: list[dict], rows: int) -> list[tuple[str, bool | None]]:
     for backend in dict.fromkeys(r["backend"] for r in results):
         first = fastest[(backend, 1)]
         limit = TARGET_SECONDS * rows / 200_000
-        out.append((f"{backend}: first run {first['seconds']:.2f} s < {limit:.1f} s",
-                    first["seconds"] < limit if backend == "sqlite" else None))
+        out.append(
+            (
+                f"{backend}: first run {first['seconds']:.2f} s < {limit:.1f} s",
+                first["seconds"] < limit if backend == "sqlite" else None,
+            )
+        )
         later_runs = sorted(r for b, r in fastest if b == backend and r > 1)
         for run in later_runs:
             later = fastest[(backend, run)]
-            out.append((
-                f"{backend}: run {run} {later['seconds']:.2f} s <= "
-                f"{NOISE:.2f} x run 1 ({first['seconds'] * NOISE:.2f} s)",
-                later["seconds"] <= first["seconds"] * NOISE,
-            ))
-        idle = all(r[n]["added"] == r[n]["updated"] == 0
-                   for r in results if r["backend"] == backend and r["run"] > 1
-                   for n in ("companies", "contracts", "devices"))
+            out.append(
+                (
+                    f"{backend}: run {run} {later['seconds']:.2f} s <= "
+                    f"{NOISE:.2f} x run 1 ({first['seconds'] * NOISE:.2f} s)",
+                    later["seconds"] <= first["seconds"] * NOISE,
+                )
+            )
+        idle = all(
+            r[n]["added"] == r[n]["updated"] == 0
+            for r in results
+            if r["backend"] == backend and r["run"] > 1
+            for n in ("companies", "contracts", "devices")
+        )
         if later_runs:
             out.append((f"{backend}: later runs changed nothing", idle))
         peak = max(r["peak_mb"] for r in results if r["backend"] == backend)
-        out.append((f"{backend}: peak {peak:.1f} MB < {TARGET_PEAK_MB:.0f} MB",
-                    peak < TARGET_PEAK_MB))
+        out.append(
+            (
+                f"{backend}: peak {peak:.1f} MB < {TARGET_PEAK_MB:.0f} MB",
+                peak < TARGET_PEAK_MB,
+            )
+        )
     return out
 
 
@@ -205,42 +243,73 @@ def print_summary(results: list[dict]) -> None:
     print("| backend | run | rows | seconds | rows/s | peak MB |")
     print("|---|---|---:|---:|---:|---:|")
     for (backend, run), r in best(results).items():
-        peak = max(x["peak_mb"] for x in results
-                   if x["backend"] == backend and x["run"] == run)
-        print(f"| {backend} | {run} | {r['rows']:,} | {r['seconds']:.2f} | "
-              f"{r['rows'] / r['seconds']:,.0f} | {peak:.0f} |")
+        peak = max(
+            x["peak_mb"] for x in results if x["backend"] == backend and x["run"] == run
+        )
+        print(
+            f"| {backend} | {run} | {r['rows']:,} | {r['seconds']:.2f} | "
+            f"{r['rows'] / r['seconds']:,.0f} | {peak:.0f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--companies", type=int, default=None,
-                        help="customer companies (default rows * 3 / 20)")
+    parser.add_argument(
+        "--companies",
+        type=int,
+        default=None,
+        help="customer companies (default rows * 3 / 20)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--encoding", choices=("utf-8", "utf-8-sig", "cp1250"),
-                        default="utf-8")
+    parser.add_argument(
+        "--encoding", choices=("utf-8", "utf-8-sig", "cp1250"), default="utf-8"
+    )
     parser.add_argument("--delimiter", choices=(";", ","), default=";")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"),
-                        default="both")
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
-    parser.add_argument("--runs", type=int, default=2,
-                        help="imports of the same file into one database (2)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="repeat everything on a fresh database; the "
-                        "targets are checked against the best times")
-    parser.add_argument("--regenerate", action="store_true",
-                        help="write the register again even when cached")
-    parser.add_argument("--profile", action="store_true",
-                        help="cProfile each import; stats saved under bench/out/")
-    parser.add_argument("--via-app", action="store_true",
-                        help="bind the database through create_app() as "
-                        "`hezo import-contracts` does (start-up memory included)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the SQLite file (bench/out/bench-import.db)")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql", "both"), default="both"
+    )
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        help="imports of the same file into one database (2)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="repeat everything on a fresh database; the "
+        "targets are checked against the best times",
+    )
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="write the register again even when cached",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile each import; stats saved under bench/out/",
+    )
+    parser.add_argument(
+        "--via-app",
+        action="store_true",
+        help="bind the database through create_app() as "
+        "`hezo import-contracts` does (start-up memory included)",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the SQLite file (bench/out/bench-import.db)",
+    )
     # internal: the measured steps, each in a fresh process
-    parser.add_argument("--child", choices=("migrate", "import"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=("migrate", "import"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -251,17 +320,19 @@ def main(argv: list[str] | None = None) -> int:
         child_migrate(args.url, args.schema)
         return 0
     if args.child == "import":
-        child_import(args.url, args.schema, args.file, args.profile_to,
-                     args.via_app)
+        child_import(args.url, args.schema, args.file, args.profile_to, args.via_app)
         return 0
     if args.runs < 1 or args.repeat < 1:
         parser.error("--runs and --repeat must be at least 1")
 
     companies = args.companies or max(1, args.rows * 3 // 20)
-    path = register_file(args.rows, companies, args.seed, args.encoding,
-                         args.delimiter, args.regenerate)
-    print(f"cpus {os.cpu_count()}, python {sys.version.split()[0]}, database bound "
-          f"{'through create_app()' if args.via_app else 'without the web app'}")
+    path = register_file(
+        args.rows, companies, args.seed, args.encoding, args.delimiter, args.regenerate
+    )
+    print(
+        f"cpus {os.cpu_count()}, python {sys.version.split()[0]}, database bound "
+        f"{'through create_app()' if args.via_app else 'without the web app'}"
+    )
     results: list[dict] = []
     for repetition in range(1, args.repeat + 1):
         if args.repeat > 1:
@@ -275,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                     remove_sqlite(url)
         if args.backend in ("postgresql", "both"):
             with fresh_pg_schema(args.pg_url) as schema:
-                results += run_backend("postgresql", args.pg_url, schema, path,
-                                       args, repetition)
+                results += run_backend(
+                    "postgresql", args.pg_url, schema, path, args, repetition
+                )
 
     print_summary(results)
     missed = False

@@ -46,8 +46,9 @@ TARGET_SECONDS = 180.0  # 10,000 active cases
 TARGET_PEAK_MB = 300.0
 
 
-def export_file(active: int, closed: int, messages: int, seed: int,
-                regenerate: bool) -> Path:
+def export_file(
+    active: int, closed: int, messages: int, seed: int, regenerate: bool
+) -> Path:
     """The cached export for these parameters, generated when missing."""
     from gen_legacy import write_legacy
 
@@ -55,20 +56,25 @@ def export_file(active: int, closed: int, messages: int, seed: int,
     if regenerate or not path.exists():
         started = time.perf_counter()
         stats = write_legacy(path, active, closed, messages, seed)
-        print(f"generated {path.relative_to(SCRIPT.parent.parent)}: "
-              f"{path.stat().st_size / 1e6:.0f} MB, {stats} "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {path.relative_to(SCRIPT.parent.parent)}: "
+            f"{path.stat().st_size / 1e6:.0f} MB, {stats} "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
     else:
-        print(f"reusing {path.relative_to(SCRIPT.parent.parent)} "
-              f"({path.stat().st_size / 1e6:.0f} MB)")
+        print(
+            f"reusing {path.relative_to(SCRIPT.parent.parent)} "
+            f"({path.stat().st_size / 1e6:.0f} MB)"
+        )
     return path
 
 
 # -- the measured child ----------------------------------------------------
 
 
-def child_import(url: str, schema: str | None, path: Path, uploads: Path,
-                 workers: int | None) -> None:
+def child_import(
+    url: str, schema: str | None, path: Path, uploads: Path, workers: int | None
+) -> None:
     """One import in this fresh process; prints its figures as JSON."""
     from hezo import create_app
     from hezo.cli import migrate_database
@@ -87,21 +93,28 @@ def child_import(url: str, schema: str | None, path: Path, uploads: Path,
         if not db.is_closed():
             db.close()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    emit({
-        "seconds": seconds, "cpu": cpu, "children_cpu": children.ru_utime
-        + children.ru_stime, "base_mb": base_mb, "peak_mb": peak_rss_mb(),
-        "child_peak_mb": children.ru_maxrss / 1024,
-        "contracts": vars(report.contracts), "cases": vars(report.cases),
-        "rejected": len(report.rejected),
-        "files": sum(1 for p in uploads.rglob("*") if p.is_file()),
-    })
+    emit(
+        {
+            "seconds": seconds,
+            "cpu": cpu,
+            "children_cpu": children.ru_utime + children.ru_stime,
+            "base_mb": base_mb,
+            "peak_mb": peak_rss_mb(),
+            "child_peak_mb": children.ru_maxrss / 1024,
+            "contracts": vars(report.contracts),
+            "cases": vars(report.cases),
+            "rejected": len(report.rejected),
+            "files": sum(1 for p in uploads.rglob("*") if p.is_file()),
+        }
+    )
 
 
 # -- the parent ------------------------------------------------------------
 
 
-def run_backend(name: str, url: str, schema: str | None, path: Path,
-                args: argparse.Namespace) -> list[dict]:
+def run_backend(
+    name: str, url: str, schema: str | None, path: Path, args: argparse.Namespace
+) -> list[dict]:
     uploads = OUT_DIR / f"legacy-uploads-{os.getpid()}-{name}"
     shutil.rmtree(uploads, ignore_errors=True)
     child = ["--child", "--url", url, "--file", str(path), "--uploads", str(uploads)]
@@ -124,15 +137,23 @@ def print_run(r: dict) -> None:
     cases, contracts = r["cases"], r["contracts"]
     done = cases["imported"] + cases["repaired"]
     records = done + cases["unchanged"] + cases["skipped_closed"] + r["rejected"]
-    print(f"{r['backend']:<10} run {r['run']}: {r['seconds']:7.1f} s, "
-          f"{done / r['seconds']:6.1f} cases written/s, "
-          f"{records / r['seconds']:7.1f} case records/s")
-    print(f"{'':<17}peak: importer {r['peak_mb']:.0f} MB (after start-up "
-          f"{r['base_mb']:.0f} MB), largest worker {r['child_peak_mb']:.0f} MB")
-    print(f"{'':<17}CPU: importer {r['cpu']:.0f} s, workers {r['children_cpu']:.0f} s;"
-          f" load average before {r['load']:.2f}")
-    print(f"{'':<17}contracts {contracts}, cases {cases}, rejected {r['rejected']}, "
-          f"files in the upload folder {r['files']}")
+    print(
+        f"{r['backend']:<10} run {r['run']}: {r['seconds']:7.1f} s, "
+        f"{done / r['seconds']:6.1f} cases written/s, "
+        f"{records / r['seconds']:7.1f} case records/s"
+    )
+    print(
+        f"{'':<17}peak: importer {r['peak_mb']:.0f} MB (after start-up "
+        f"{r['base_mb']:.0f} MB), largest worker {r['child_peak_mb']:.0f} MB"
+    )
+    print(
+        f"{'':<17}CPU: importer {r['cpu']:.0f} s, workers {r['children_cpu']:.0f} s;"
+        f" load average before {r['load']:.2f}"
+    )
+    print(
+        f"{'':<17}contracts {contracts}, cases {cases}, rejected {r['rejected']}, "
+        f"files in the upload folder {r['files']}"
+    )
 
 
 def checks(results: list[dict], active: int) -> list[tuple[str, bool]]:
@@ -141,35 +162,54 @@ def checks(results: list[dict], active: int) -> list[tuple[str, bool]]:
     for r in results:
         tag = f"{r['backend']} run {r['run']}"
         if r["run"] == 1:
-            out.append((f"{tag}: {r['seconds']:.1f} s < {limit:.0f} s",
-                        r["seconds"] < limit))
-            out.append((f"{tag}: all {active} active cases imported",
-                        r["cases"]["imported"] == active and r["rejected"] == 0))
+            out.append(
+                (f"{tag}: {r['seconds']:.1f} s < {limit:.0f} s", r["seconds"] < limit)
+            )
+            out.append(
+                (
+                    f"{tag}: all {active} active cases imported",
+                    r["cases"]["imported"] == active and r["rejected"] == 0,
+                )
+            )
         else:
-            out.append((f"{tag}: nothing imported again",
-                        r["cases"]["imported"] == 0
-                        and r["cases"]["unchanged"] == active))
+            out.append(
+                (
+                    f"{tag}: nothing imported again",
+                    r["cases"]["imported"] == 0 and r["cases"]["unchanged"] == active,
+                )
+            )
         peak = max(r["peak_mb"], r["child_peak_mb"])
-        out.append((f"{tag}: peak {peak:.0f} MB < {TARGET_PEAK_MB:.0f} MB",
-                    peak < TARGET_PEAK_MB))
+        out.append(
+            (
+                f"{tag}: peak {peak:.0f} MB < {TARGET_PEAK_MB:.0f} MB",
+                peak < TARGET_PEAK_MB,
+            )
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"),
-                        default="sqlite")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql", "both"), default="sqlite"
+    )
     parser.add_argument("--active", type=int, default=10_000)
-    parser.add_argument("--closed", type=int, default=None,
-                        help="closed cases (default: 3 x --active)")
+    parser.add_argument(
+        "--closed", type=int, default=None, help="closed cases (default: 3 x --active)"
+    )
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="PDF worker processes (default: one per core)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="PDF worker processes (default: one per core)",
+    )
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--regenerate", action="store_true")
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
+    )
     # internal: one measured import in a fresh process
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -183,8 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     closed = 3 * args.active if args.closed is None else args.closed
-    path = export_file(args.active, closed, args.messages, args.seed,
-                       args.regenerate)
+    path = export_file(args.active, closed, args.messages, args.seed, args.regenerate)
     print(f"{os.cpu_count()} cores; workers: {args.workers or 'one per core'}")
     results = []
     if args.backend in ("sqlite", "both"):

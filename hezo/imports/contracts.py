@@ -138,11 +138,15 @@ def parse_date(value: str) -> date | None:
         # The two zero-padded spellings without strptime (which is slow);
         # anything else takes the general path below.
         try:
-            if value[4] == value[7] == "-" and (value[:4] + value[5:7]
-                                                + value[8:]).isdigit():
+            if (
+                value[4] == value[7] == "-"
+                and (value[:4] + value[5:7] + value[8:]).isdigit()
+            ):
                 return date(int(value[:4]), int(value[5:7]), int(value[8:]))
-            if value[2] == value[5] == "." and (value[:2] + value[3:5]
-                                                + value[6:]).isdigit():
+            if (
+                value[2] == value[5] == "."
+                and (value[:2] + value[3:5] + value[6:]).isdigit()
+            ):
                 return date(int(value[6:]), int(value[3:5]), int(value[:2]))
         except ValueError:
             return None
@@ -218,10 +222,13 @@ def read_contract_register(
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")
         header_line = text.readline()
         delimiter = ";" if header_line.count(";") >= header_line.count(",") else ","
-        header = [h.strip().lower() for h in next(csv.reader([header_line],
-                                                             delimiter=delimiter))]
-        missing = [c for c in COLUMNS
-                   if c not in header and c != "legacy_contract_number"]
+        header = [
+            h.strip().lower()
+            for h in next(csv.reader([header_line], delimiter=delimiter))
+        ]
+        missing = [
+            c for c in COLUMNS if c not in header and c != "legacy_contract_number"
+        ]
         if missing:
             raise ContractRegisterFormatError(f"missing columns: {', '.join(missing)}")
         reader = csv.reader(text, delimiter=delimiter)
@@ -286,12 +293,15 @@ class ContractRegisterSync:
         for row in batch:
             terms = row.contract_terms()
             first = self._contract_terms.setdefault(
-                row.contract_number, (terms, row.line))
+                row.contract_number, (terms, row.line)
+            )
             if first[0] != terms:
-                self.report.rejected.append(RowError(
-                    row.line,
-                    f"contract {row.contract_number} differs from line {first[1]}",
-                ))
+                self.report.rejected.append(
+                    RowError(
+                        row.line,
+                        f"contract {row.contract_number} differs from line {first[1]}",
+                    )
+                )
                 continue
             kept.append(row)
         return kept
@@ -305,12 +315,18 @@ class ContractRegisterSync:
         existing = {
             nip: (company_id, name)
             for company_id, nip, name in Company.select(
-                Company.id, Company.nip, Company.name)
-            .where(Company.nip.in_(_in_list(names))).tuples().iterator()
+                Company.id, Company.nip, Company.name
+            )
+            .where(Company.nip.in_(_in_list(names)))
+            .tuples()
+            .iterator()
         }
         now = utcnow()
-        new = [{"nip": n, "name": names[n], "created_at": now, "updated_at": now}
-               for n in names if n not in existing]
+        new = [
+            {"nip": n, "name": names[n], "created_at": now, "updated_at": now}
+            for n in names
+            if n not in existing
+        ]
         _insert_chunks(Company, new)
         tally = self.report.companies
         tally.added += len(new)
@@ -319,7 +335,8 @@ class ContractRegisterSync:
                 continue
             if name != names[nip]:
                 Company.update(name=names[nip], updated_at=now).where(
-                    Company.id == company_id).execute()
+                    Company.id == company_id
+                ).execute()
                 tally.updated += 1
             else:
                 tally.unchanged += 1
@@ -329,35 +346,52 @@ class ContractRegisterSync:
             ids.update(
                 Company.select(Company.nip, Company.id)
                 .where(Company.nip.in_(_in_list(c["nip"] for c in new)))
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             )
         return ids
 
     def _sync_contracts(self, batch, companies: dict[str, int]) -> dict[str, int]:
         wanted: dict[str, dict] = {}
         for row in batch:
-            wanted.setdefault(row.contract_number, {
-                "number": row.contract_number,
-                "legacy_number": row.legacy_number,
-                "customer": companies[row.customer_nip],
-                "partner": companies.get(row.partner_nip) if row.partner_nip else None,
-                "service_code": row.service_code,
-                "start_date": row.start_date,
-                "end_date": row.end_date,
-            })
+            wanted.setdefault(
+                row.contract_number,
+                {
+                    "number": row.contract_number,
+                    "legacy_number": row.legacy_number,
+                    "customer": companies[row.customer_nip],
+                    "partner": companies.get(row.partner_nip)
+                    if row.partner_nip
+                    else None,
+                    "service_code": row.service_code,
+                    "start_date": row.start_date,
+                    "end_date": row.end_date,
+                },
+            )
         # Only the columns compared below; foreign keys come as plain ids.
         existing = {
             c["number"]: c
             for c in Contract.select(
-                Contract.id, Contract.number, Contract.legacy_number,
-                Contract.customer, Contract.partner, Contract.service_code,
-                Contract.start_date, Contract.end_date,
-            ).where(Contract.number.in_(_in_list(wanted))).dicts().iterator()
+                Contract.id,
+                Contract.number,
+                Contract.legacy_number,
+                Contract.customer,
+                Contract.partner,
+                Contract.service_code,
+                Contract.start_date,
+                Contract.end_date,
+            )
+            .where(Contract.number.in_(_in_list(wanted)))
+            .dicts()
+            .iterator()
         }
         self._reject_legacy_clashes(batch, wanted, existing)
         now = utcnow()
-        new = [dict(v, created_at=now, updated_at=now)
-               for k, v in wanted.items() if k not in existing]
+        new = [
+            dict(v, created_at=now, updated_at=now)
+            for k, v in wanted.items()
+            if k not in existing
+        ]
         _insert_chunks(Contract, new)
         tally = self.report.contracts
         tally.added += len(new)
@@ -365,11 +399,13 @@ class ContractRegisterSync:
             if number in self._contracts_seen:
                 continue
             values = wanted[number]
-            changed = {k: v for k, v in values.items()
-                       if k != "number" and contract[k] != v}
+            changed = {
+                k: v for k, v in values.items() if k != "number" and contract[k] != v
+            }
             if changed:
                 Contract.update(updated_at=now, **changed).where(
-                    Contract.id == contract["id"]).execute()
+                    Contract.id == contract["id"]
+                ).execute()
                 if "partner" in changed and contract["partner"] is not None:
                     _end_sharing(contract["id"], contract["partner"], now)
                 tally.updated += 1
@@ -381,28 +417,35 @@ class ContractRegisterSync:
             ids.update(
                 Contract.select(Contract.number, Contract.id)
                 .where(Contract.number.in_(_in_list(c["number"] for c in new)))
-                .tuples().iterator()
+                .tuples()
+                .iterator()
             )
         return ids
 
     def _reject_legacy_clashes(self, batch, wanted, existing) -> None:
-        legacy = {v["legacy_number"]: k
-                  for k, v in wanted.items() if v["legacy_number"]}
+        legacy = {
+            v["legacy_number"]: k for k, v in wanted.items() if v["legacy_number"]
+        }
         if not legacy:
             return
-        for other_number, other_legacy in Contract.select(
-            Contract.number, Contract.legacy_number
-        ).where(Contract.legacy_number.in_(_in_list(legacy))).tuples().iterator():
+        for other_number, other_legacy in (
+            Contract.select(Contract.number, Contract.legacy_number)
+            .where(Contract.legacy_number.in_(_in_list(legacy)))
+            .tuples()
+            .iterator()
+        ):
             mine = legacy[other_legacy]
             if other_number == mine:
                 continue
             for row in batch:
                 if row.contract_number == mine:
-                    self.report.rejected.append(RowError(
-                        row.line,
-                        f"legacy number {other_legacy} belongs to "
-                        f"contract {other_number}",
-                    ))
+                    self.report.rejected.append(
+                        RowError(
+                            row.line,
+                            f"legacy number {other_legacy} belongs to "
+                            f"contract {other_number}",
+                        )
+                    )
             wanted.pop(mine, None)
             existing.pop(mine, None)
             self._contract_terms[mine] = ((), 0)  # later rows clash too
@@ -418,12 +461,17 @@ class ContractRegisterSync:
         existing = {
             (contract_id, serial): (device_id, product)
             for device_id, contract_id, serial, product in Device.select(
-                Device.id, Device.contract, Device.serial, Device.product)
+                Device.id, Device.contract, Device.serial, Device.product
+            )
             .where(Device.contract.in_(_in_list({k[0] for k in wanted})))
-            .tuples().iterator()
+            .tuples()
+            .iterator()
         }
-        new = [{"contract": c, "serial": s, "product": p}
-               for (c, s), p in wanted.items() if (c, s) not in existing]
+        new = [
+            {"contract": c, "serial": s, "product": p}
+            for (c, s), p in wanted.items()
+            if (c, s) not in existing
+        ]
         _insert_chunks(Device, new)
         tally = self.report.devices
         tally.added += len(new)
@@ -432,7 +480,8 @@ class ContractRegisterSync:
                 continue
             if product != wanted[key]:
                 Device.update(product=wanted[key]).where(
-                    Device.id == device_id).execute()
+                    Device.id == device_id
+                ).execute()
                 tally.updated += 1
             else:
                 tally.unchanged += 1
@@ -480,12 +529,15 @@ def _insert_chunks(model, rows: list[dict]) -> None:
         if full:
             cursor.executemany(
                 _insert_sql(type(db.obj), model, names, INSERT_CHUNK),
-                [tuple(chain.from_iterable(values[i:i + INSERT_CHUNK]))
-                 for i in range(0, full, INSERT_CHUNK)],
+                [
+                    tuple(chain.from_iterable(values[i : i + INSERT_CHUNK]))
+                    for i in range(0, full, INSERT_CHUNK)
+                ],
             )
         if full < len(values):
-            cursor.executemany(_insert_sql(type(db.obj), model, names, 1),
-                               values[full:])
+            cursor.executemany(
+                _insert_sql(type(db.obj), model, names, 1), values[full:]
+            )
 
 
 @lru_cache(maxsize=32)
@@ -516,18 +568,29 @@ def _end_sharing(contract_id: int, former_partner_id: int, now: datetime) -> Non
     from ..models import ConsentEvent, SupportCase
 
     shared = list(
-        SupportCase.select(SupportCase.id)
-        .where((SupportCase.contract == contract_id) & SupportCase.is_shared)
+        SupportCase.select(SupportCase.id).where(
+            (SupportCase.contract == contract_id) & SupportCase.is_shared
+        )
     )
     for case in shared:
         ConsentEvent.create(
-            case=case, partner=former_partner_id, is_granted=False, actor=None,
+            case=case,
+            partner=former_partner_id,
+            is_granted=False,
+            actor=None,
             # "register_import": the stored name of this path (kept for old rows).
-            text_version=CONSENT_TEXT_VERSION, via="register_import",
+            text_version=CONSENT_TEXT_VERSION,
+            via="register_import",
             created_at=now,
         )
-        audit("consent_withdrawn", case=case, object_type="partner",
-              object_id=former_partner_id, details="contract partner changed")
+        audit(
+            "consent_withdrawn",
+            case=case,
+            object_type="partner",
+            object_id=former_partner_id,
+            details="contract partner changed",
+        )
     if shared:
         SupportCase.update(is_shared=False).where(
-            SupportCase.id.in_([c.id for c in shared])).execute()
+            SupportCase.id.in_([c.id for c in shared])
+        ).execute()
