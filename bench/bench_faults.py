@@ -94,8 +94,8 @@ def seed(url: str, options: dict, sessions: int) -> list[dict]:
 
     from hezo import create_app, crypto
     from hezo.accounts import passwords
-    from hezo.cli import migrate_database
     from hezo.db import db
+    from hezo.migrations import migrate_database
     from hezo.models import Company, Contract, Device, User
 
     app = create_app(server_config(url, options))

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import DEFAULT_PG_URL, fresh_pg_schema  # noqa: E402
 
 from hezo import create_app  # noqa: E402
-from hezo.cli import migrate_database  # noqa: E402
 from hezo.db import db  # noqa: E402
+from hezo.migrations import migrate_database  # noqa: E402
 from tests import fuzz  # noqa: E402
 from tests.conftest import TEST_CONFIG  # noqa: E402
 

@@ -72,8 +72,8 @@ def register_file(
 def child_migrate(url: str, schema: str | None) -> None:
     from common import bind_database
 
-    from hezo.cli import migrate_database
     from hezo.db import db
+    from hezo.migrations import migrate_database
 
     bind_database(url, schema)
     applied = migrate_database()

@@ -77,9 +77,9 @@ def child_import(
 ) -> None:
     """One import in this fresh process; prints its figures as JSON."""
     from hezo import create_app
-    from hezo.cli import migrate_database
     from hezo.db import db
     from hezo.imports.legacy import import_legacy
+    from hezo.migrations import migrate_database
 
     app = create_app(app_config(url, schema) | {"UPLOAD_FOLDER": str(uploads)})
     with app.app_context():

@@ -16,7 +16,7 @@ serials, the two special cases and the 20 engineers.
 
 SQLite: ``bench/out/workspace.db`` (removed and rebuilt). PostgreSQL: the schema
 ``bench_ws`` (dropped and recreated) in ``--pg-url``. The schema comes from the
-app's migrations (``hezo.cli.migrate_database``); the rows are then written
+app's migrations (``hezo.migrations.migrate_database``); the rows are then written
 straight into the tables in one pass per table, bypassing the app's services:
 ``executemany`` of one prepared INSERT in a single transaction with
 ``synchronous=OFF`` and no rollback journal on SQLite, ``COPY ... FROM STDIN``
@@ -591,8 +591,8 @@ def secrets_for_users() -> tuple[str, dict[str, str], str]:
 
 def open_database(backend: str, pg_url: str):
     """Bind ``hezo.db.db`` to a fresh database and apply the migrations."""
-    from hezo.cli import migrate_database
     from hezo.db import db, make_database
+    from hezo.migrations import migrate_database
 
     if backend == "sqlite":
         OUT_DIR.mkdir(parents=True, exist_ok=True)

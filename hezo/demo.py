@@ -75,6 +75,14 @@ def demo_rows(today: date) -> list[ContractRow]:
     return rows
 
 
+def has_contracts() -> bool:
+    """Whether the database holds any contract (``demo --if-empty`` then
+    writes none)."""
+    from .models import Contract
+
+    return Contract.select().exists()
+
+
 def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
     """Write the demo contracts (unless ``write`` is false).
 

@@ -16,8 +16,8 @@ from flask import g
 from peewee import sort_models
 
 from hezo import create_app
-from hezo.cli import migrate_database
 from hezo.db import db
+from hezo.migrations import migrate_database
 from hezo.models import ALL_MODELS
 
 PG_URL = os.environ.get("HEZO_TEST_DATABASE_URL")

@@ -17,7 +17,7 @@ from hezo import ConfigurationError, create_app
 from hezo.cases.services import escalate, open_case
 from hezo.config import Defaults
 from hezo.db import utcnow
-from hezo.mail.delivery import render_mail
+from hezo.mail.queue import render_mail
 from hezo.models import Device, OutboxMessage, SupportCase
 from hezo.web import tel_uri
 

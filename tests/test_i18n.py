@@ -5,7 +5,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from hezo.cli import extract_messages
+from hezo.cli.translate import extract_messages
 from hezo.i18n import format_local_datetime
 
 ROOT = Path(__file__).resolve().parent.parent

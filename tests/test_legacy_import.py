@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from hezo.attachments import stored_path
 from hezo.imports import legacy_pdf
-from hezo.imports.legacy import LegacyFormatError, import_legacy, register_cli
+from hezo.imports.legacy import LegacyFormatError, import_legacy
 from hezo.models import (
     Attachment,
     Company,
@@ -285,7 +285,6 @@ def test_file_that_is_no_legacy_export_is_refused(app, dbconn, tmp_path):
 
 
 def test_command_prints_and_writes_the_report(app, runner, tmp_path):
-    register_cli(app)
     app.instance_path = str(tmp_path / "instance")
     result = runner.invoke(args=["import-legacy", str(SAMPLE), "--workers", "1"])
     assert result.exit_code == 0, result.output
@@ -306,7 +305,6 @@ def test_command_prints_and_writes_the_report(app, runner, tmp_path):
 
 
 def test_command_dry_run_prints_the_same_counts(app, runner, tmp_path):
-    register_cli(app)
     app.instance_path = str(tmp_path / "instance")
     dry = runner.invoke(
         args=["import-legacy", str(SAMPLE), "--dry-run", "--workers", "1"]
@@ -319,7 +317,6 @@ def test_command_dry_run_prints_the_same_counts(app, runner, tmp_path):
 
 
 def test_command_refuses_a_broken_file(app, runner, tmp_path):
-    register_cli(app)
     path = tmp_path / "broken.json"
     path.write_text('{"format": "myhezo-legacy/1", "contracts": [')
     result = runner.invoke(args=["import-legacy", str(path), "--workers", "1"])

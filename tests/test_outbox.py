@@ -19,18 +19,18 @@ from hezo.mail.delivery import (
     ALARM_AFTER_ATTEMPTS,
     CLAIM_LEASE,
     RETRY_CAP,
+    deliver_pending,
+    retry_delay,
+)
+from hezo.mail.queue import queue_mail, render_mail
+from hezo.mail.transports import (
     DeliveryError,
     FileTransport,
     SmtpTransport,
     TransportUnavailable,
-    deliver_pending,
-    queue_mail,
-    register_cli,
-    render_mail,
-    retry_delay,
-    run_worker,
     transport_from_config,
 )
+from hezo.mail.worker import run_worker
 from hezo.models import OutboxMessage
 
 POLISH = "Zażółć gęślą jaźń"
@@ -424,7 +424,7 @@ def test_delivery_after_many_failures_keeps_retrying_at_the_cap(appctx, caplog):
     transport = RecordingTransport(
         [], threading.Lock(), fail=DeliveryError("451 try later")
     )
-    with caplog.at_level(logging.INFO, logger="hezo.mail.delivery"):
+    with caplog.at_level(logging.INFO, logger="hezo.mail"):
         deliver_pending(now, transport)
     stored = reload(message)
     assert stored.attempts == ALARM_AFTER_ATTEMPTS + 4 and stored.sent_at is None
@@ -524,7 +524,6 @@ def test_transport_from_config_without_smtp_host_uses_files(tmp_path):
 
 
 def test_cli_outbox_worker_once_delivers(app, runner, dbconn, smtp_server):
-    register_cli(app)
     with app.app_context(), db.atomic():
         message = queue_test()
     result = runner.invoke(args=["outbox-worker", "--once"])

@@ -14,7 +14,7 @@ import pytest
 
 from hezo.accounts import services
 from hezo.db import utcnow
-from hezo.mail.delivery import render_mail
+from hezo.mail.queue import render_mail
 from hezo.models import (
     AuditEvent,
     AuthToken,

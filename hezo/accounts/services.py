@@ -18,7 +18,7 @@ from .. import crypto
 from ..audit import security_event
 from ..db import db, utcnow
 from ..identifiers import normalize_contract_number, normalize_nip, normalize_serial
-from ..mail.delivery import queue_mail, queue_staff_mail
+from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
     AuthToken,
     Company,
@@ -307,6 +307,45 @@ def invite_user(
         ).execute()
         token = _issue_token(user, "invite", now)
     return public_url(f"/{language}/invite/{token}")
+
+
+class InvitationRefused(ValueError):
+    """Why an administrator's invitation was not issued (its text is shown)."""
+
+
+def invite_by_administrator(
+    role: str,
+    email: str,
+    name: str,
+    company: Company | None,
+    now: datetime,
+    language: str = "pl",
+) -> tuple[str, str]:
+    """``invite_user`` for ``hezo create-user`` / ``invite-partner``: ``name`` is
+    "First Last"; returns the normalised address and the one-time link.
+
+    Refuses (``InvitationRefused``) an invalid address, or one whose account is
+    set up already or has another role; an invitation that was never completed
+    is simply issued again.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvitationRefused(f"Not a valid e-mail address: {exc}") from exc
+    existing = User.get_or_none(User.email == email)
+    if existing is not None and (
+        existing.totp_secret is not None or existing.role != role
+    ):
+        raise InvitationRefused(f"An account with {email} exists already.")
+    first, _, last = name.strip().partition(" ")
+    return email, invite_user(role, email, first, last, company, now, language)
+
+
+def company_by_nip(nip: str) -> Company | None:
+    """The register's company with this NIP (in any notation), or None."""
+    return Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
 
 
 def _issue_token(user: User, purpose: str, now: datetime) -> str:

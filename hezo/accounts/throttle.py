@@ -22,7 +22,7 @@ from peewee import fn
 from .. import crypto
 from ..audit import security_event
 from ..db import db
-from ..mail.delivery import queue_mail, queue_staff_mail
+from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import ThrottleEvent, User
 
 ACCOUNT_SCOPE, ACCOUNT_WINDOW = "login-account", timedelta(hours=24)

@@ -21,7 +21,7 @@ from ..catalogue import SERVICES
 from ..db import db, utcnow
 from ..extensions import limiter
 from ..identifiers import normalize_nip
-from ..mail.delivery import queue_mail
+from ..mail.queue import queue_mail
 from ..models import ContactRequest, User
 from ..security import (
     begin_session,

@@ -16,7 +16,7 @@ from .. import sla
 from ..attachments import StagedFile, place_staged
 from ..audit import audit
 from ..db import db
-from ..mail.delivery import queue_mail, queue_staff_mail
+from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
     Attachment,
     ConsentEvent,

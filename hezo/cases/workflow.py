@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from .. import sla
 from ..catalogue import get_plan
 from ..db import db
-from ..mail.delivery import queue_mail
+from ..mail.queue import queue_mail
 from ..models import StatusChange, SupportCase, User
 
 TRANSITIONS = {

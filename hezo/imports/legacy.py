@@ -13,7 +13,6 @@ dialogue that an interrupted run left without its file. Closed records are
 skipped; a bad record is reported and the others go on.
 """
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor
@@ -22,8 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import click
-from flask import Flask, current_app
+from flask import current_app
 from peewee import DatabaseError
 
 from .. import sla
@@ -44,7 +42,7 @@ from .legacy_records import (
     CASE_STATUSES,
     CLOSED_CASE_STATUSES,
     CasePlan,
-    LegacyFormatError,
+    LegacyFormatError,  # noqa: F401  (raised by import_legacy; callers catch it here)
     Rejected,
     check_format,
     contract_rows,
@@ -341,63 +339,3 @@ def import_legacy(
             sync_contracts(path, report)
             import_cases(path, report, renderer, dry_run, progress)
     return report
-
-
-def register_cli(app: Flask) -> None:
-    """Add ``import-legacy FILE [--dry-run] [--report PATH] [--workers N]``."""
-    if "import-legacy" in app.cli.commands:
-        return
-
-    @app.cli.command("import-legacy")
-    @click.argument(
-        "file", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-    )
-    @click.option("--dry-run", is_flag=True, help="Report only; write nothing.")
-    @click.option(
-        "--report",
-        "report_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Report file [default: instance/legacy-import-<time>.txt; "
-        "none for a dry run].",
-    )
-    @click.option(
-        "--workers",
-        type=click.IntRange(min=1),
-        help="Processes rendering PDFs [default: one per core].",
-    )
-    def import_legacy_command(file, dry_run, report_path, workers):
-        """Migrate active contracts and cases from the previous portal's export."""
-        with click.progressbar(
-            length=file.stat().st_size,
-            label="Cases",
-            file=sys.stderr,
-            show_eta=True,
-            show_pos=False,
-            item_show_func=_cases_read,
-        ) as bar:
-
-            def progress(position: int, cases: int) -> None:
-                bar.update(position - bar.pos, cases)
-
-            try:
-                report = import_legacy(
-                    file, dry_run=dry_run, workers=workers, progress=progress
-                )
-            except LegacyFormatError as exc:
-                raise click.ClickException(str(exc)) from exc
-        text = report.format()
-        click.echo(text)
-        if report_path is None and not dry_run:
-            report_path = Path(current_app.instance_path) / (
-                f"legacy-import-{utcnow():%Y%m%dT%H%M%SZ}.txt"
-            )
-        if report_path is not None:
-            report_path.parent.mkdir(parents=True, exist_ok=True)
-            report_path.write_text(text + "\n", encoding="utf-8")
-            click.echo(f"Report written to {report_path}")
-        click.get_current_context().exit(1 if report.rejected else 0)
-
-
-def _cases_read(count: int | None) -> str | None:
-    """The progress bar's item text: how many case records were read."""
-    return f"{count} read" if count else None

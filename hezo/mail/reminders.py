@@ -15,7 +15,7 @@ from flask import current_app
 
 from ..db import db
 from ..models import SupportCase
-from .delivery import queue_mail
+from .queue import queue_mail
 
 RETURN_NOTICE = timedelta(days=2)
 RESPONSE_WARNING = timedelta(minutes=15)

@@ -1,0 +1,38 @@
+"""``hezo outbox-worker`` (deliver queued e-mail) and ``hezo run-reminders``
+(queue due reminders, from cron)."""
+
+import click
+from flask import Flask, current_app
+
+
+def init_app(app: Flask) -> None:
+    @app.cli.command("outbox-worker")
+    @click.option("--once", is_flag=True, help="Run one delivery pass and exit.")
+    @click.option(
+        "--interval",
+        type=click.FloatRange(min=0.1),
+        default=5.0,
+        show_default=True,
+        help="Seconds between delivery passes.",
+    )
+    def outbox_worker(once, interval):
+        """Send queued e-mail, retrying failures, until stopped."""
+        from ..mail.worker import run_worker
+
+        run_worker(current_app._get_current_object(), once=once, interval=interval)
+
+    @app.cli.command("run-reminders")
+    def run_reminders_command():
+        """Queue due return and response reminders, drop expired form keys
+        (safe to run often)."""
+        from ..db import utcnow
+        from ..mail.reminders import run_reminders
+        from ..submissions import purge_expired
+
+        report = run_reminders(utcnow())
+        purge_expired(utcnow())  # one-time form keys older than a day
+        click.echo(
+            f"Reminders queued: return soon {report.return_soon}, return "
+            f"overdue {report.return_overdue}, response about to breach "
+            f"{report.response_breach}."
+        )
