@@ -82,7 +82,6 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
 
     from hezo import create_app
     from hezo.cases import queries as case_queries
-    from hezo.cases.services import local_day
     from hezo.cases.views import detail_context
     from hezo.catalogue import get_plan
     from hezo.contracts import queries as contract_queries
@@ -92,7 +91,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.models import User
     from hezo.models.cases import OPEN_STATUSES, STATUSES
     from hezo.paging import page_count
-    from hezo.sla import breach_state
+    from hezo.sla import breach_state, local_day
     from hezo.staff import queries as staff_queries
 
     real = create_app()

@@ -47,6 +47,12 @@ ONE_DAY = timedelta(days=1)
 
 
 @lru_cache(maxsize=64)
+def local_day(moment: datetime) -> date:
+    """The calendar day in Warsaw of an aware ``moment`` (contracts' periods,
+    case numbers' years and business days are Polish calendar days)."""
+    return moment.astimezone(WARSAW).date()
+
+
 def polish_holidays(year: int) -> frozenset[date]:
     """The dates of Polish public holidays in ``year`` (cached per year)."""
     return frozenset(holidays.Poland(years=year))
@@ -110,7 +116,7 @@ def add_window_time(start: datetime, duration: timedelta, window: str) -> dateti
     if window == "24x7" or not duration:
         return start + duration
     remaining = duration
-    day = start.astimezone(WARSAW).date()
+    day = local_day(start)
     while True:
         if is_business_day(day):
             opens, closes = _day_window(day)
@@ -136,7 +142,7 @@ def window_time_between(a: datetime, b: datetime, window: str) -> timedelta:
     if window == "24x7":
         return b - a
     total = timedelta(0)
-    day, last = a.astimezone(WARSAW).date(), b.astimezone(WARSAW).date()
+    day, last = local_day(a), local_day(b)
     while day <= last:
         if is_business_day(day):
             opens, closes = _day_window(day)
@@ -174,8 +180,8 @@ def delivery_due(validated_at: datetime, service_code: str) -> datetime | None:
     if plan.replacement == "":
         return None
     if plan.replacement == "NBD":
-        local_day = validated_at.astimezone(WARSAW).date()
-        return _day_window(next_business_day(local_day))[1].astimezone(UTC)
+        day = next_business_day(local_day(validated_at))
+        return _day_window(day)[1].astimezone(UTC)
     duration = REPLACEMENT_TIMES[plan.replacement]
     return add_window_time(validated_at, duration, plan.window)
 

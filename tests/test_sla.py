@@ -429,3 +429,14 @@ AWARE = waw(2026, 1, 20, 10, 0)
 def test_naive_datetime_rejected(call):
     with pytest.raises(ValueError, match="naive"):
         call()
+
+
+def test_local_day_is_the_warsaw_calendar_day():
+    # 23:30 UTC on New Year's Eve is already 1 January in Warsaw (UTC+1), and
+    # 22:30 UTC on a summer day is the next day (UTC+2): contracts' periods and
+    # case numbers' years follow the Polish calendar, not UTC.
+    from hezo.sla import local_day
+
+    assert local_day(datetime(2025, 12, 31, 23, 30, tzinfo=UTC)) == date(2026, 1, 1)
+    assert local_day(datetime(2026, 7, 1, 22, 30, tzinfo=UTC)) == date(2026, 7, 2)
+    assert local_day(datetime(2026, 7, 1, 21, 59, tzinfo=UTC)) == date(2026, 7, 1)

@@ -27,37 +27,13 @@ from ..models import (
     SupportCase,
     User,
 )
+from .workflow import next_due
 
 CONSENT_TEXT_VERSION = "2026-11"
 
 
 class CaseError(ValueError):
     """A request the case rules refuse; ``str()`` is a translated message."""
-
-
-def local_day(moment: datetime):
-    """The calendar day in Warsaw (contracts' periods are Polish calendar days)."""
-    return moment.astimezone(sla.WARSAW).date()
-
-
-def next_due(case: SupportCase):
-    """The earliest clock still running on the case, or None.
-
-    Response until the first engineer reply; delivery from validation until
-    the replacement is delivered; return from delivery until the faulty unit
-    is back. No clock runs while the case waits for the customer.
-    """
-    if case.status in ("waiting_for_customer", "resolved", "closed"):
-        return None
-    candidates = []
-    if case.first_response_at is None:
-        candidates.append(case.response_due_at)
-    if case.status in ("validated", "replacement_sent"):
-        candidates.append(case.delivery_due_at)
-    if case.status == "awaiting_return" and case.returned_at is None:
-        candidates.append(case.return_due_at)
-    candidates = [c for c in candidates if c is not None]
-    return min(candidates) if candidates else None
 
 
 def case_number(case_id: int, year: int) -> str:
@@ -120,7 +96,9 @@ def open_case(
     notification. ``follows`` is the earlier case this one continues (a reply
     to a case settled too long ago).
     """
-    if device.contract_id != contract.id or not contract.is_active_on(local_day(now)):
+    if device.contract_id != contract.id or not contract.is_active_on(
+        sla.local_day(now)
+    ):
         raise CaseError("contract")
     if share_with is not None and not consent_names_partner(contract, share_with):
         raise CaseError("partner")
@@ -151,7 +129,7 @@ def open_case(
             follows=follows,
             **(site or {}),
         )
-        case.number = case_number(case.id, local_day(now).year)
+        case.number = case_number(case.id, sla.local_day(now).year)
         case.next_due_at = next_due(case)
         case.save()
         message = Message.create(

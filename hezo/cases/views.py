@@ -11,7 +11,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import catalogue, submissions
+from .. import catalogue, sla, submissions
 from ..attachments import (
     MAX_CASE_BYTES,
     StorageError,
@@ -173,7 +173,7 @@ def fill_choices(form, contracts) -> Contract | None:
 def new():
     now = utcnow()
     contracts = queries.reportable_contracts(
-        current_user.company_id, services.local_day(now)
+        current_user.company_id, sla.local_day(now)
     )
     form = CaseForm(
         data=None

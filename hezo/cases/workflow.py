@@ -36,6 +36,26 @@ class TransitionError(ValueError):
     """A status change the life cycle does not allow, or missing shipment data."""
 
 
+def next_due(case: SupportCase):
+    """The earliest clock still running on the case, or None.
+
+    Response until the first engineer reply; delivery from validation until
+    the replacement is delivered; return from delivery until the faulty unit
+    is back. No clock runs while the case waits for the customer.
+    """
+    if case.status in ("waiting_for_customer", "resolved", "closed"):
+        return None
+    candidates = []
+    if case.first_response_at is None:
+        candidates.append(case.response_due_at)
+    if case.status in ("validated", "replacement_sent"):
+        candidates.append(case.delivery_due_at)
+    if case.status == "awaiting_return" and case.returned_at is None:
+        candidates.append(case.return_due_at)
+    candidates = [c for c in candidates if c is not None]
+    return min(candidates) if candidates else None
+
+
 def allowed(case: SupportCase) -> tuple[str, ...]:
     return TRANSITIONS.get(case.status, ())
 
@@ -87,8 +107,6 @@ def move(
     before = {name: getattr(case, name) for name in (*changes, "next_due_at")}
     for name, value in changes.items():
         setattr(case, name, value)
-    from .services import next_due
-
     case.next_due_at = next_due(case)
     values = changes | {"next_due_at": case.next_due_at, "last_activity_at": now}
     applied = (

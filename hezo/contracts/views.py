@@ -1,12 +1,12 @@
 from flask import request
 from flask_login import current_user
 
-from ..cases.services import local_day
 from ..catalogue import get_plan
 from ..db import utcnow
 from ..htmx import render_page_or_fragment
 from ..paging import requested_page
 from ..security import customer_required
+from ..sla import local_day
 from . import bp, queries
 
 REPORTABLE = ("active", "expiring")

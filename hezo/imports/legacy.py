@@ -26,7 +26,8 @@ from peewee import DatabaseError
 
 from .. import sla
 from ..attachments import StagedFile
-from ..cases.services import case_number, local_day, next_due
+from ..cases.services import case_number
+from ..cases.workflow import next_due
 from ..db import db, utcnow
 from ..identifiers import normalize_nip
 from ..models import Company, Contract, Device, StatusChange, SupportCase
@@ -227,7 +228,7 @@ def _create_case(plan: CasePlan, staged: StagedFile, now: datetime) -> None:
         last_activity_at=max([plan.reported_at, *times]),
     )
     case.save(force_insert=True)
-    case.number = case_number(case.id, local_day(plan.reported_at).year)
+    case.number = case_number(case.id, sla.local_day(plan.reported_at).year)
     case.next_due_at = next_due(case)
     SupportCase.update(number=case.number, next_due_at=case.next_due_at).where(
         SupportCase.id == case.id

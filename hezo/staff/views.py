@@ -173,9 +173,7 @@ def new_case():
             nip=request.values.get("nip", ""),
         ), (422 if request.values.get("nip") else 200)
     now = utcnow()
-    contracts = case_queries.reportable_contracts(
-        company.id, case_services.local_day(now)
-    )
+    contracts = case_queries.reportable_contracts(company.id, sla.local_day(now))
     form = PhoneCaseForm(
         data=None if request.method == "POST" else form_defaults(company.id)
     )
