@@ -30,8 +30,6 @@ from stdnum.pl import nip as stdnum_nip
 from hezo.catalogue import SERVICES
 from hezo.imports.contracts import COLUMNS
 
-NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-
 # Weighted towards the common packages; every code of the catalogue occurs.
 SERVICE_WEIGHTS = {
     "PW-TAC": 20,
@@ -207,8 +205,11 @@ PARTNER_WORDS = (
 
 
 def nip_check_digit(first9: str) -> int:
-    """The NIP check digit for nine digits; 10 means no valid NIP has them."""
-    return sum(w * int(d) for w, d in zip(NIP_WEIGHTS, first9, strict=True)) % 11
+    """The NIP check digit for nine digits; 10 means no valid NIP has them.
+
+    python-stdnum's checksum of the nine digits and a 0 is the weighted sum
+    of the nine (mod 11): the check digit that makes it 0."""
+    return stdnum_nip.checksum(first9 + "0")
 
 
 def new_nip(rng: random.Random, taken: set[str]) -> str:

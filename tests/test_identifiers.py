@@ -249,3 +249,28 @@ def test_legacy_import_reads_old_notation_serials_and_pl_nips(dbconn, tmp_path):
     assert report.rejected == []
     assert [d.serial for d in Device.select()] == [SERIAL]
     assert SupportCase.get().device.serial == SERIAL
+
+
+def test_one_lookup_finds_a_contract_and_its_serial_in_either_notation(dbconn):
+    # The finder behind registration, recovery, case forms and the legacy
+    # import: both contract notations in any case, both serial notations, and
+    # nothing across companies or contracts.
+    from hezo.contracts.coverage import covered_device, find_contract
+
+    customer, other = make_company(), make_company()
+    contract = make_contract(
+        customer=customer,
+        number="HZ-2025-000123",
+        legacy_number="PW/2023/0456",
+        serials=("FG1234567890",),
+    )
+    make_contract(customer=other, serials=("FG0000000001",))
+    for typed in ("HZ-2025-000123", " hz-2025-000123 ", "pw/2023/0456"):
+        assert find_contract(typed) == contract
+        assert find_contract(typed, customer=customer) == contract
+        assert find_contract(typed, customer=other.id) is None
+    assert find_contract("HZ-2025-000124") is None
+    for typed in OLD_NOTATIONS + ["FG1234567890"]:
+        assert covered_device(contract, typed).serial == "FG1234567890"
+    assert covered_device(contract, "FG0000000001") is None
+    assert covered_device(None, "FG1234567890") is None

@@ -16,6 +16,7 @@ from flask import current_app
 
 from .. import crypto
 from ..audit import security_event
+from ..contracts.coverage import covered_device, find_contract
 from ..db import db, utcnow
 from ..identifiers import normalize_contract_number, normalize_nip, normalize_serial
 from ..mail.queue import queue_mail, queue_staff_mail
@@ -54,11 +55,6 @@ def public_url(path: str) -> str:
 
 
 # -- registration by contract proof ----------------------------------------
-
-
-def find_contract(number: str) -> Contract | None:
-    """A contract by its number in the new or the legacy notation."""
-    return Contract.numbered(number).first()
 
 
 def _failures(scope: str, key: str, now: datetime) -> int:
@@ -103,12 +99,7 @@ def verify_company(
     nip, serial = normalize_nip(nip) or "", normalize_serial(serial)
     contract = find_contract(contract_number)
     company = Company.get_or_none(Company.nip == nip)
-    covered = (
-        contract is not None
-        and Device.select()
-        .where((Device.contract == contract) & (Device.serial == serial))
-        .exists()
-    )
+    covered = covered_device(contract, serial) is not None
     if (
         company is not None
         and contract is not None
@@ -341,11 +332,6 @@ def invite_by_administrator(
         raise InvitationRefused(f"An account with {email} exists already.")
     first, _, last = name.strip().partition(" ")
     return email, invite_user(role, email, first, last, company, now, language)
-
-
-def company_by_nip(nip: str) -> Company | None:
-    """The register's company with this NIP (in any notation), or None."""
-    return Company.get_or_none(Company.nip == (normalize_nip(nip) or ""))
 
 
 def _issue_token(user: User, purpose: str, now: datetime) -> str:
@@ -793,11 +779,7 @@ def proof_matches_company(
         and normalize_nip(nip) == user.company.nip
         and contract.customer_id == user.company_id
         and contract.is_active_on(now.date())
-        and Device.select()
-        .where(
-            (Device.contract == contract) & (Device.serial == normalize_serial(serial))
-        )
-        .exists()
+        and covered_device(contract, serial) is not None
     )
 
 

@@ -24,6 +24,7 @@ from ..attachments import (
     stored_path,
 )
 from ..audit import audit
+from ..contracts import coverage
 from ..db import db, utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
@@ -266,9 +267,7 @@ def form_defaults(company_id: int) -> dict:
 def covered_device(form, contract) -> Device | None:
     """The chosen serial's device on the chosen contract (else a field error)."""
     device = (
-        Device.get_or_none(
-            (Device.contract == contract) & (Device.serial == form.serial.data)
-        )
+        coverage.covered_device(contract, form.serial.data)
         if contract and form.serial.data
         else None
     )

@@ -24,7 +24,7 @@ def init_app(app: Flask) -> None:
     @click.option("--language", type=LANGUAGE, default="pl")
     def invite_partner(nip, email, name, language):
         """Invite a reseller's user and print the one-time invitation link."""
-        from ..accounts.services import company_by_nip
+        from ..staff.queries import company_by_nip
 
         company = company_by_nip(nip)
         if company is None:

@@ -28,9 +28,10 @@ from .. import sla
 from ..attachments import StagedFile
 from ..cases.services import case_number
 from ..cases.workflow import next_due
+from ..contracts.coverage import covered_device, find_contract
 from ..db import db, utcnow
 from ..identifiers import normalize_nip
-from ..models import Company, Contract, Device, StatusChange, SupportCase
+from ..models import Company, StatusChange, SupportCase
 from .contracts import ContractRegisterSync, ContractRow
 from .legacy_pdf import (
     attach_dialogue,
@@ -155,16 +156,10 @@ def _locate(plan: CasePlan) -> None:
     company = Company.get_or_none(Company.nip == nip)
     if company is None:
         raise Rejected("unknown company")
-    plan.contract = (
-        Contract.numbered(plan.contract_number)
-        .where(Contract.customer == company.id)
-        .first()
-    )
+    plan.contract = find_contract(plan.contract_number, customer=company.id)
     if plan.contract is None:
         raise Rejected("contract not found")
-    device = Device.get_or_none(
-        (Device.contract == plan.contract.id) & (Device.serial == plan.serial)
-    )
+    device = covered_device(plan.contract.id, plan.serial)
     if device is None:
         raise Rejected("serial not on contract")
     plan.device_id = device.id
