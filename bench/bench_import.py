@@ -2,11 +2,12 @@
 
     python bench/bench_import.py [--rows 200000] [--backend sqlite|postgresql|both]
 
-Generates the register with ``gen_register.py`` (cached under ``bench/out/``),
-then for each backend creates a fresh database (a SQLite file under
-``bench/out/`` or a new PostgreSQL schema, dropped at the end), applies the
-schema and imports the same file twice. Each import runs in a fresh process and
-reports its wall time around ``import_contract_register`` and its RSS high-water mark.
+Generates the contract register with ``gen_contract_register.py`` (cached
+under ``bench/out/``), then for each backend creates a fresh database (a SQLite
+file under ``bench/out/`` or a new PostgreSQL schema, dropped at the end),
+applies the schema and imports the same file twice. Each import runs in a fresh
+process and reports its wall time around ``import_contract_register`` and its
+RSS high-water mark.
 The second import of an unchanged file is the nightly case: nothing to write.
 
 Targets (issue): 200,000 rows in under 10 s on SQLite, the second run no slower
@@ -39,7 +40,7 @@ TARGET_PEAK_MB = 200.0
 NOISE = 1.10  # the second run may be up to 10 % slower and still count as no slower
 
 
-def register_file(
+def contract_register_file(
     rows: int,
     companies: int,
     seed: int,
@@ -48,13 +49,15 @@ def register_file(
     regenerate: bool,
 ) -> Path:
     """The cached register for these parameters, generated when missing."""
-    from gen_register import write_register
+    from gen_contract_register import write_contract_register
 
     sep = "semicolon" if delimiter == ";" else "comma"
     path = OUT_DIR / f"register-{rows}r-{companies}c-s{seed}-{encoding}-{sep}.csv"
     if regenerate or not path.exists():
         started = time.perf_counter()
-        stats = write_register(path, rows, companies, seed, encoding, delimiter)
+        stats = write_contract_register(
+            path, rows, companies, seed, encoding, delimiter
+        )
         print(
             f"generated {path.relative_to(SCRIPT.parent.parent)}: "
             f"{stats['rows']} rows, {stats['contracts']} contracts, "
@@ -326,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs and --repeat must be at least 1")
 
     companies = args.companies or max(1, args.rows * 3 // 20)
-    path = register_file(
+    path = contract_register_file(
         args.rows, companies, args.seed, args.encoding, args.delimiter, args.regenerate
     )
     print(

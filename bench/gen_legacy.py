@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from gen_register import new_nip, spell_nip  # same NIPs and spellings as the ERP
+# The same NIPs and spellings as the ERP's contract register.
+from gen_contract_register import new_nip, spell_nip
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 START = datetime(2025, 1, 1, 7, tzinfo=UTC)

@@ -48,7 +48,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(BENCH_DIR.parent))
 
 from common import DEFAULT_PG_URL, OUT_DIR, remove_sqlite  # noqa: E402
-from gen_register import (  # noqa: E402
+from gen_contract_register import (  # noqa: E402
     PRODUCTS,
     SERVICE_WEIGHTS,
     company_name,

@@ -1,6 +1,6 @@
 """Write a synthetic ERP contract register (``shared/formats/README.md``).
 
-    python bench/gen_register.py OUT.csv --rows 200000 --companies 30000 \\
+    python bench/gen_contract_register.py OUT.csv --rows 200000 --companies 30000 \\
         [--seed 1] [--encoding utf-8|utf-8-sig|cp1250] [--delimiter ';'|',']
 
 The file looks like a real export: valid NIPs (check digit computed, verified
@@ -408,7 +408,7 @@ class Generator:
                 yield self._row(terms, serial, product)
 
 
-def write_register(
+def write_contract_register(
     path: Path,
     rows: int,
     companies: int,
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rows < 1 or args.companies < 1:
         parser.error("--rows and --companies must be positive")
-    stats = write_register(
+    stats = write_contract_register(
         args.out,
         args.rows,
         args.companies,
