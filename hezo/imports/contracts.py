@@ -158,7 +158,7 @@ def parse_date(value: str) -> date | None:
     return None
 
 
-# A register repeats the same NIPs and dates on row after row (every serial of
+# A contract register repeats the same NIPs and dates on row after row (every serial of
 # a contract); parse_row remembers recent answers instead of redoing them.
 _cached_nip = lru_cache(maxsize=1 << 14)(normalize_nip)
 _cached_date = lru_cache(maxsize=1 << 12)(parse_date)
@@ -216,7 +216,7 @@ def parse_row(line: int, raw: dict[str, str]) -> ContractRow | RowError:
 def read_contract_register(
     path: Path, progress: Callable[[int], None] | None = None
 ) -> Iterator[ContractRow | RowError]:
-    """Yield parsed rows (or row errors) of a register file, streaming it."""
+    """Yield parsed rows (or row errors) of a contract register file, streaming it."""
     encoding = detect_encoding(path)
     with open(path, "rb") as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, newline="")
@@ -560,7 +560,7 @@ def import_contract_register(
 
 
 def _end_sharing(contract_id: int, former_partner_id: int, now: datetime) -> None:
-    """The register moved a contract to another partner: the customers agreed
+    """The contract register moved a contract to another partner: the customers agreed
     to share its cases with the former one only, so sharing ends (recorded as
     a withdrawal from the former partner); the customer may share again."""
     from ..audit import audit

@@ -2,8 +2,8 @@
 
 The export (``legacy-*.json``, ``shared/formats/README.md`` section 2) is read
 as a stream with ijson in two passes: contracts first, since a case may name a
-contract defined after it, then cases. Active contracts join the register
-through ``ContractRegisterSync``, the contract register import's own code
+contract defined after it, then cases. Active contracts join the contract
+register through ``ContractRegisterSync``, the ERP import's own code
 path. Each active case is written in one transaction together with the
 attachment row of its dialogue PDF, and the PDF file is moved into place after
 the commit; the PDFs are rendered ahead in a process pool

@@ -120,7 +120,7 @@ def _party(record: dict, key: str, required: bool) -> tuple[str | None, str]:
 
 
 def contract_rows(record, index: int) -> list[ContractRow] | None:
-    """The register rows (one per covered serial) of an active legacy contract.
+    """The contract register rows (one per covered serial) of an active legacy contract.
 
     None for an expired or cancelled contract; Rejected for a malformed one.
     ``index`` becomes the rows' ``line``, so sync errors name the contract.
