@@ -38,6 +38,9 @@ def world(dbconn):
 
 def report_case(page, base, tmp_path):
     page.get_by_label(re.compile("Search by serial")).fill("40126")
+    # The search swaps the rows 300 ms after typing: opening the row before
+    # that opens the one about to be replaced (its serials never show).
+    page.wait_for_url("**/en/contracts/?q=40126")
     row = page.get_by_test_id("contract-row").filter(has_text="HZ-2025-000123")
     row.locator("summary").click()
     page.get_by_role("link", name="Report a problem with 1942Y-40126").click()
