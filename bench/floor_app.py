@@ -37,6 +37,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from flask import Flask, abort, render_template
 from werkzeug.routing import BaseConverter
+from wtforms import Form
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -125,10 +126,11 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
         if name == "case_50":
             case = case_queries.get_case_or_404(manifest["case_50"], user)
             context = detail_context(case)
-            for form in ("reply_form", "escalation_form", "consent_form"):
-                for field in context[form]:
-                    # lazy_gettext labels need Flask-Babel: resolve them now
-                    field.label.text = str(field.label.text)
+            for form in context.values():
+                if isinstance(form, Form):  # every form of the page
+                    for field in form:
+                        # lazy_gettext labels need Flask-Babel: resolve them now
+                        field.label.text = str(field.label.text)
             return base | context | {"template": "cases/detail.html"}
         if name == "queue":
             now = datetime.now(UTC)
@@ -173,6 +175,8 @@ def create_app() -> Flask:
         current_language=lambda: "en",
         other_languages=lambda: ["pl"],
         transitions=allowed,
+        # A random key per form rendering, as the app's (no database).
+        new_submission_key=real.jinja_env.globals["new_submission_key"],
     )
     env.filters["datetime"] = lambda value, fmt="medium": (
         "" if value is None

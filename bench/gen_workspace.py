@@ -471,7 +471,7 @@ class Workspace:
                 carrier, waybill, opt(delivered), opt(return_due), opt(returned),
                 return_waybill, opt(next_due), opt(paused), 0, opt(escalated),
                 "Brak odpowiedzi od dwóch dni." if escalated else "",
-                ts(last_activity), ts(reported),
+                ts(last_activity), ts(reported), "", "", "",
             )
 
     def messages(self):
@@ -555,7 +555,10 @@ COLUMNS = {
         "delivery_due_at", "shipped_at", "carrier", "waybill", "delivered_at",
         "return_due_at", "returned_at", "return_waybill", "next_due_at",
         "paused_at", "paused_seconds", "escalated_at", "escalation_reason",
-        "last_activity_at", "created_at"),
+        "last_activity_at", "created_at",
+        # The site's address and contact (delivery to the customer's site):
+        # empty, as on a case reported without one.
+        "site_address", "site_contact_name", "site_contact_phone"),
     "message": ("id", "case_id", "author_id", "author_name", "body", "is_internal",
                 "is_from_staff", "created_at"),
     "attachment": ("id", "case_id", "message_id", "filename", "content_type",
