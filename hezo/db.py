@@ -13,11 +13,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
 from peewee import (
-    OP,
     SQL,
     DatabaseProxy,
     DateTimeField,
-    Expression,
     InterfaceError,
     Model,
     NodeList,
@@ -98,105 +96,42 @@ def scalars(*columns):
     return Select(columns=columns).bind(db).dicts()
 
 
-class Slot:
-    """Where a baked statement's value goes: filled in by ``Baked.bind``."""
-
-    __slots__ = ("name", "convert")
-
-    def __init__(self, name: str, convert=None):
-        self.name, self.convert = name, convert
-
-    def fill(self, values: dict):
-        value = values[self.name]
-        return value if self.convert is None else self.convert(value)
-
-
-def slot(name: str, field=None) -> Value:
-    """A placeholder for the value ``name`` in a query to be ``Baked``; given
-    a ``field``, the value is stored as that column's values are (dates)."""
-    return Value(Slot(name, field and field.db_value), converter=False)
-
-
-def slot_contains(column, name: str, same_case: bool = False):
-    """``column`` contains a text, given to slot ``name`` as ``like_pattern(text)``.
-
-    Case-insensitive, as peewee's ``contains()`` (PostgreSQL's ILIKE, SQLite's
-    LIKE); with ``same_case`` (both sides of one case already) a plain LIKE on
-    both databases, which PostgreSQL answers faster than ILIKE. (peewee would
-    turn its own LIKE into SQLite's GLOB.)
-    """
-    escape = Value("\\", converter=False)
-    if same_case:
-        return NodeList(
-            (column, SQL("LIKE"), slot(name), SQL("ESCAPE"), escape), parens=True
-        )
-    return Expression(column, OP.ILIKE, NodeList((slot(name), SQL("ESCAPE"), escape)))
+def first_row(query):
+    """The first row of ``query`` (a select), or None, with the statement read
+    to its end: one left half-read would keep SQLite's snapshot of the
+    database open on a pooled connection (peewee's ``first()`` stops after the
+    row)."""
+    rows = list(query.limit(1))
+    return rows[0] if rows else None
 
 
 def like_pattern(text: str) -> str:
-    """The pattern of "contains ``text``" for ``slot_contains``: LIKE's
-    wildcards in ``text`` match only themselves."""
+    """The pattern of "contains ``text``": LIKE's wildcards in ``text`` match
+    only themselves (with ``ESCAPE '\\'``)."""
     for char in ("\\", "%", "_"):
         text = text.replace(char, "\\" + char)
     return f"%{text}%"
 
 
-class Baked:
-    """A select whose SQL text is built once (per kind of database) and reused,
-    as SQLAlchemy's baked queries.
-
-    peewee builds a statement's text anew at every execution, about 10 us a
-    selected column: the reads of a busy page cost more to build than to run.
-    Such a select is built once with ``slot()``s where its values go, and
-    ``bind()`` gives a statement with the values filled in, which executes
-    and reads its rows (models, joined models included) as the query would.
-    """
-
-    def __init__(self, query: Select):
-        self.query = query
-        self._texts: dict[type, tuple[str, list]] = {}
-
-    def bind(self, **values) -> "BoundStatement":
-        """The statement with ``values`` in its slots (others are ignored)."""
-        kind = type(db.obj)  # quoting and parameter style differ by database
-        text = self._texts.get(kind)
-        if text is None:
-            text = self._texts[kind] = self.query.sql()
-        sql, params = text
-        filled = [p.fill(values) if type(p) is Slot else p for p in params]
-        return BoundStatement(self.query, sql, filled)
-
-
-class BoundStatement:
-    """A baked statement with its values, executed at most once, like a query."""
-
-    __slots__ = ("query", "sql", "params", "_rows")
-
-    def __init__(self, query: Select, sql: str, params: list):
-        self.query, self.sql, self.params = query, sql, params
-        self._rows = None
-
-    def execute(self):
-        if self._rows is None:
-            cursor = db.execute_sql(self.sql, self.params)
-            # The query's own reader: the only peewee internal used here, and
-            # tests compare its rows with the query's (test_db.py).
-            self._rows = self.query._get_cursor_wrapper(cursor)
-        return self._rows
-
-    def __iter__(self):
-        return iter(self.execute())
-
-    def first(self):
-        """The first row, or None (all rows are read: a statement left half-read
-        would keep SQLite's snapshot of the database open)."""
-        rows = list(self)
-        return rows[0] if rows else None
+def contains_same_case(column, text: str):
+    """``column`` contains ``text``, both of one case already (upper-cased):
+    a plain ``LIKE`` on both databases, which PostgreSQL answers faster than
+    the ``ILIKE`` of peewee's ``contains()``. (peewee would turn its own LIKE
+    operator into SQLite's GLOB, hence the SQL node.)"""
+    return NodeList(
+        (
+            column,
+            SQL("LIKE"),
+            Value(like_pattern(text), converter=False),
+            SQL("ESCAPE"),
+            Value("\\", converter=False),
+        ),
+        parens=True,
+    )
 
 
 def fetch_all(*queries) -> list[list]:
-    """The rows of several selects (or bound ``Baked`` statements), each as a
-    list, in the order given.
+    """The rows of several peewee selects, each as a list, in the order given.
 
     On PostgreSQL they travel together: psycopg's pipeline mode sends all the
     statements and then reads all the results, one network round trip instead

@@ -8,14 +8,13 @@ row, never cached in the session.
 
 import time
 from dataclasses import dataclass
-from functools import cache
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from peewee import JOIN, SQL, fn
 
 from .audit import access_denied, security_event
-from .db import Baked, slot
+from .db import first_row
 from .htmx import wants_fragment
 
 login_manager = LoginManager()
@@ -57,24 +56,22 @@ def access_of(view) -> Access | None:
     return getattr(view, ACCESS_ATTR, None)
 
 
-@cache
-def _signed_in_user() -> Baked:
+def signed_in_user(token: str, sid: str):
     """The enabled, enrolled user of a session token, while the session (its
-    ``sid``) has not been signed out: read on every request, with their
-    company (pages show its name)."""
+    ``sid``) has not been signed out, or None: read on every request, with
+    their company (pages show its name). One statement."""
     from .models import Company, EndedSession, User
 
-    ended = EndedSession.select(SQL("1")).where(EndedSession.sid == slot("sid"))
-    return Baked(
+    ended = EndedSession.select(SQL("1")).where(EndedSession.sid == sid)
+    return first_row(
         User.select(User, Company)
         .join(Company, JOIN.LEFT_OUTER)
         .where(
-            (User.session_token == slot("token"))
+            (User.session_token == token)
             & (User.is_enabled == True)  # noqa: E712
             & User.totp_secret.is_null(False)
             & ~fn.EXISTS(ended)
         )
-        .limit(1)
     )
 
 
@@ -100,7 +97,7 @@ def init_app(app: Flask) -> None:
         sid = session.get("sid")
         if not sid:  # every sign-in sets one (begin_session)
             return None
-        return _signed_in_user().bind(token=token, sid=sid).first()
+        return signed_in_user(token, sid)
 
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_expire_session)

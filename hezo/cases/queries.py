@@ -6,14 +6,13 @@ answered as if it did not exist.
 """
 
 from collections import defaultdict
-from functools import cache
 from typing import NamedTuple
 
 from flask import abort
 from peewee import JOIN, SQL, fn
 
 from ..audit import access_denied
-from ..db import Baked, fetch_all, like_pattern, scalars, slot, slot_contains
+from ..db import fetch_all, first_row, scalars
 from ..identifiers import normalize_serial
 from ..models import (
     Attachment,
@@ -26,7 +25,6 @@ from ..models import (
     SupportCase,
     User,
 )
-from ..models.accounts import STAFF_ROLES
 from ..models.cases import OPEN_STATUSES
 
 PAGE_SIZE = 20
@@ -89,8 +87,7 @@ def with_parts():
 
 def get_case_or_404(number: str, viewer) -> SupportCase:
     """The case with its contract, device and company, if ``viewer`` may see it."""
-    statement = _page_statements(viewer.role)[0]
-    case = statement.bind(number=number, company=viewer.company_id).first()
+    case = first_row(_case(number, viewer))
     if case is None:
         _not_found(viewer, "case", number)
     return case
@@ -101,18 +98,6 @@ def _not_found(viewer, kind: str, object_id) -> None:
     look alike from here), logged as a refused access."""
     access_denied(viewer, object=kind, object_id=object_id)
     abort(404)
-
-
-class _Viewer(NamedTuple):
-    """What ``scope`` and the record read of a viewer, with a slot for the company."""
-
-    role: str
-    is_staff: bool
-    company_id: object
-
-    @classmethod
-    def of_role(cls, role: str) -> "_Viewer":
-        return cls(role, role in STAFF_ROLES, slot("company"))
 
 
 def case_list(
@@ -127,88 +112,51 @@ def case_list(
     """
     term = q.strip()
     status_kind = status if status in ("", "open") else "one"
-    first, counts, closed = _list_statements(
-        viewer.role, status_kind, bool(term), bool(customer_id)
+    query = _narrow(
+        scope(_joined(*LIST_COLUMNS), viewer), status_kind, status, customer_id
     )
-    start = (page - 1) * PAGE_SIZE
-    values = dict(
-        company=viewer.company_id,
-        customer=customer_id,
-        status=status,
-        like=like_pattern(term.lower()),
-        serial=normalize_serial(term),
-        start=start,
-    )
-    rows = list(first.bind(**values))
-    if rows:
-        total, open_total = rows[0].n_all, rows[0].n_open
-    else:
-        (row,) = counts.bind(**values)
-        total, open_total = row["n_all"], row["n_open"]
-    if closed is not None and len(rows) < PAGE_SIZE:
-        rows += closed.bind(
-            **values,
-            closed_start=max(start - open_total, 0),
-            size=PAGE_SIZE - len(rows),
-        )
-    return rows, total
-
-
-@cache
-def _list_statements(
-    role: str, status_kind: str, searching: bool, by_customer: bool
-) -> tuple[Baked, Baked, Baked | None]:
-    """The case list's selects for one kind of request, baked: the first page's
-    rows carrying the counts; the counts alone (for an empty page); without a
-    status filter, the closed cases that follow the open ones.
-
-    ``status_kind`` is "" (all), "open" or "one" (the ``status`` slot). Slots:
-    ``company`` (the viewer's), ``customer``, ``status``, ``like`` and
-    ``serial`` (the search), ``start``, ``closed_start`` and ``size``.
-
-    Open cases first is two index walks on (company, last activity) that stop
-    after a page, not a sort of all of a company's cases by "is open".
-    """
-    viewer = _Viewer.of_role(role)
-    customer = slot("customer") if by_customer else None
-    query = _narrow(scope(_joined(*LIST_COLUMNS), viewer), status_kind, customer)
     counted = query
-    if searching:
+    if term:
+        like = term.lower()
         query = counted = query.where(
-            slot_contains(fn.LOWER(SupportCase.subject), "like")
-            | slot_contains(fn.LOWER(SupportCase.number), "like")
-            | (Device.serial == slot("serial"))
-            | slot_contains(fn.LOWER(Contract.number), "like")
+            fn.LOWER(SupportCase.subject).contains(like)
+            | fn.LOWER(SupportCase.number).contains(like)
+            | (Device.serial == normalize_serial(term))
+            | fn.LOWER(Contract.number).contains(like)
         )
-    elif role == "customer":
+    elif viewer.role == "customer":
         # The joins cannot change the counts: leave them out of them.
         counted = _narrow(
             SupportCase.select().where(SupportCase.company == viewer.company_id),
             status_kind,
-            customer,
+            status,
+            customer_id,
         )
+    # Open cases first is two index walks on (company, last activity) that
+    # stop after a page, not a sort of all of a company's cases by "is open".
     order = (SupportCase.last_activity_at.desc(), SupportCase.id)
     is_open = SupportCase.status.in_(OPEN_STATUSES)
+    start = (page - 1) * PAGE_SIZE
     first = query if status_kind else query.where(is_open)
-    first = (
+    rows = list(
         first.order_by(*order)
         .select_extend(*_counts(counted))
-        .offset(slot("start"))
+        .offset(start)
         .limit(PAGE_SIZE)
     )
-    closed = None
-    if not status_kind:
-        closed = (
+    if rows:
+        total, open_total = rows[0].n_all, rows[0].n_open
+    else:
+        (row,) = scalars(*_counts(counted))
+        total, open_total = row["n_all"], row["n_open"]
+    if not status_kind and len(rows) < PAGE_SIZE:
+        rows.extend(
             query.where(~is_open)
             .order_by(*order)
-            .offset(slot("closed_start"))
-            .limit(slot("size"))
+            .offset(max(start - open_total, 0))
+            .limit(PAGE_SIZE - len(rows))
         )
-    return (
-        Baked(first),
-        Baked(scalars(*_counts(counted))),
-        None if closed is None else Baked(closed),
-    )
+    return rows, total
 
 
 #: What a case list shows of each case (the rest of its 34 columns is left
@@ -245,13 +193,13 @@ def _counts(counted) -> tuple:
     )
 
 
-def _narrow(query, status_kind: str, customer):
-    if customer is not None:
-        query = query.where(SupportCase.company == customer)
+def _narrow(query, status_kind: str, status: str, customer_id):
+    if customer_id:
+        query = query.where(SupportCase.company == customer_id)
     if status_kind == "open":
         return query.where(SupportCase.status.in_(OPEN_STATUSES))
     if status_kind == "one":
-        return query.where(SupportCase.status == slot("status"))
+        return query.where(SupportCase.status == status)
     return query
 
 
@@ -269,10 +217,8 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
     """The case (as ``get_case_or_404``) and its record, read together (one
     round trip on PostgreSQL): the record's selects find the case by number,
     and their rows are dropped when the viewer may not see the case."""
-    statements = _page_statements(viewer.role)
-    found, *parts = fetch_all(
-        *(s.bind(number=number, company=viewer.company_id) for s in statements)
-    )
+    case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
+    found, *parts = fetch_all(_case(number, viewer), *_record_queries(case_id, viewer))
     if not found:
         _not_found(viewer, "case", number)
     return found[0], _record(*parts)
@@ -280,24 +226,12 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
 
 def case_record(case: SupportCase, viewer) -> CaseRecord:
     """The record of a case already read (and so already allowed)."""
-    _case, *statements = _page_statements(viewer.role)
-    return _record(
-        *fetch_all(
-            *(s.bind(number=case.number, company=viewer.company_id) for s in statements)
-        )
-    )
+    return _record(*fetch_all(*_record_queries(case.id, viewer)))
 
 
-@cache
-def _page_statements(role: str) -> tuple[Baked, ...]:
-    """A case page's selects for viewers of ``role``, baked: the case by its
-    number (in the viewer's scope), its files, messages, consent history and
-    status history. Slots: ``number`` and the viewer's ``company``."""
-    viewer = _Viewer.of_role(role)
-    number = slot("number")
-    case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
-    case = scope(with_parts().where(SupportCase.number == number), viewer).limit(1)
-    return tuple(map(Baked, (case, *_record_queries(case_id, viewer))))
+def _case(number: str, viewer):
+    """The case ``number`` with its parts, in ``viewer``'s scope."""
+    return scope(with_parts().where(SupportCase.number == number), viewer).limit(1)
 
 
 def _record_queries(case, viewer) -> tuple:

@@ -1,12 +1,11 @@
 """Contract selects scoped to the viewer's company."""
 
 from dataclasses import dataclass
-from functools import cache
 
 from flask import abort
 from peewee import JOIN, SQL, fn
 
-from ..db import Baked, fetch_all, like_pattern, slot, slot_contains
+from ..db import contains_same_case, fetch_all
 from ..identifiers import strip_serial_prefix
 from ..models import Company, Contract, Device
 from ..paging import page_count
@@ -49,43 +48,54 @@ def contract_page(company_id: int, search: str, page: int) -> ContractPage:
     ``device_count``. The count and the rows are read together (one round
     trip on PostgreSQL); a page past the end is read again as the last one.
     """
-    count, rows = _statements(bool(search))
-    values = dict(
-        company=company_id,
-        text=like_pattern(search),
-        upper=like_pattern(search.upper()),
-        start=(page - 1) * PAGE_SIZE,
-    )
-    ((total,),), contracts = fetch_all(count.bind(**values), rows.bind(**values))
+    query = _company_contracts(company_id, search)
+    count = query.select(fn.COUNT(SQL("*"))).tuples()
+    ((total,),), contracts = fetch_all(count, _page_of(query, page))
     pages = page_count(total, PAGE_SIZE)
     if page > pages:
-        page, values["start"] = pages, (pages - 1) * PAGE_SIZE
-        contracts = list(rows.bind(**values))
+        page = pages
+        contracts = list(_page_of(query, page))
     return ContractPage(contracts=contracts, page=page, pages=pages, total=total)
 
 
-@cache
-def _statements(searching: bool) -> tuple[Baked, Baked]:
-    """The contract list's count and page, baked (slots: ``company``, the
-    search's ``text`` and ``upper`` patterns, ``start``)."""
+#: What a contract list shows of each contract (not its customer, who is the
+#: viewer's company, nor its timestamps).
+LIST_COLUMNS = (
+    Contract.id,
+    Contract.number,
+    Contract.legacy_number,
+    Contract.service_code,
+    Contract.start_date,
+    Contract.end_date,
+    Contract.partner,
+    Partner.id,
+    Partner.name,
+)
+
+
+def _company_contracts(company_id: int, search: str):
+    """The company's contracts matching ``search`` (all if empty), each with
+    its partner's id and name and its ``device_count``."""
     devices = Device.select(fn.COUNT(Device.id)).where(Device.contract == Contract.id)
     query = (
-        Contract.select(
-            Contract, Partner.id, Partner.name, devices.alias("device_count")
-        )
+        Contract.select(*LIST_COLUMNS, devices.alias("device_count"))
         .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
-        .where(Contract.customer == slot("company"))
+        .where(Contract.customer == company_id)
     )
-    if searching:
-        query = query.where(_matching())
-    count = query.select(fn.COUNT(SQL("*"))).tuples()
-    rows = query.order_by(Contract.end_date.desc(), Contract.number, Contract.id)
-    return Baked(count), Baked(rows.offset(slot("start")).limit(PAGE_SIZE))
+    return query.where(_matching(search)) if search else query
 
 
-def _matching():
+def _page_of(query, page: int):
+    return (
+        query.order_by(Contract.end_date.desc(), Contract.number, Contract.id)
+        .offset((page - 1) * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    )
+
+
+def _matching(search: str):
     """Contracts whose number, legacy number, a serial or a product contains
-    the search text.
+    ``search``.
 
     Devices are matched in a correlated ``EXISTS``, so only the devices of the
     company's own contracts are read (an ``IN`` list would scan every serial
@@ -94,16 +104,17 @@ def _matching():
     gets a plain LIKE, as its ILIKE over a company's thousands of serials costs
     half as much again.
     """
+    upper = search.upper()
     devices = Device.select(SQL("1")).where(
         (Device.contract == Contract.id)
         & (
-            slot_contains(Device.serial, "upper", same_case=True)
-            | slot_contains(fn.UPPER(Device.product), "upper", same_case=True)
+            contains_same_case(Device.serial, upper)
+            | contains_same_case(fn.UPPER(Device.product), upper)
         )
     )
     return (
-        slot_contains(Contract.number, "text")
-        | slot_contains(Contract.legacy_number, "text")
+        Contract.number.contains(search)
+        | Contract.legacy_number.contains(search)
         | fn.EXISTS(devices)
     )
 

@@ -1,13 +1,12 @@
 """Selects for the engineers' queue; a constant number of queries per page."""
 
 from datetime import datetime, timedelta
-from functools import cache, lru_cache
 from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, Select, fn
 
 from ..catalogue import SERVICES
-from ..db import Baked, db, fetch_all, scalars, slot
+from ..db import db, fetch_all, scalars
 from ..inputs import whole_number
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
@@ -68,96 +67,59 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     alone (through the ``(next_due_at, severity)`` index); only the 50 rows
     shown are joined to their contract, device, company and engineer.
     """
-    wanted = _wanted(filters)
-    _ids, count = _queue_ids(*wanted)
-    values = dict(
-        status=filters.get("status"),
-        severity=filters.get("severity"),
-        assignee=int(filters["assignee"]) if wanted[3] == "id" else None,
-        viewer=viewer_id,
-        now=now,
-        soon=now + DUE_SOON,
-    )
-    statements = [
-        _counts_statement().bind(**values),
-        _queue_rows(wanted, (page - 1) * PAGE_SIZE).bind(**values),
-        _engineers_statement().bind(),
-    ]
-    filtered = any(wanted)
+    ids, filtered = _queue_ids(filters, viewer_id)
+    statements = [_counts(now), _queue_rows(ids, (page - 1) * PAGE_SIZE), _engineers()]
     if filtered:
-        statements.append(count.bind(**values))
+        statements.append(
+            Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db).tuples()
+        )
     (counts,), cases, engineers, *counted = fetch_all(*statements)
     counts["open"] = sum(counts[status] for status in OPEN_STATUSES)
     total = counted[0][0][0] if filtered else counts["open"]
     return QueuePage(cases, total, counts, engineers)
 
 
-def _wanted(filters: dict) -> tuple:
-    """The kind of each filter given (what shapes the statements): status and
-    severity (given or not), window, assignee ("me", "none", "id" or "") and
-    escalated and replied."""
-    assignee = filters.get("assignee") or ""
-    if assignee not in ("me", "none"):
-        assignee = "id" if whole_number(assignee) is not None else ""
-    return (
-        filters.get("status") in OPEN_STATUSES,
-        filters.get("severity") in ("critical", "major", "minor"),
-        filters.get("window") if filters.get("window") in ("8x5", "24x7") else "",
-        assignee,
-        filters.get("escalated") == "1",
-        filters.get("replied") == "1",
-    )
-
-
-@cache
-def _queue_ids(
-    status: bool,
-    severity: bool,
-    window: str,
-    assignee: str,
-    escalated: bool,
-    replied: bool,
-):
-    """The ids of the open cases one combination of filters selects, and their
-    count, baked. Slots: ``status``, ``severity``, ``assignee``, ``viewer``."""
+def _queue_ids(filters: dict, viewer_id: int) -> tuple:
+    """The ids of the open cases ``filters`` select, and whether any filter
+    was given (an unknown value is no filter)."""
     ids = SupportCase.select(SupportCase.id).where(
         SupportCase.status.in_(OPEN_STATUSES)
     )
-    if status:
-        ids = ids.where(SupportCase.status == slot("status"))
-    if severity:
-        ids = ids.where(SupportCase.severity == slot("severity"))
-    if window:
+    conditions = []
+    if filters.get("status") in OPEN_STATUSES:
+        conditions.append(SupportCase.status == filters["status"])
+    if filters.get("severity") in ("critical", "major", "minor"):
+        conditions.append(SupportCase.severity == filters["severity"])
+    window = filters.get("window")
+    if window in ("8x5", "24x7"):
         codes = [c for c, plan in SERVICES.items() if plan.window == window]
-        ids = ids.where(
+        conditions.append(
             SupportCase.contract.in_(
                 Contract.select(Contract.id).where(Contract.service_code.in_(codes))
             )
         )
+    assignee = filters.get("assignee") or ""
     if assignee == "me":
-        ids = ids.where(SupportCase.assignee == slot("viewer"))
+        conditions.append(SupportCase.assignee == viewer_id)
     elif assignee == "none":
-        ids = ids.where(SupportCase.assignee.is_null())
-    elif assignee == "id":
-        ids = ids.where(SupportCase.assignee == slot("assignee"))
-    if escalated:
-        ids = ids.where(SupportCase.escalated_at.is_null(False))
-    if replied:
-        ids = ids.where(SupportCase.customer_replied_at.is_null(False))
-    count = Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db)
-    return ids, Baked(count.tuples())
+        conditions.append(SupportCase.assignee.is_null())
+    elif whole_number(assignee) is not None:
+        conditions.append(SupportCase.assignee == int(assignee))
+    if filters.get("escalated") == "1":
+        conditions.append(SupportCase.escalated_at.is_null(False))
+    if filters.get("replied") == "1":
+        conditions.append(SupportCase.customer_replied_at.is_null(False))
+    return (ids.where(*conditions) if conditions else ids), bool(conditions)
 
 
-@lru_cache(maxsize=512)
-def _queue_rows(wanted: tuple, start: int) -> Baked:
-    """The queue's page of rows from ``start`` for the filters ``wanted``, baked.
+def _queue_rows(ids, start: int):
+    """The queue's page of rows from ``start`` among the cases ``ids`` selects.
 
     The page's bounds are in the text, not parameters: PostgreSQL's plan for
     any bounds (a generic plan) takes 44 ms here, so with parameters it plans
-    the statement again at every execution (1 ms); with the bounds written in,
-    it plans once per connection and page.
+    the statement again at every execution (1 ms) once psycopg prepares it;
+    with the bounds written in, it plans once per connection and page.
     """
-    ids, _count = _queue_ids(*wanted)
     order = (
         SupportCase.next_due_at.asc(nulls="LAST"),
         severity_rank(),
@@ -165,7 +127,7 @@ def _queue_rows(wanted: tuple, start: int) -> Baked:
         SupportCase.id,
     )
     page = ids.order_by(*order).offset(SQL(str(int(start)))).limit(SQL(str(PAGE_SIZE)))
-    return Baked(
+    return (
         SupportCase.select(*QUEUE_COLUMNS)
         .join(Contract)
         .switch(SupportCase)
@@ -179,36 +141,30 @@ def _queue_rows(wanted: tuple, start: int) -> Baked:
     )
 
 
-@cache
-def _counts_statement() -> Baked:
-    """Open cases per status, and how many clocks are breached or due soon
-    (slots ``now`` and ``soon``): one statement of counts over the
-    ``(status, next_due_at)`` index, each a range of it (cheaper than grouping
-    20,000 open cases on both databases)."""
+def _counts(now: datetime):
+    """Open cases per status, and how many clocks are breached or due soon:
+    one statement of counts over the ``(status, next_due_at)`` index, each a
+    range of it (cheaper than grouping 20,000 open cases on both databases)."""
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
-    now = slot("now", SupportCase.next_due_at)
     ranges = {status: SupportCase.status == status for status in OPEN_STATUSES}
     ranges["breached"] = is_open & (due < now)
-    ranges["due_soon"] = is_open & (due >= now) & (due < slot("soon", due))
-    return Baked(
-        scalars(
-            *(
-                SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
-                for name, condition in ranges.items()
-            )
+    ranges["due_soon"] = is_open & (due >= now) & (due < now + DUE_SOON)
+    return scalars(
+        *(
+            SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
+            for name, condition in ranges.items()
         )
     )
 
 
 def engineers() -> list[User]:
     """Enabled engineers and admins by surname (id and name only)."""
-    return list(_engineers_statement().bind())
+    return list(_engineers())
 
 
-@cache
-def _engineers_statement() -> Baked:
-    return Baked(
+def _engineers():
+    return (
         User.select(User.id, User.first_name, User.last_name)
         .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
         .order_by(User.last_name)
