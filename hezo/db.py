@@ -32,6 +32,8 @@ from playhouse.pool import (
     PooledSqliteDatabase,
 )
 
+from .statements import cached_text
+
 db = DatabaseProxy()
 
 SQLITE_PRAGMAS = {
@@ -96,15 +98,6 @@ def scalars(*columns):
     return Select(columns=columns).bind(db).dicts()
 
 
-def first_row(query):
-    """The first row of ``query`` (a select), or None, with the statement read
-    to its end: one left half-read would keep SQLite's snapshot of the
-    database open on a pooled connection (peewee's ``first()`` stops after the
-    row)."""
-    rows = list(query.limit(1))
-    return rows[0] if rows else None
-
-
 def like_pattern(text: str) -> str:
     """The pattern of "contains ``text``": LIKE's wildcards in ``text`` match
     only themselves (with ``ESCAPE '\\'``)."""
@@ -131,7 +124,8 @@ def contains_same_case(column, text: str):
 
 
 def fetch_all(*queries) -> list[list]:
-    """The rows of several peewee selects, each as a list, in the order given.
+    """The rows of several peewee selects (or bound ``hezo.statements``), each
+    as a list, in the order given.
 
     On PostgreSQL they travel together: psycopg's pipeline mode sends all the
     statements and then reads all the results, one network round trip instead
@@ -157,7 +151,26 @@ def fetch_all(*queries) -> list[list]:
     return [list(query) for query in queries]
 
 
-class PostgresPool(PooledPostgresqlDatabase):
+class CachedStatements:
+    """A database that runs a bound ``hezo.statements`` statement with its
+    cached text (peewee's ``execute()`` builds the text of any other query)."""
+
+    def execute(self, query, **context_options):
+        text = cached_text(self, query)
+        if text is None:
+            return super().execute(query, **context_options)
+        return self.execute_sql(*text)
+
+
+class Sqlite(CachedStatements, SqliteDatabase):
+    """One SQLite connection (``:memory:``)."""
+
+
+class SqlitePool(CachedStatements, PooledSqliteDatabase):
+    """SQLite connections lent to one thread at a time."""
+
+
+class PostgresPool(CachedStatements, PooledPostgresqlDatabase):
     """peewee's PostgreSQL pool without a round trip on every check-out, that
     lends only connections in a clean state.
 
@@ -215,12 +228,12 @@ def make_database(url: str, options: dict | None = None):
         path = unquote(url[len("sqlite:///") :])
         timeout = (options or {}).get("timeout", BUSY_TIMEOUT_SECONDS)
         if path == ":memory:":  # one connection, or each request sees a new DB
-            return SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=timeout)
+            return Sqlite(path, pragmas=SQLITE_PRAGMAS, timeout=timeout)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Pooled like PostgreSQL: a new connection and its four pragmas on
         # every request cost more than a light page's queries. The pool lends a
         # connection to one thread at a time, so it may move between threads.
-        database = PooledSqliteDatabase(
+        database = SqlitePool(
             path,
             pragmas=SQLITE_PRAGMAS,
             # The pool's own wait for a free connection (it keeps ``timeout``).

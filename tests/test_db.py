@@ -141,13 +141,56 @@ def _two_contracts():
     return first, second, query
 
 
+def test_a_cached_statement_reads_the_rows_of_its_query(dbconn):
+    """Each value goes to its parameter; rows (joined models too) come back
+    as the plain query's, for each value in turn."""
+    from hezo.statements import Statement, param
+
+    first, second, query = _two_contracts()
+    statement = Statement(query.where(Contract.number == param("number")))
+    for contract in (first, second, first):
+        expected = list(query.where(Contract.number == contract.number))
+        rows = list(statement.bind(number=contract.number))
+        assert [d.serial for d in rows] == [d.serial for d in expected]
+        assert [(d.contract.number, d.contract.partner_id) for d in rows] == [
+            (d.contract.number, d.contract.partner_id) for d in expected
+        ]
+    assert statement.bind(number="HZ-BAKED-1").first().contract.partner.name == (
+        "Partner Łódź"
+    )
+    assert statement.bind(number="none").first() is None
+
+
+def test_a_cached_statement_takes_values_as_parameters_never_as_sql(dbconn):
+    from hezo.statements import Statement, param
+
+    _first, _second, query = _two_contracts()
+    statement = Statement(query.where(Contract.number == param("number")))
+    assert list(statement.bind(number="x' OR '1'='1")) == []
+    assert len(list(statement.bind(number="HZ-BAKED-2"))) == 2
+
+
+def test_a_cached_statement_takes_exactly_its_parameters(dbconn):
+    """A value missing or misspelt is an error, not a NULL in the query."""
+    from hezo.statements import Statement, param
+
+    _first, _second, query = _two_contracts()
+    statement = Statement(query.where(Contract.number == param("number")))
+    with pytest.raises(TypeError):
+        statement.bind()
+    with pytest.raises(TypeError):
+        statement.bind(number="HZ-BAKED-1", company=1)
+
+
 def test_fetch_all_reads_several_selects_in_order(dbconn):
     """On PostgreSQL in one pipeline; the results are those of each select."""
     from hezo.db import fetch_all
+    from hezo.statements import Statement, param
 
     first, second, query = _two_contracts()
+    cached = Statement(query.where(Contract.number == param("number")))
     rows = fetch_all(
-        query.where(Contract.number == second.number),
+        cached.bind(number=second.number),
         Contract.select().where(Contract.number == "none"),
         query.where(Contract.id == first.id),
     )

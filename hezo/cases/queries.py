@@ -6,13 +6,14 @@ answered as if it did not exist.
 """
 
 from collections import defaultdict
+from functools import cache
 from typing import NamedTuple
 
 from flask import abort
 from peewee import JOIN, SQL, fn
 
 from ..audit import access_denied
-from ..db import fetch_all, first_row, scalars
+from ..db import fetch_all, scalars
 from ..identifiers import normalize_serial
 from ..models import (
     Attachment,
@@ -25,21 +26,26 @@ from ..models import (
     SupportCase,
     User,
 )
+from ..models.accounts import STAFF_ROLES
 from ..models.cases import OPEN_STATUSES
+from ..statements import Statement, param
 
 PAGE_SIZE = 20
 
 
 def scope(query, viewer):
     """Restrict a query over SupportCase (joined to Contract) to ``viewer``'s cases."""
-    if viewer.is_staff:
+    return scope_of(query, viewer.role, viewer.company_id)
+
+
+def scope_of(query, role: str, company_id):
+    """``scope`` for a viewer of ``role`` in company ``company_id``."""
+    if role in STAFF_ROLES:
         return query
-    if viewer.role == "customer":
-        return query.where(SupportCase.company == viewer.company_id)
-    if viewer.role == "partner":
-        return query.where(
-            (Contract.partner == viewer.company_id) & (SupportCase.is_shared)
-        )  # noqa: E712
+    if role == "customer":
+        return query.where(SupportCase.company == company_id)
+    if role == "partner":
+        return query.where((Contract.partner == company_id) & (SupportCase.is_shared))
     return query.where(False)
 
 
@@ -87,7 +93,7 @@ def with_parts():
 
 def get_case_or_404(number: str, viewer) -> SupportCase:
     """The case with its contract, device and company, if ``viewer`` may see it."""
-    case = first_row(_case(number, viewer))
+    case = _case_page(viewer, number)[0].first()
     if case is None:
         _not_found(viewer, "case", number)
     return case
@@ -217,8 +223,7 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
     """The case (as ``get_case_or_404``) and its record, read together (one
     round trip on PostgreSQL): the record's selects find the case by number,
     and their rows are dropped when the viewer may not see the case."""
-    case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
-    found, *parts = fetch_all(_case(number, viewer), *_record_queries(case_id, viewer))
+    found, *parts = fetch_all(*_case_page(viewer, number))
     if not found:
         _not_found(viewer, "case", number)
     return found[0], _record(*parts)
@@ -226,19 +231,43 @@ def get_case_with_record_or_404(number: str, viewer) -> tuple[SupportCase, CaseR
 
 def case_record(case: SupportCase, viewer) -> CaseRecord:
     """The record of a case already read (and so already allowed)."""
-    return _record(*fetch_all(*_record_queries(case.id, viewer)))
+    _case, *record = _case_page(viewer, case.number)
+    return _record(*fetch_all(*record))
 
 
-def _case(number: str, viewer):
-    """The case ``number`` with its parts, in ``viewer``'s scope."""
-    return scope(with_parts().where(SupportCase.number == number), viewer).limit(1)
+def _case_page(viewer, number: str) -> list:
+    """The case page's selects for ``viewer``, bound to case ``number``: the
+    case (in the viewer's scope), its files, messages, consent history, status
+    history and related cases."""
+    values = {"number": number, "company": viewer.company_id}
+    return [
+        statement.bind(**{name: values[name] for name in statement.names})
+        for statement in _case_page_statements(viewer.role)
+    ]
 
 
-def _record_queries(case, viewer) -> tuple:
-    """Selects of the record of ``case`` (a case, or a select of its id)."""
+@cache
+def _case_page_statements(role: str) -> tuple[Statement, ...]:
+    """Cached statements (``hezo.statements``) of the case page for viewers
+    of ``role``, with the parameters ``number`` and (in the viewer's scope)
+    ``company``: building the text of their ~90 columns and joins took longer
+    than the page may take beyond the floor (bench/PAGES.md)."""
+    number = param("number")
+    case = scope_of(
+        with_parts().where(SupportCase.number == number), role, param("company")
+    )
+    case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
+    queries = (case.limit(1), *_record_queries(case_id, role, param("company")))
+    return tuple(map(Statement, queries))
+
+
+def _record_queries(case, role: str, company) -> tuple:
+    """Selects of the record of ``case`` (a select of its id) for a viewer
+    of ``role`` in ``company``."""
+    staff = role in STAFF_ROLES
     return (
-        _files(case, viewer),
-        _messages(case, viewer),
+        _files(case, staff),
+        _messages(case, staff),
         ConsentEvent.select(
             ConsentEvent, User.id, User.first_name, User.last_name, Company
         )
@@ -250,15 +279,15 @@ def _record_queries(case, viewer) -> tuple:
         StatusChange.select()
         .where(StatusChange.case == case)
         .order_by(StatusChange.created_at, StatusChange.id),
-        _related(case, viewer),
+        _related(case, role, company),
     )
 
 
-def _related(case, viewer):
+def _related(case, role: str, company):
     """The case that ``case`` follows and the cases that follow it, those the
     viewer may see (numbers only)."""
     earlier = SupportCase.alias()
-    return scope(
+    return scope_of(
         SupportCase.select(SupportCase.id, SupportCase.number, SupportCase.follows)
         .join(Contract)
         .where(
@@ -267,11 +296,12 @@ def _related(case, viewer):
                 earlier.select(earlier.follows).where(earlier.id == case)
             )
         ),
-        viewer,
+        role,
+        company,
     ).order_by(SupportCase.id)
 
 
-def _messages(case, viewer):
+def _messages(case, staff: bool):
     """The dialogue, oldest first; internal notes for staff only (each column
     read costs on a 100-message page: those a dialogue shows)."""
     messages = Message.select(
@@ -282,19 +312,19 @@ def _messages(case, viewer):
         Message.is_from_staff,
         Message.created_at,
     ).where(Message.case == case)
-    if not viewer.is_staff:
+    if not staff:
         messages = messages.where(Message.is_internal == False)  # noqa: E712
     return messages.order_by(Message.created_at, Message.id)
 
 
-def _files(case, viewer):
+def _files(case, staff: bool):
     """Attachments the viewer may download (not those of internal notes)."""
     files = (
         Attachment.select(Attachment)
         .join(Message, JOIN.LEFT_OUTER)
         .where(Attachment.case == case)
     )
-    if not viewer.is_staff:
+    if not staff:
         files = files.where(Message.id.is_null() | (Message.is_internal == False))  # noqa: E712
     return files.order_by(Attachment.created_at, Attachment.id)
 
@@ -310,7 +340,9 @@ def _record(files, messages, consents, history, related) -> CaseRecord:
 
 def get_file_or_404(case: SupportCase, attachment_id: int, viewer) -> Attachment:
     """An attachment of the case the viewer may download."""
-    attachment = _files(case, viewer).where(Attachment.id == attachment_id).first()
+    attachment = (
+        _files(case, viewer.is_staff).where(Attachment.id == attachment_id).first()
+    )
     if attachment is None:
         _not_found(viewer, "attachment", attachment_id)
     return attachment
