@@ -96,32 +96,44 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.staff import queries as staff_queries
 
     real = create_app()
-    users = {role: User.get(User.email == manifest[role]["email"])
-             for role in ("customer", "engineer")}
+    users = {
+        role: User.get(User.email == manifest[role]["email"])
+        for role in ("customer", "engineer")
+    }
     users["customer"].company.name  # noqa: B018 - cache the relation now
     pages = {}
 
     def context_for(name: str) -> dict:
         user = users[PAGES[name][0]]
         login_user(user)
-        base = {"current_user": user,
-                "switch_language_url": _switcher(
-                    {"pl": switch_language_url("pl")})}
+        base = {
+            "current_user": user,
+            "switch_language_url": _switcher({"pl": switch_language_url("pl")}),
+        }
         if name.startswith("contracts"):
             q = manifest["search"] if name == "contracts_search" else ""
             result = contract_queries.contract_page(user.company_id, q, 1)
             return base | {
-                "template": "contracts/list.html", "result": result, "q": q,
-                "plan": get_plan, "today": local_day(utcnow()),
+                "template": "contracts/list.html",
+                "result": result,
+                "q": q,
+                "plan": get_plan,
+                "today": local_day(utcnow()),
                 "reportable": REPORTABLE,
             }
         if name == "cases":
             cases, total = case_queries.case_list(user, "", "", 1)
             pages_ = page_count(total, case_queries.PAGE_SIZE)
             return base | {
-                "template": "cases/list.html", "cases": cases, "total": total,
-                "page": 1, "pages": pages_, "status": "", "q": "",
-                "statuses": STATUSES, "customer": None,
+                "template": "cases/list.html",
+                "cases": cases,
+                "total": total,
+                "page": 1,
+                "pages": pages_,
+                "status": "",
+                "q": "",
+                "statuses": STATUSES,
+                "customer": None,
             }
         if name == "case_50":
             case = case_queries.get_case_or_404(manifest["case_50"], user)
@@ -139,10 +151,16 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             cases, total = result.cases, result.total
             pages_ = page_count(total, staff_queries.PAGE_SIZE)
             return base | {
-                "template": "staff/queue.html", "cases": cases, "total": total,
-                "page": 1, "pages": pages_, "filters": filters,
-                "counts": result.counts, "now": now,
-                "breach": breach_state, "engineers": result.engineers,
+                "template": "staff/queue.html",
+                "cases": cases,
+                "total": total,
+                "page": 1,
+                "pages": pages_,
+                "filters": filters,
+                "counts": result.counts,
+                "now": now,
+                "breach": breach_state,
+                "engineers": result.engineers,
                 "statuses": OPEN_STATUSES,
             }
         raise KeyError(name)
@@ -164,8 +182,11 @@ def create_app() -> Flask:
     from hezo.cases.workflow import allowed
 
     # The app's package root: its templates/ and static/ (hezo/ in the checkout).
-    app = Flask(__name__, root_path=str(REPO_ROOT / "hezo"),
-                instance_path=str(REPO_ROOT / "instance"))
+    app = Flask(
+        __name__,
+        root_path=str(REPO_ROOT / "hezo"),
+        instance_path=str(REPO_ROOT / "instance"),
+    )
     env = app.jinja_env
     env.add_extension("jinja2.ext.i18n")
     env.install_null_translations(newstyle=True)
@@ -179,14 +200,25 @@ def create_app() -> Flask:
         new_submission_key=real.jinja_env.globals["new_submission_key"],
     )
     env.filters["datetime"] = lambda value, fmt="medium": (
-        "" if value is None
-        else format_datetime(value, fmt, tzinfo=WARSAW, locale=LOCALE))
+        ""
+        if value is None
+        else format_datetime(value, fmt, tzinfo=WARSAW, locale=LOCALE)
+    )
     env.filters["date"] = lambda value, fmt="medium": (
-        "" if value is None else format_date(value, fmt, locale=LOCALE))
+        "" if value is None else format_date(value, fmt, locale=LOCALE)
+    )
     env.filters["tel"] = real.jinja_env.filters["tel"]
-    site = {k: real.config[k] for k in (
-        "HELPLINE_PHONE", "HELP_EMAIL", "ENGINEERS_EMAIL", "ESCALATION_EMAIL",
-        "ESCALATION_PHONE", "KNOWLEDGE_BASE_URL")}
+    site = {
+        k: real.config[k]
+        for k in (
+            "HELPLINE_PHONE",
+            "HELP_EMAIL",
+            "ENGINEERS_EMAIL",
+            "ESCALATION_EMAIL",
+            "ESCALATION_PHONE",
+            "KNOWLEDGE_BASE_URL",
+        )
+    }
 
     # The real app's URL rules, so url_for() builds the same links the same way.
     class LangConverter(BaseConverter):
@@ -199,13 +231,16 @@ def create_app() -> Flask:
 
     for rule in real.url_map.iter_rules():
         if rule.endpoint != "static":
-            app.add_url_rule(rule.rule, endpoint=rule.endpoint,
-                             view_func=not_served, methods=rule.methods)
+            app.add_url_rule(
+                rule.rule,
+                endpoint=rule.endpoint,
+                view_func=not_served,
+                methods=rule.methods,
+            )
 
     @app.url_defaults
     def _add_lang(endpoint, values):
-        if "lang" not in values and app.url_map.is_endpoint_expecting(
-                endpoint, "lang"):
+        if "lang" not in values and app.url_map.is_endpoint_expecting(endpoint, "lang"):
             values["lang"] = "en"
 
     @app.get("/floor/<name>")

@@ -97,21 +97,58 @@ PATHS = {
     "validated": ("new", "in_verification", "validated"),
     "replacement_sent": ("new", "in_verification", "validated", "replacement_sent"),
     "awaiting_return": (
-        "new", "in_verification", "validated", "replacement_sent", "awaiting_return",
+        "new",
+        "in_verification",
+        "validated",
+        "replacement_sent",
+        "awaiting_return",
     ),
     "resolved": ("new", "in_verification", "resolved"),
     "closed": ("new", "in_verification", "resolved", "closed"),
     "closed_replaced": (
-        "new", "in_verification", "validated", "replacement_sent",
-        "awaiting_return", "closed",
+        "new",
+        "in_verification",
+        "validated",
+        "replacement_sent",
+        "awaiting_return",
+        "closed",
     ),
 }
-FIRST_NAMES = ("Anna", "Piotr", "Katarzyna", "Tomasz", "Małgorzata", "Paweł",
-               "Agnieszka", "Michał", "Ewa", "Łukasz", "Zofia", "Grzegorz",
-               "Joanna", "Jędrzej", "Barbara", "Krzysztof")
-LAST_NAMES = ("Nowak", "Kowalska", "Wiśniewski", "Wójcik", "Kowalczyk",
-              "Kamińska", "Lewandowski", "Zielińska", "Szymański", "Woźniak",
-              "Dąbrowski", "Kozłowska", "Jankowski", "Mazur", "Kwiatkowska")
+FIRST_NAMES = (
+    "Anna",
+    "Piotr",
+    "Katarzyna",
+    "Tomasz",
+    "Małgorzata",
+    "Paweł",
+    "Agnieszka",
+    "Michał",
+    "Ewa",
+    "Łukasz",
+    "Zofia",
+    "Grzegorz",
+    "Joanna",
+    "Jędrzej",
+    "Barbara",
+    "Krzysztof",
+)
+LAST_NAMES = (
+    "Nowak",
+    "Kowalska",
+    "Wiśniewski",
+    "Wójcik",
+    "Kowalczyk",
+    "Kamińska",
+    "Lewandowski",
+    "Zielińska",
+    "Szymański",
+    "Woźniak",
+    "Dąbrowski",
+    "Kozłowska",
+    "Jankowski",
+    "Mazur",
+    "Kwiatkowska",
+)
 SUBJECTS = (
     "{p} nie uruchamia się po aktualizacji",
     "Zasilacz {p} sygnalizuje awarię",
@@ -148,10 +185,22 @@ SENTENCES = (
     "Jesteśmy dostępni pod telefonem od 8:00 do 16:00.",
     "Załączam zrzut ekranu z panelu zarządzania — widać żółty alarm.",
 )
-FILE_NAMES = ("show-tech.txt", "log-konsola.log", "zdjecie-diody.jpg",
-              "konfiguracja.cfg", "eksport-xiq.csv", "protokol.pdf")
-CONTENT_TYPES = {"txt": "text/plain", "log": "text/plain", "jpg": "image/jpeg",
-                 "cfg": "text/plain", "csv": "text/csv", "pdf": "application/pdf"}
+FILE_NAMES = (
+    "show-tech.txt",
+    "log-konsola.log",
+    "zdjecie-diody.jpg",
+    "konfiguracja.cfg",
+    "eksport-xiq.csv",
+    "protokol.pdf",
+)
+CONTENT_TYPES = {
+    "txt": "text/plain",
+    "log": "text/plain",
+    "jpg": "image/jpeg",
+    "cfg": "text/plain",
+    "csv": "text/csv",
+    "pdf": "application/pdf",
+}
 CARRIERS = ("DHL", "UPS", "DPD", "InPost")
 
 
@@ -222,8 +271,11 @@ class Writer:
                         copy.write_row(row)
         self.counts[table] = self.counts.get(table, 0) + count
         seconds = time.perf_counter() - started
-        print(f"  {table:<15} {count:>10,} rows {seconds:7.1f} s "
-              f"({count / max(seconds, 1e-9):,.0f} rows/s)", flush=True)
+        print(
+            f"  {table:<15} {count:>10,} rows {seconds:7.1f} s "
+            f"({count / max(seconds, 1e-9):,.0f} rows/s)",
+            flush=True,
+        )
         return count
 
 
@@ -283,9 +335,18 @@ class Workspace:
             number = f"HZ-{start.year}-{cid:06d}"
             self.contract_partner.append(partner)
             self.contract_numbers.append(number)
-            yield (cid, number, legacy, customer, partner,
-                   rng.choices(codes, weights)[0], start.isoformat(),
-                   end.isoformat(), created, created)
+            yield (
+                cid,
+                number,
+                legacy,
+                customer,
+                partner,
+                rng.choices(codes, weights)[0],
+                start.isoformat(),
+                end.isoformat(),
+                created,
+                created,
+            )
 
     def devices(self):
         rng, n = self.rng, self.n
@@ -313,8 +374,9 @@ class Workspace:
 
     # users ------------------------------------------------------------------
 
-    def users(self, password_hash: str, secrets_by_email: dict[str, str],
-              other_secret: str):
+    def users(
+        self, password_hash: str, secrets_by_email: dict[str, str], other_secret: str
+    ):
         rng = self.rng
         created = ts(self.now - timedelta(days=700))
         uid = 0
@@ -327,26 +389,52 @@ class Workspace:
             nonlocal uid
             uid += 1
             self.user_names[uid] = f"{first} {last}"
-            return (uid, email, first, last, "+48 600 100 200", "pl", role, company,
-                    password_hash, secrets_by_email.get(email, other_secret), 0,
-                    secrets.token_urlsafe(32), 1, 0, 1, created)
+            return (
+                uid,
+                email,
+                first,
+                last,
+                "+48 600 100 200",
+                "pl",
+                role,
+                company,
+                password_hash,
+                secrets_by_email.get(email, other_secret),
+                0,
+                secrets.token_urlsafe(32),
+                1,
+                0,
+                1,
+                created,
+            )
 
         for k in range(ENGINEERS):
             email = ENGINEER_EMAIL if k == 0 else f"inzynier{k}@hezo.example.pl"
             first, last = FIRST_NAMES[k % len(FIRST_NAMES)], f"Serwisant{k}"
             yield row(email, "engineer", None, first, last)
             self.engineer_ids.append(uid)
-        yield row(CUSTOMER_EMAIL, "customer", self.big_company, "Jadwiga",
-                  "Świątek-Bench")
+        yield row(
+            CUSTOMER_EMAIL, "customer", self.big_company, "Jadwiga", "Świątek-Bench"
+        )
         self.customer_id = uid
         self.company_users[self.big_company] = [uid]
         for k in range(2):
-            yield row(f"it{k}@szpital-znin.example.pl", "customer", self.big_company,
-                      rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES))
+            yield row(
+                f"it{k}@szpital-znin.example.pl",
+                "customer",
+                self.big_company,
+                rng.choice(FIRST_NAMES),
+                rng.choice(LAST_NAMES),
+            )
             self.company_users[self.big_company].append(uid)
         for cid in self.customer_ids:
-            yield row(f"serwis@firma{cid}.example.pl", "customer", cid,
-                      rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES))
+            yield row(
+                f"serwis@firma{cid}.example.pl",
+                "customer",
+                cid,
+                rng.choice(FIRST_NAMES),
+                rng.choice(LAST_NAMES),
+            )
             self.company_users[cid] = [uid]
 
     # cases --------------------------------------------------------------------
@@ -361,8 +449,10 @@ class Workspace:
         big_open = sorted(big_set & open_set)
         if len(big_open) < 2:
             raise RuntimeError("the big company needs two open cases")
-        self.special = {SPECIAL_MESSAGES[0]: big_open[-1],
-                        SPECIAL_MESSAGES[1]: big_open[-2]}
+        self.special = {
+            SPECIAL_MESSAGES[0]: big_open[-1],
+            SPECIAL_MESSAGES[1]: big_open[-2],
+        }
         special_index = {i: k for k, i in self.special.items()}
         counts = split(n["messages"] - sum(SPECIAL_MESSAGES), total - 2, rng)
         statuses, weights = list(OPEN_WEIGHTS), list(OPEN_WEIGHTS.values())
@@ -378,7 +468,8 @@ class Workspace:
             else:
                 contract = BIG_CONTRACTS + rng.randrange(other_contracts)
             device = self.first_device[contract] + rng.randrange(
-                self.device_count[contract])
+                self.device_count[contract]
+            )
             if i in open_set:
                 status = rng.choices(statuses, weights)[0]
                 if i in special_index:
@@ -387,11 +478,15 @@ class Workspace:
                 end = max(end, reported + timedelta(minutes=10))
             else:
                 r = rng.random()
-                status = ("resolved" if r < 0.1 else
-                          "closed_replaced" if r < 0.3 else "closed")
+                status = (
+                    "resolved"
+                    if r < 0.1
+                    else "closed_replaced"
+                    if r < 0.3
+                    else "closed"
+                )
                 end = reported + timedelta(hours=rng.randrange(2, 24 * 20))
-            messages = (special_index[i] if i in special_index
-                        else next(next_count))
+            messages = special_index[i] if i in special_index else next(next_count)
             plans.append((contract, device, status, reported, end, messages))
         self.plans = plans
         self.is_shared = {}
@@ -417,13 +512,18 @@ class Workspace:
                 channel, legacy_id = "migrated", f"OLD-{case_id:07d}"
             shared = partner is not None and rng.random() < 0.1
             self.is_shared[i] = shared
-            assignee = (rng.choice(self.engineer_ids)
-                        if final != "new" or rng.random() < 0.2 else None)
+            assignee = (
+                rng.choice(self.engineer_ids)
+                if final != "new" or rng.random() < 0.2
+                else None
+            )
             severity = rng.choice(severities)
             response_due = reported + timedelta(hours=1)
-            first_response = (None if final == "new" or (
-                final == "in_verification" and rng.random() < 0.5)
-                else reported + timedelta(minutes=rng.randrange(5, 55)))
+            first_response = (
+                None
+                if final == "new" or (final == "in_verification" and rng.random() < 0.5)
+                else reported + timedelta(minutes=rng.randrange(5, 55))
+            )
             validated = delivery_due = shipped = delivered = None
             return_due = returned = paused = None
             carrier = waybill = return_waybill = ""
@@ -457,21 +557,51 @@ class Workspace:
                     next_due = return_due = due
             if next_due is not None:
                 self.due_count += 1
-            escalated = (end if is_open and rng.random() < 0.02 else None)
+            escalated = end if is_open and rng.random() < 0.02 else None
             last_activity = reported + (end - reported) * ((k - 1) / max(k, 1))
             product = self.device_product[device - 1]
             subject = rng.choice(SUBJECTS).format(p=product)
             contact = self.user_names[reporter]
             yield (
-                case_id, number, company, contract + 1, device, subject,
-                rng.choice(SENTENCES), severity, channel, final, int(shared),
-                reporter, contact, f"kontakt{reporter}@example.pl", "+48 600 100 200",
-                assignee, legacy_id, ts(reported), opt(response_due),
-                opt(first_response), opt(validated), opt(delivery_due), opt(shipped),
-                carrier, waybill, opt(delivered), opt(return_due), opt(returned),
-                return_waybill, opt(next_due), opt(paused), 0, opt(escalated),
+                case_id,
+                number,
+                company,
+                contract + 1,
+                device,
+                subject,
+                rng.choice(SENTENCES),
+                severity,
+                channel,
+                final,
+                int(shared),
+                reporter,
+                contact,
+                f"kontakt{reporter}@example.pl",
+                "+48 600 100 200",
+                assignee,
+                legacy_id,
+                ts(reported),
+                opt(response_due),
+                opt(first_response),
+                opt(validated),
+                opt(delivery_due),
+                opt(shipped),
+                carrier,
+                waybill,
+                opt(delivered),
+                opt(return_due),
+                opt(returned),
+                return_waybill,
+                opt(next_due),
+                opt(paused),
+                0,
+                opt(escalated),
                 "Brak odpowiedzi od dwóch dni." if escalated else "",
-                ts(last_activity), ts(reported), "", "", "",
+                ts(last_activity),
+                ts(reported),
+                "",
+                "",
+                "",
             )
 
     def messages(self):
@@ -480,8 +610,9 @@ class Workspace:
         bodies = []
         for _ in range(1000):
             parts = rng.sample(SENTENCES, rng.randint(1, 6))
-            bodies.append("\n".join(" ".join(parts[j:j + 2])
-                                    for j in range(0, len(parts), 2)))
+            bodies.append(
+                "\n".join(" ".join(parts[j : j + 2]) for j in range(0, len(parts), 2))
+            )
         self.attachment_rows = []
         hashes = [secrets.token_hex(32) for _ in range(2000)]
         special = set(self.special.values())
@@ -496,16 +627,32 @@ class Workspace:
                 staff = j % 2 == 1
                 internal = staff and i not in special and rng.random() < 0.1
                 author = rng.choice(self.engineer_ids) if staff else customer
-                if (rng.random() < 0.05 if i not in special else j % 10 == 3):
+                if rng.random() < 0.05 if i not in special else j % 10 == 3:
                     name = rng.choice(FILE_NAMES)
-                    self.attachment_rows.append((
-                        len(self.attachment_rows) + 1, i + 1, message_id, name,
-                        CONTENT_TYPES[name.rsplit(".", 1)[1]],
-                        rng.randrange(2_000, 2_000_000), rng.choice(hashes),
-                        "upload", author, ts(created),
-                    ))
-                yield (message_id, i + 1, author, self.user_names[author],
-                       rng.choice(bodies), int(internal), int(staff), ts(created))
+                    self.attachment_rows.append(
+                        (
+                            len(self.attachment_rows) + 1,
+                            i + 1,
+                            message_id,
+                            name,
+                            CONTENT_TYPES[name.rsplit(".", 1)[1]],
+                            rng.randrange(2_000, 2_000_000),
+                            rng.choice(hashes),
+                            "upload",
+                            author,
+                            ts(created),
+                        )
+                    )
+                yield (
+                    message_id,
+                    i + 1,
+                    author,
+                    self.user_names[author],
+                    rng.choice(bodies),
+                    int(internal),
+                    int(staff),
+                    ts(created),
+                )
 
     def status_changes(self):
         rng = self.rng
@@ -517,8 +664,15 @@ class Workspace:
             for j, to_status in enumerate(path):
                 change_id += 1
                 actor = None if j == 0 else rng.choice(self.engineer_ids)
-                yield (change_id, i + 1, previous, to_status, actor, "",
-                       ts(reported + step * j))
+                yield (
+                    change_id,
+                    i + 1,
+                    previous,
+                    to_status,
+                    actor,
+                    "",
+                    ts(reported + step * j),
+                )
                 previous = to_status
 
     def consent_events(self):
@@ -528,9 +682,16 @@ class Workspace:
                 continue
             event_id += 1
             company = self.contract_owner[contract]
-            yield (event_id, i + 1, self.contract_partner[contract], 1,
-                   self.company_users[company][0], "2026-11", "case_form",
-                   ts(reported))
+            yield (
+                event_id,
+                i + 1,
+                self.contract_partner[contract],
+                1,
+                self.company_users[company][0],
+                "2026-11",
+                "case_form",
+                ts(reported),
+            )
 
 
 def opt(moment: datetime | None) -> str | None:
@@ -539,34 +700,121 @@ def opt(moment: datetime | None) -> str | None:
 
 COLUMNS = {
     "company": ("id", "nip", "name", "created_at", "updated_at"),
-    "contract": ("id", "number", "legacy_number", "customer_id", "partner_id",
-                 "service_code", "start_date", "end_date", "created_at",
-                 "updated_at"),
+    "contract": (
+        "id",
+        "number",
+        "legacy_number",
+        "customer_id",
+        "partner_id",
+        "service_code",
+        "start_date",
+        "end_date",
+        "created_at",
+        "updated_at",
+    ),
     "device": ("id", "contract_id", "serial", "product"),
-    "user": ("id", "email", "first_name", "last_name", "phone", "language", "role",
-             "company_id", "password_hash", "totp_secret", "totp_last_step",
-             "session_token", "is_enabled", "failed_otps",
-             "notify_by_email", "created_at"),
+    "user": (
+        "id",
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "language",
+        "role",
+        "company_id",
+        "password_hash",
+        "totp_secret",
+        "totp_last_step",
+        "session_token",
+        "is_enabled",
+        "failed_otps",
+        "notify_by_email",
+        "created_at",
+    ),
     "support_case": (
-        "id", "number", "company_id", "contract_id", "device_id", "subject",
-        "description", "severity", "channel", "status", "is_shared", "reporter_id",
-        "contact_name", "contact_email", "contact_phone", "assignee_id", "legacy_id",
-        "reported_at", "response_due_at", "first_response_at", "validated_at",
-        "delivery_due_at", "shipped_at", "carrier", "waybill", "delivered_at",
-        "return_due_at", "returned_at", "return_waybill", "next_due_at",
-        "paused_at", "paused_seconds", "escalated_at", "escalation_reason",
-        "last_activity_at", "created_at",
+        "id",
+        "number",
+        "company_id",
+        "contract_id",
+        "device_id",
+        "subject",
+        "description",
+        "severity",
+        "channel",
+        "status",
+        "is_shared",
+        "reporter_id",
+        "contact_name",
+        "contact_email",
+        "contact_phone",
+        "assignee_id",
+        "legacy_id",
+        "reported_at",
+        "response_due_at",
+        "first_response_at",
+        "validated_at",
+        "delivery_due_at",
+        "shipped_at",
+        "carrier",
+        "waybill",
+        "delivered_at",
+        "return_due_at",
+        "returned_at",
+        "return_waybill",
+        "next_due_at",
+        "paused_at",
+        "paused_seconds",
+        "escalated_at",
+        "escalation_reason",
+        "last_activity_at",
+        "created_at",
         # The site's address and contact (delivery to the customer's site):
         # empty, as on a case reported without one.
-        "site_address", "site_contact_name", "site_contact_phone"),
-    "message": ("id", "case_id", "author_id", "author_name", "body", "is_internal",
-                "is_from_staff", "created_at"),
-    "attachment": ("id", "case_id", "message_id", "filename", "content_type",
-                   "size", "sha256", "kind", "uploaded_by_id", "created_at"),
-    "status_change": ("id", "case_id", "from_status", "to_status", "actor_id",
-                      "note", "created_at"),
-    "consent_event": ("id", "case_id", "partner_id", "is_granted", "actor_id",
-                      "text_version", "via", "created_at"),
+        "site_address",
+        "site_contact_name",
+        "site_contact_phone",
+    ),
+    "message": (
+        "id",
+        "case_id",
+        "author_id",
+        "author_name",
+        "body",
+        "is_internal",
+        "is_from_staff",
+        "created_at",
+    ),
+    "attachment": (
+        "id",
+        "case_id",
+        "message_id",
+        "filename",
+        "content_type",
+        "size",
+        "sha256",
+        "kind",
+        "uploaded_by_id",
+        "created_at",
+    ),
+    "status_change": (
+        "id",
+        "case_id",
+        "from_status",
+        "to_status",
+        "actor_id",
+        "note",
+        "created_at",
+    ),
+    "consent_event": (
+        "id",
+        "case_id",
+        "partner_id",
+        "is_granted",
+        "actor_id",
+        "text_version",
+        "via",
+        "created_at",
+    ),
 }
 
 
@@ -579,12 +827,16 @@ def secrets_for_users() -> tuple[str, dict[str, str], str]:
     from hezo.config import Defaults
 
     app = Flask("gen_workspace")
-    app.config.update(TOTP_ENCRYPTION_KEY=TOTP_ENCRYPTION_KEY,
-                      PASSWORD_HASH_METHOD=Defaults.PASSWORD_HASH_METHOD)
+    app.config.update(
+        TOTP_ENCRYPTION_KEY=TOTP_ENCRYPTION_KEY,
+        PASSWORD_HASH_METHOD=Defaults.PASSWORD_HASH_METHOD,
+    )
     with app.app_context():
         password_hash = passwords.hash_password(PASSWORD)
-        by_email = {CUSTOMER_EMAIL: crypto.encrypt_secret(CUSTOMER_TOTP),
-                    ENGINEER_EMAIL: crypto.encrypt_secret(ENGINEER_TOTP)}
+        by_email = {
+            CUSTOMER_EMAIL: crypto.encrypt_secret(CUSTOMER_TOTP),
+            ENGINEER_EMAIL: crypto.encrypt_secret(ENGINEER_TOTP),
+        }
         other = crypto.encrypt_secret("ORSXG5BAORSXG5BAORSXG5BAORSXG5BA")
     return password_hash, by_email, other
 
@@ -632,8 +884,9 @@ def load(backend: str, db, ws: Workspace) -> dict[str, int]:
     writer.write("company", COLUMNS["company"], ws.companies())
     writer.write("contract", COLUMNS["contract"], ws.contracts())
     writer.write("device", COLUMNS["device"], ws.devices())
-    writer.write("user", COLUMNS["user"],
-                 ws.users(password_hash, by_email, other_secret))
+    writer.write(
+        "user", COLUMNS["user"], ws.users(password_hash, by_email, other_secret)
+    )
     ws.plan_cases()
     writer.write("support_case", COLUMNS["support_case"], ws.cases())
     writer.write("message", COLUMNS["message"], ws.messages())
@@ -662,9 +915,11 @@ def generate(backend: str, scale: float, seed: int, pg_url: str) -> dict:
     ws = Workspace(scale, seed, now)
     started = time.perf_counter()
     db, url, options = open_database(backend, pg_url)
-    print(f"{backend}: generating at scale {scale} into "
-          f"{url if backend == 'sqlite' else url + ' schema ' + PG_SCHEMA}",
-          flush=True)
+    print(
+        f"{backend}: generating at scale {scale} into "
+        f"{url if backend == 'sqlite' else url + ' schema ' + PG_SCHEMA}",
+        flush=True,
+    )
     try:
         counts = load(backend, db, ws)
     finally:
@@ -682,10 +937,12 @@ def generate(backend: str, scale: float, seed: int, pg_url: str) -> dict:
         "counts": counts,
         "open_cases": ws.open_count,
         "open_cases_with_next_due": ws.due_count,
-        "big_company": {"id": ws.big_company, "contracts": BIG_CONTRACTS,
-                        "serials": BIG_DEVICES,
-                        "cases": len([p for p in ws.plans
-                                      if p[0] < BIG_CONTRACTS])},
+        "big_company": {
+            "id": ws.big_company,
+            "contracts": BIG_CONTRACTS,
+            "serials": BIG_DEVICES,
+            "cases": len([p for p in ws.plans if p[0] < BIG_CONTRACTS]),
+        },
         "secret_key": SECRET_KEY,
         "totp_encryption_key": TOTP_ENCRYPTION_KEY,
         "password": PASSWORD,
@@ -697,11 +954,15 @@ def generate(backend: str, scale: float, seed: int, pg_url: str) -> dict:
     }
     path = manifest_path(backend)
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    print(f"{backend}: {seconds:.1f} s in all; "
-          + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
-    print(f"  open cases {ws.open_count:,} ({ws.due_count:,} with a running "
-          f"clock); big company {manifest['big_company']['cases']:,} cases; "
-          f"50 messages: {big[0]}, 100 messages: {big[1]}")
+    print(
+        f"{backend}: {seconds:.1f} s in all; "
+        + ", ".join(f"{t} {c:,}" for t, c in counts.items())
+    )
+    print(
+        f"  open cases {ws.open_count:,} ({ws.due_count:,} with a running "
+        f"clock); big company {manifest['big_company']['cases']:,} cases; "
+        f"50 messages: {big[0]}, 100 messages: {big[1]}"
+    )
     print(f"  manifest: {path}")
     return manifest
 
@@ -716,7 +977,8 @@ def database_size(manifest: dict) -> str:
         size = conn.execute(
             "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = %s AND c.relkind = 'r'", (PG_SCHEMA,)
+            "WHERE n.nspname = %s AND c.relkind = 'r'",
+            (PG_SCHEMA,),
         ).fetchone()[0]
     return f"{size / 2**20:,.0f} MiB"
 
@@ -731,12 +993,12 @@ def scale_arg(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"),
-                        required=True)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), required=True)
     parser.add_argument("--scale", type=scale_arg, default=1.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
+    )
     args = parser.parse_args(argv)
     manifest = generate(args.backend, args.scale, args.seed, args.pg_url)
     print(f"  database size {database_size(manifest)}")
