@@ -83,7 +83,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
 
     from hezo import create_app
     from hezo.cases import queries as case_queries
-    from hezo.cases.views import detail_context
+    from hezo.cases.pages import detail_context
     from hezo.catalogue import get_plan
     from hezo.contracts import queries as contract_queries
     from hezo.contracts.views import REPORTABLE

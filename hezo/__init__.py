@@ -120,7 +120,7 @@ def _configure_inputs(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import accounts, cases, contracts, partners, public, staff
+    from . import accounts, cases, contracts, partners, public, sharing, staff
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
@@ -131,6 +131,7 @@ def _configure_blueprints(app: Flask) -> None:
         cases.bp,
         staff.bp,
         partners.bp,
+        sharing.bp,
     ):
         register_localized(app, blueprint)
 

@@ -84,7 +84,7 @@ RULES = {
     "staff.change_status": STAFF,
     "staff.new_case": STAFF,
     "partners.home": PARTNERS,
-    "partners.sharing": CUSTOMERS,
+    "sharing.index": CUSTOMERS,
 }
 
 

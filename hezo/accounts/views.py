@@ -27,6 +27,7 @@ from ..security import (
     begin_session,
     mfa_pending,
     now_ts,
+    post_limit,
     public,
     setup_pending,
     signed_in,
@@ -44,12 +45,6 @@ from .forms import (
     PasswordForm,
     ReauthForm,
 )
-
-
-def post_limit():
-    return limiter.limit(
-        lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
-    )
 
 
 def invalid(template, **context):

@@ -2,6 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateTimeLocalField,
     HiddenField,
     MultipleFileField,
     RadioField,
@@ -11,10 +12,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
 from ..accounts.forms import NO_CRLF, PHONE, REQUIRED
 from ..identifiers import normalize_serial
+from ..models.cases import STATUSES
 
 SEVERITIES = [
     SelectChoice("critical", _l("Critical — production is down")),
@@ -109,3 +111,45 @@ class ConsentForm(FlaskForm):
     # every request that shows the form.
     grant = BooleanField(label="")
     partner = HiddenField(label="")  # the partner the button named
+
+
+# -- the engineers' panel of the case page --------------------------------------
+
+STATUS_CHOICES = [
+    SelectChoice("in_verification", _l("Start verification")),
+    SelectChoice("waiting_for_customer", _l("Wait for the customer")),
+    SelectChoice("resolved", _l("Resolved without hardware")),
+    SelectChoice("validated", _l("Validate: replacement approved")),
+    SelectChoice("replacement_sent", _l("Replacement sent")),
+    SelectChoice("awaiting_return", _l("Replacement delivered: await the return")),
+    SelectChoice("closed", _l("Close")),
+]
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Assign to"), validate_choice=False)
+    # The engineer the page showed ("none" for nobody): the change applies
+    # only if nobody reassigned the case in between.
+    seen = HiddenField(validators=[InputRequired(), Regexp(r"(none|[0-9]{1,18})\Z")])
+
+
+class TransitionForm(FlaskForm):
+    status = SelectField(_l("New status"), choices=STATUS_CHOICES)
+    # The status the page showed: the move applies only if the case is still in it.
+    seen = HiddenField(validators=[InputRequired(), AnyOf(STATUSES)])
+    carrier = StringField(
+        _l("Carrier"), validators=[Optional(), Length(max=60), NO_CRLF]
+    )
+    waybill = StringField(
+        _l("Waybill number"), validators=[Optional(), Length(max=60), NO_CRLF]
+    )
+    delivered_at = DateTimeLocalField(
+        _l("Delivered at (Warsaw time)"), validators=[Optional()]
+    )
+    return_waybill = StringField(
+        _l("Waybill of the returned unit"),
+        validators=[Optional(), Length(max=60), NO_CRLF],
+    )
+    note = TextAreaField(
+        _l("Note for the customer"), validators=[Optional(), Length(max=2000)]
+    )

@@ -365,3 +365,17 @@ def contract_serials(contract_id: int) -> list[Device]:
     return list(
         Device.select().where(Device.contract == contract_id).order_by(Device.serial)
     )
+
+
+def engineers() -> list[User]:
+    """Enabled engineers and admins by surname (id and name only): whom the
+    staff panel of a case offers to assign it to (and the queue to filter by)."""
+    return list(engineers_query())
+
+
+def engineers_query():
+    return (
+        User.select(User.id, User.first_name, User.last_name)
+        .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
+        .order_by(User.last_name)
+    )

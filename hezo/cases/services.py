@@ -27,6 +27,7 @@ from ..models import (
     SupportCase,
     User,
 )
+from . import workflow
 from .workflow import next_due
 
 CONSENT_TEXT_VERSION = "2026-11"
@@ -192,8 +193,6 @@ def post_message(
     that refers to it is the way on. An engineer's answer clears the mark,
     stops the response clock and tells the reporter.
     """
-    from . import workflow
-
     internal = internal and actor.is_staff
 
     def work():

@@ -11,103 +11,34 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import catalogue, sla, submissions
-from ..attachments import (
-    MAX_CASE_BYTES,
-    StorageError,
-    UploadError,
-    discard_staged,
-    discard_stale_staged,
-    keep_token,
-    kept_file,
-    stage_upload,
-    stored_path,
-)
+from .. import sla, submissions
+from ..attachments import MAX_CASE_BYTES, StorageError, discard_staged, stored_path
 from ..audit import audit
-from ..contracts import coverage
 from ..db import db, utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
-from ..models import Attachment, Contract, Device, SupportCase
-from ..models.cases import STATUSES
-from ..paging import page_count, requested_page
+from ..models import Attachment, SupportCase
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
-from . import bp, queries, services, shipment, workflow
+from . import bp, queries, services, shipment
 from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm, SiteForm
+from .pages import (
+    covered_device,
+    detail_context,
+    fill_choices,
+    form_defaults,
+    keep_files,
+    kept_files,
+    page_context,
+    read_case,
+    render_case_list,
+    stage_files,
+    storage_failed,
+)
 
 readers = signed_in
 writers = roles_required("customer", "engineer", "admin")
-
-
-def stage_files(form) -> list | None:
-    """Stage the form's uploads; on a bad file, add the message and return None.
-
-    Raises ``StorageError`` (nothing left staged) when the folder refuses them.
-    """
-    staged = []
-    for upload in request.files.getlist(form.files.name):
-        if not upload or not upload.filename:
-            continue
-        try:
-            staged.append(stage_upload(upload))
-        except UploadError as exc:
-            discard_staged(staged)
-            form.files.errors = [str(exc)]
-            return None
-        except StorageError:
-            discard_staged(staged)
-            raise
-    return staged
-
-
-def storage_failed(form, exc: StorageError) -> int:
-    """Put the storage error on the form (which comes back with what was
-    typed); returns the status to answer: 507 Insufficient Storage."""
-    form.files.errors = [str(exc)]
-    return 507
-
-
-def keep_files(form) -> tuple[list, bool]:
-    """A case form's files: those it kept from an earlier try and its new uploads.
-
-    Every acceptable file is staged even when another one is refused, so that
-    a form coming back with an error offers them again (``kept_files``).
-    Returns (staged files, True when none was refused). Raises
-    ``StorageError`` (this try's files removed) when the folder refuses one.
-    """
-    staged, errors = [], []
-    for token in request.form.getlist("kept_file"):
-        try:
-            staged.append(kept_file(token, current_user.id))
-        except UploadError as exc:
-            errors.append(str(exc))
-    for upload in request.files.getlist(form.files.name):
-        if not upload or not upload.filename:
-            continue
-        try:
-            new = stage_upload(upload)
-        except UploadError as exc:
-            errors.append(str(exc))
-            continue
-        except StorageError:
-            discard_staged(staged)
-            raise
-        if any((f.sha256, f.filename) == (new.sha256, new.filename) for f in staged):
-            discard_staged([new])  # the same file attached again
-        else:
-            staged.append(new)
-    if errors:
-        form.files.errors = errors
-    return staged, not errors
-
-
-def kept_files(staged) -> list:
-    """(token, file) for each staged file a form offers again."""
-    if staged:
-        discard_stale_staged()
-    return [(keep_token(f, current_user.id), f) for f in staged]
 
 
 def audit_partner_read(case, action: str, object_id="") -> None:
@@ -124,47 +55,10 @@ def audit_partner_read(case, action: str, object_id="") -> None:
 # -- list and new case ---------------------------------------------------------
 
 
-def render_case_list(page_template: str, customer_id: int | None = None, **extra):
-    """A page of the viewer's cases from the query string's filters (the full
-    page, or the rows fragment for htmx); shared by customers' and partners' lists.
-    """
-    status = request.args.get("status", "")
-    status = status if status in STATUSES or status == "open" else ""
-    q = request.args.get("q", "")[:100]
-    page = requested_page()
-    cases, total = queries.case_list(current_user, status, q, page, customer_id)
-    return render_page_or_fragment(
-        page_template,
-        "cases/_rows.html",
-        cases=cases,
-        total=total,
-        page=page,
-        pages=page_count(total, queries.PAGE_SIZE),
-        status=status,
-        q=q,
-        statuses=STATUSES,
-        customer=customer_id,
-        **extra,
-    )
-
-
 @bp.get("/")
 @readers
 def index():
     return render_case_list("cases/list.html")
-
-
-def fill_choices(form, contracts) -> Contract | None:
-    form.contract.choices = [
-        (c.number, f"{c.number} · {c.service_code}") for c in contracts
-    ]
-    chosen = next((c for c in contracts if c.number == form.contract.data), None)
-    if chosen is None and contracts and not form.is_submitted():
-        chosen = contracts[0]
-        form.contract.data = chosen.number
-    devices = queries.contract_serials(chosen.id) if chosen else []
-    form.serial.choices = [(d.serial, f"{d.serial} · {d.product}") for d in devices]
-    return chosen
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -252,32 +146,6 @@ def earlier_case(number: str) -> SupportCase | None:
     )
 
 
-SITE_FIELDS = ("site_address", "site_contact_name", "site_contact_phone")
-
-
-def form_defaults(company_id: int) -> dict:
-    """A new-case form's first values, from the query string (the contract
-    select's refresh sends the site fields along); the site prefilled from the
-    company's last case when none is given."""
-    values = {name: request.args.get(name) for name in ("contract", "serial")}
-    given = {name: request.args.get(name, "") for name in SITE_FIELDS}
-    return values | (given if any(given.values()) else shipment.last_site(company_id))
-
-
-def covered_device(form, contract) -> Device | None:
-    """The chosen serial's device on the chosen contract (else a field error)."""
-    device = (
-        coverage.covered_device(contract, form.serial.data)
-        if contract and form.serial.data
-        else None
-    )
-    if device is None and form.serial.data and not form.serial.errors:
-        form.serial.errors = [
-            _("Choose a serial number covered by the chosen contract.")
-        ]
-    return device
-
-
 def consent_refusal(form, contract, force: bool = False) -> str | None:
     """Why the ticked consent cannot hold, or None: it holds only for the
     partner the form named, and only when that is the contract's partner. A
@@ -310,48 +178,6 @@ def format_due(moment) -> str:
 
 
 # -- one case ------------------------------------------------------------------
-
-
-def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
-    """The case page's data (its record read now unless given)."""
-    record = record or queries.case_record(case, current_user)
-    settled = workflow.settled_at(case, record.history)
-    return dict(
-        case=case,
-        plan=catalogue.get_plan(case.contract.service_code),
-        messages=record.messages,
-        files=record.files,
-        consents=record.consents,
-        history=record.history,
-        reply_form=MessageForm(formdata=None),
-        escalation_form=EscalationForm(formdata=None),
-        consent_form=ConsentForm(formdata=None),
-        partner=case.contract.partner,
-        follows=next((c for c in record.related if c.id == case.follows_id), None),
-        followed_by=[c for c in record.related if c.follows_id == case.id],
-        # A customer's reply would no longer reopen it: offer a new case instead.
-        reply_closed=settled is not None
-        and not workflow.is_reopenable(settled, utcnow()),
-        reopen_days=workflow.REOPEN_WITHIN.days,
-        shipment=shipment.facts(case),
-        site_form=SiteForm(formdata=None, obj=case),
-        site_editable=shipment.site_editable(case),
-    )
-
-
-def page_context(case, record: queries.CaseRecord | None = None) -> dict:
-    """The case page's data; engineers also get their action forms."""
-    if current_user.is_staff:
-        from ..staff.views import staff_context
-
-        return staff_context(case, record)
-    return detail_context(case, record)
-
-
-def read_case(number: str) -> dict:
-    """The page's data of a case the viewer may see (404 otherwise)."""
-    case, record = queries.get_case_with_record_or_404(number, current_user)
-    return page_context(case, record)
 
 
 @bp.get("/<number>")

@@ -17,11 +17,10 @@ from wtforms.validators import Length
 
 from ..accounts import services
 from ..accounts.forms import REQUIRED
-from ..accounts.views import post_limit
 from ..db import utcnow
 from ..identifiers import nip_digits, normalize_serial
 from ..models import Company, User
-from ..security import admin_required, staff_required
+from ..security import admin_required, post_limit, staff_required
 from . import bp
 
 

@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, Select, fn
 
+from ..cases.queries import engineers_query
 from ..catalogue import SERVICES
 from ..db import db, fetch_all, scalars
 from ..inputs import whole_number
@@ -68,7 +69,11 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     shown are joined to their contract, device, company and engineer.
     """
     ids, filtered = _queue_ids(filters, viewer_id)
-    statements = [_counts(now), _queue_rows(ids, (page - 1) * PAGE_SIZE), _engineers()]
+    statements = [
+        _counts(now),
+        _queue_rows(ids, (page - 1) * PAGE_SIZE),
+        engineers_query(),
+    ]
     if filtered:
         statements.append(
             Select(columns=[fn.COUNT(SQL("*"))]).from_(ids.alias("q")).bind(db).tuples()
@@ -155,19 +160,6 @@ def _counts(now: datetime):
             SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
             for name, condition in ranges.items()
         )
-    )
-
-
-def engineers() -> list[User]:
-    """Enabled engineers and admins by surname (id and name only)."""
-    return list(_engineers())
-
-
-def _engineers():
-    return (
-        User.select(User.id, User.first_name, User.last_name)
-        .where(User.role.in_(("engineer", "admin")) & User.is_enabled)
-        .order_by(User.last_name)
     )
 
 

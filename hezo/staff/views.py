@@ -8,13 +8,14 @@ from .. import sla, submissions
 from ..attachments import StorageError
 from ..cases import queries as case_queries
 from ..cases import services as case_services
-from ..cases.views import (
+from ..cases.forms import AssignForm, TransitionForm
+from ..cases.pages import (
     covered_device,
-    detail_context,
     fill_choices,
     form_defaults,
     keep_files,
     kept_files,
+    page_context,
     storage_failed,
 )
 from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
@@ -27,14 +28,7 @@ from ..models.cases import OPEN_STATUSES
 from ..paging import page_count, requested_page
 from ..security import staff_required
 from . import bp, queries
-from .forms import AssignForm, PhoneCaseForm, TransitionForm
-
-
-@bp.app_context_processor
-def _workflow():
-    from ..cases.workflow import allowed
-
-    return {"transitions": allowed}
+from .forms import PhoneCaseForm
 
 
 @bp.get("/")
@@ -67,29 +61,14 @@ def staff_case(number: str) -> SupportCase:
 
 def back_to_case(case, template: str):
     if wants_fragment():
-        return render_template(template, **staff_context(case))
+        return render_template(template, **page_context(case))
     return redirect(url_for("cases.detail", number=case.number), 303)
-
-
-def staff_context(case, record=None) -> dict:
-    assign = AssignForm(
-        formdata=None,
-        assignee=str(case.assignee_id or ""),
-        seen=str(case.assignee_id or "none"),
-    )
-    assign.assignee.choices = [("", _("nobody"))] + [
-        (str(u.id), u.full_name) for u in queries.engineers()
-    ]
-    return detail_context(case, record) | {
-        "assign_form": assign,
-        "transition_form": TransitionForm(formdata=None, seen=case.status),
-    }
 
 
 def changed_meanwhile(number: str, what: str):
     """The answer to a move made on a state that has just changed: 409 and
     the case as it is now (``what``: "status" or "assignee")."""
-    context = staff_context(staff_case(number)) | {"stale": what}
+    context = page_context(staff_case(number)) | {"stale": what}
     template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
     return render_template(template, **context), 409
 
@@ -146,7 +125,7 @@ def change_status(number):
             form.status.errors = [transition_message(str(exc))]
         else:
             return back_to_case(case, "staff/_panel.html")
-    context = staff_context(case) | {"transition_form": form}
+    context = page_context(case) | {"transition_form": form}
     template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
     return render_template(template, **context), 422
 
