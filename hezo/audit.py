@@ -8,9 +8,11 @@ users and staff can see later (who read or changed what).
 import logging
 import threading
 import time
+from datetime import datetime
 
 from flask import g, has_request_context, request
 
+from .db import utcnow
 from .models import AuditEvent
 
 security_log = logging.getLogger("hezo.security")
@@ -67,9 +69,12 @@ def audit(
     object_type: str = "",
     object_id="",
     details: str = "",
+    now: datetime | None = None,
 ) -> AuditEvent:
-    """Record an audit event (inside the caller's transaction)."""
+    """Record an audit event (inside the caller's transaction), at ``now``
+    (the service's moment; the current time when None)."""
     return AuditEvent.create(
+        created_at=now or utcnow(),
         action=action,
         actor=actor,
         case=case,

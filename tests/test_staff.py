@@ -397,3 +397,24 @@ def test_queue_filters_each_select_their_cases(client, world, query, expected):
         s for s in ("Moja", "Czeka", "Eskalowana", "Biurowa") for r in rows if s in r
     }
     assert shown == expected and len(rows) == len(expected)
+
+
+def test_only_the_engineers_case_page_gets_the_staff_panel(app, world):
+    from flask import template_rendered
+
+    case = new_case(world)
+    seen = []
+
+    def record(sender, template, context, **extra):
+        if template.name == "cases/detail.html":
+            seen.append({"transitions", "assign_form"} & set(context))
+
+    template_rendered.connect(record, app)
+    try:
+        for user in (world["customer"], world["engineer"]):
+            client = app.test_client()
+            login(client, user)
+            assert client.get(f"/pl/cases/{case.number}").status_code == 200
+    finally:
+        template_rendered.disconnect(record, app)
+    assert seen == [set(), {"transitions", "assign_form"}]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from .. import crypto
-from ..audit import security_event
+from ..audit import audit, security_event
 from ..contracts.coverage import covered_device, find_contract
 from ..db import db, utcnow
 from ..identifiers import normalize_contract_number, normalize_nip, normalize_serial
@@ -23,6 +23,7 @@ from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
     AuthToken,
     Company,
+    ContactRequest,
     Contract,
     Device,
     EndedSession,
@@ -688,6 +689,61 @@ def end_sessions(user: User) -> str:
     return token
 
 
+def set_notifications(user: User, wanted: bool, actor: User, now: datetime) -> None:
+    """Turn the user's case e-mails on or off; ``actor`` is who did (the user)."""
+    with db.atomic():
+        User.update(notify_by_email=wanted).where(User.id == user.id).execute()
+        user.notify_by_email = wanted
+        audit(
+            "notifications_on" if wanted else "notifications_off",
+            actor=actor,
+            object_type="user",
+            object_id=user.id,
+            now=now,
+        )
+
+
+def replace_authenticator(
+    user: User, key: str | None, code: str, now: datetime
+) -> list[str] | None:
+    """A signed-in user's new authenticator: ``confirm_enrolment`` (None when
+    the code is wrong, nothing written), recorded and e-mailed to the address on
+    file in the same transaction (someone who took the session over is seen)."""
+    with db.atomic():
+        codes = confirm_enrolment(user, key, code, now)
+        if codes is None:
+            return None
+        audit("totp_reset", actor=user, object_type="user", object_id=user.id, now=now)
+        queue_mail(
+            user.email, "authenticator_changed", user.language, name=user.first_name
+        )
+    security_event("totp_reset", user)
+    return codes
+
+
+def replace_recovery_codes(user: User) -> list[str]:
+    """Ten new recovery codes for ``user`` (the old ones void); every session
+    ends, as after a new authenticator."""
+    with db.atomic():
+        codes = issue_recovery_codes(user)
+        end_sessions(user)
+    security_event("recovery_codes_regenerated", user)
+    return codes
+
+
+CONTACT_FIELDS = ("name", "company", "nip", "email", "phone", "message")
+
+
+def send_contact_request(fields: dict, now: datetime) -> ContactRequest:
+    """Store a message of the contact form (``CONTACT_FIELDS``; no account
+    needed, so no actor) and e-mail it to the help desk, in one transaction."""
+    values = {name: fields.get(name) or "" for name in CONTACT_FIELDS}
+    with db.atomic():
+        row = ContactRequest.create(created_at=now, **values)
+        queue_mail(current_app.config["HELP_EMAIL"], "contact_request", "pl", **values)
+    return row
+
+
 # -- password reset and changes ---------------------------------------------
 
 
@@ -809,8 +865,6 @@ def staff_reset_authenticator(user: User, actor: User, now: datetime) -> None:
             name=user.first_name,
             link=public_url(f"/{user.language}/invite/{token}"),
         )
-        from ..audit import audit
-
         audit("totp_reset_by_staff", actor=actor, object_type="user", object_id=user.id)
     security_event("totp_reset_by_staff", user, actor=actor.id)
 
@@ -821,8 +875,6 @@ def set_enabled(user: User, enabled: bool, actor: User) -> None:
         User.update(is_enabled=enabled).where(User.id == user.id).execute()
         if not enabled:
             end_sessions(user)
-        from ..audit import audit
-
         audit(
             "account_enabled" if enabled else "account_disabled",
             actor=actor,

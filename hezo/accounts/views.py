@@ -16,13 +16,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
 from .. import submissions
-from ..audit import audit, security_event
+from ..audit import security_event
 from ..catalogue import SERVICES
-from ..db import db, utcnow
+from ..db import utcnow
 from ..extensions import limiter
 from ..identifiers import normalize_nip
-from ..mail.queue import queue_mail
-from ..models import ContactRequest, User
+from ..models import User
 from ..security import (
     begin_session,
     mfa_pending,
@@ -444,7 +443,7 @@ def notifications():
     if not form.validate_on_submit():
         abort(400)
     wanted = request.form.get("notify") == "1"
-    User.update(notify_by_email=wanted).where(User.id == current_user.id).execute()
+    services.set_notifications(current_user, wanted, current_user, utcnow())
     flash(
         _("E-mail notifications are on.")
         if wanted
@@ -506,19 +505,10 @@ def new_authenticator():
         return reauth_step("accounts/new_authenticator.html")
     form = CodeForm()
     if form.validate_on_submit():
-        codes = services.confirm_enrolment(
+        codes = services.replace_authenticator(
             user, session.get("enrol"), form.code.data, utcnow()
         )
         if codes is not None:
-            with db.atomic():
-                audit("totp_reset", actor=user, object_type="user", object_id=user.id)
-                queue_mail(
-                    user.email,
-                    "authenticator_changed",
-                    user.language,
-                    name=user.first_name,
-                )
-            security_event("totp_reset", user)
             renew_current_session(user)
             session.pop("reauth_at", None)
             return recovery_codes_page(codes)
@@ -543,11 +533,8 @@ def new_recovery_codes():
         return render_template("accounts/new_recovery_codes.html", confirm_form=form)
     session.pop("reauth_at", None)
     user = current_user._get_current_object()
-    with db.atomic():
-        codes = services.issue_recovery_codes(user)
-        services.end_sessions(user)
+    codes = services.replace_recovery_codes(user)
     renew_current_session(user)
-    security_event("recovery_codes_regenerated", user)
     return recovery_codes_page(codes)
 
 
@@ -584,20 +571,7 @@ def contact():
         )
     if not form.website.data:  # the honeypot stays empty for people
         submissions.claim()
-        with db.atomic():
-            ContactRequest.create(
-                **{
-                    k: form[k].data or ""
-                    for k in ("name", "company", "nip", "email", "phone", "message")
-                }
-            )
-            queue_mail(
-                current_app.config["HELP_EMAIL"],
-                "contact_request",
-                "pl",
-                **{
-                    k: form[k].data or ""
-                    for k in ("name", "company", "nip", "email", "phone", "message")
-                },
-            )
+        services.send_contact_request(
+            {name: form[name].data for name in services.CONTACT_FIELDS}, utcnow()
+        )
     return render_template("accounts/contact.html", form=None, sent=True)

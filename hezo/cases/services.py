@@ -271,6 +271,7 @@ def _record_consent(case, actor, granted: bool, now, via: str) -> ConsentEvent:
         case=case,
         object_type="partner",
         object_id=case.contract.partner_id,
+        now=now,
     )
     return event
 
@@ -314,7 +315,7 @@ def escalate(case: SupportCase, actor: User, reason: str, now: datetime) -> None
             escalated_at=now, escalation_reason=reason, last_activity_at=now
         ).where(SupportCase.id == case.id).execute()
         case.escalated_at, case.escalation_reason = now, reason
-        audit("case_escalated", actor=actor, case=case, details=reason[:500])
+        audit("case_escalated", actor=actor, case=case, details=reason[:500], now=now)
         queue_mail(
             current_app.config["ESCALATION_EMAIL"],
             "case_escalated",
@@ -323,3 +324,57 @@ def escalate(case: SupportCase, actor: User, reason: str, now: datetime) -> None
             actor=actor.full_name,
             reason=reason,
         )
+
+
+def assign_case(
+    case: SupportCase,
+    actor: User,
+    engineer_id: int | None,
+    seen: int | None,
+    now: datetime,
+) -> None:
+    """Give the case to the engineer or admin ``engineer_id`` (nobody when
+    None), if it is still assigned to ``seen`` (the id the page showed; None
+    for nobody), and record who did it. Raises CaseError("assignee") for an id
+    that is not staff's, and ``workflow.StaleCase`` when someone reassigned the
+    case in between; either way nothing is written.
+    """
+    engineer = None
+    if engineer_id is not None:
+        engineer = User.get_or_none(User.id == engineer_id)
+        if engineer is None or not engineer.is_staff:
+            raise CaseError("assignee")
+    with db.atomic():
+        workflow.reassign(case, engineer, seen)
+        audit(
+            "case_assigned",
+            actor=actor,
+            case=case,
+            object_type="user",
+            object_id=engineer_id or "",
+            now=now,
+        )
+
+
+def record_partner_read(
+    case: SupportCase, actor: User, action: str, now: datetime, object_id=""
+) -> None:
+    """Record a partner's read of the case (``action``: "partner_case_read",
+    or "partner_file_download" with the attachment's id): the customer sees
+    each one on the sharing page. Nothing is recorded for other readers."""
+    if actor.role == "partner":
+        with db.atomic():
+            audit(
+                action,
+                actor=actor,
+                case=case,
+                object_type="case",
+                object_id=object_id or case.number,
+                now=now,
+            )
+
+
+def record_export(case: SupportCase, actor: User, now: datetime) -> None:
+    """Record that ``actor`` took the case away as a PDF."""
+    with db.atomic():
+        audit("case_exported", actor=actor, case=case, object_type="pdf", now=now)

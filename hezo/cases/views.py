@@ -13,8 +13,7 @@ from flask_login import current_user
 
 from .. import sla, submissions
 from ..attachments import MAX_CASE_BYTES, StorageError, discard_staged, stored_path
-from ..audit import audit
-from ..db import db, utcnow
+from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
@@ -39,17 +38,6 @@ from .pages import (
 
 readers = signed_in
 writers = roles_required("customer", "engineer", "admin")
-
-
-def audit_partner_read(case, action: str, object_id="") -> None:
-    if current_user.role == "partner":
-        audit(
-            action,
-            actor=current_user,
-            case=case,
-            object_type="case",
-            object_id=object_id or case.number,
-        )
 
 
 # -- list and new case ---------------------------------------------------------
@@ -184,7 +172,9 @@ def format_due(moment) -> str:
 @readers
 def detail(number):
     context = read_case(number)
-    audit_partner_read(context["case"], "partner_case_read")
+    services.record_partner_read(
+        context["case"], current_user, "partner_case_read", utcnow()
+    )
     return render_template("cases/detail.html", **context)
 
 
@@ -193,7 +183,9 @@ def detail(number):
 def thread(number):
     # Without HX-Request this is the whole case page: a partner's read either way.
     context = read_case(number)
-    audit_partner_read(context["case"], "partner_case_read")
+    services.record_partner_read(
+        context["case"], current_user, "partner_case_read", utcnow()
+    )
     return render_page_or_fragment("cases/detail.html", "cases/_thread.html", **context)
 
 
@@ -334,8 +326,7 @@ def pdf(number):
     case = queries.get_case_or_404(number, current_user)
     context = detail_context(case)
     data = render_pdf("pdf/case.html", **context)
-    with db.atomic():
-        audit("case_exported", actor=current_user, case=case, object_type="pdf")
+    services.record_export(case, current_user, utcnow())
     return pdf_response(data, f"{case.number}.pdf")
 
 
@@ -358,7 +349,9 @@ def download(number, attachment_id):
             name=attachment.filename,
         )
         return render_template("errors/error.html", status=410, message=message), 410
-    audit_partner_read(case, "partner_file_download", attachment.id)
+    services.record_partner_read(
+        case, current_user, "partner_file_download", utcnow(), attachment.id
+    )
     response = send_file(
         path,
         as_attachment=True,

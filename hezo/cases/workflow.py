@@ -166,7 +166,7 @@ def transition(
         _notify(case)
 
 
-def assign_case(case: SupportCase, engineer: User | None, seen: int | None) -> None:
+def reassign(case: SupportCase, engineer: User | None, seen: int | None) -> None:
     """Give the case to ``engineer`` (nobody when None) if it is still assigned
     to ``seen`` (the engineer's id the page showed; None for nobody): one
     conditional UPDATE. Raises StaleCase, writing nothing, otherwise."""

@@ -18,12 +18,12 @@ from ..cases.pages import (
     page_context,
     storage_failed,
 )
-from ..cases.workflow import StaleCase, TransitionError, assign_case, transition
+from ..cases.workflow import StaleCase, TransitionError, transition
 from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import number_arg, whole_number
-from ..models import SupportCase, User
+from ..models import SupportCase
 from ..models.cases import OPEN_STATUSES
 from ..paging import page_count, requested_page
 from ..security import staff_required
@@ -81,15 +81,14 @@ def assign(number):
     if not form.validate_on_submit():
         abort(400)
     value = request.form.get("assignee", "")
-    engineer = None
-    if value:
-        engineer_id = whole_number(value)
-        engineer = User.get_or_none(User.id == engineer_id) if engineer_id else None
-        if engineer is None or not engineer.is_staff:
-            abort(400)
+    engineer_id = whole_number(value) if value else None
+    if value and not engineer_id:
+        abort(400)
     seen = None if form.seen.data == "none" else int(form.seen.data)
     try:
-        assign_case(case, engineer, seen)
+        case_services.assign_case(case, current_user, engineer_id, seen, utcnow())
+    except case_services.CaseError:
+        abort(400)
     except StaleCase:
         return changed_meanwhile(number, "assignee")
     return back_to_case(case, "staff/_panel.html")
