@@ -171,3 +171,30 @@ def dbconn(app):
         yield db
     if not db.is_closed():
         db.close()
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real IMAP server (Dovecot) for this test process, on a free loopback
+    port in a directory of its own (one per pytest-xdist worker), stopped and
+    removed after the session. Missing Dovecot skips on a developer's machine
+    and fails in CI (``CI=true``): there the channel must be tested."""
+    from tests.dovecot import Dovecot, DovecotMissing
+
+    try:
+        server = Dovecot()
+    except DovecotMissing as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def imap_user(dovecot):
+    """A mailbox of its own for each test (Dovecot makes one per user name)."""
+    return f"pomoc-{secrets.token_hex(6)}"
