@@ -71,6 +71,19 @@ class Defaults:
     # Partner Works includes the knowledge base on the Extreme Networks portal.
     KNOWLEDGE_BASE_URL = "https://extreme-networks.my.site.com/ExtrSupportHome"
     MAIL_FROM = "myHEZO <no-reply@myhezo.pl>"
+    # Replies to case mail go to the help mailbox, read by ``hezo mail-intake``.
+    MAIL_REPLY_TO = HELP_EMAIL
+    # The help mailbox over IMAP (``hezo mail-intake``; README "E-mail channel").
+    MAIL_INTAKE_HOST = None
+    MAIL_INTAKE_PORT = None  # 993 with SSL, else 143
+    MAIL_INTAKE_SSL = True
+    MAIL_INTAKE_STARTTLS = False
+    MAIL_INTAKE_USERNAME = None
+    MAIL_INTAKE_PASSWORD = None
+    MAIL_INTAKE_FOLDERS = ["INBOX"]
+    MAIL_INTAKE_DONE_FOLDER = "Processed"
+    MAIL_INTAKE_INTERVAL = 60
+    MAIL_INTAKE_BATCH = 100
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     PDF_FONT_BOLD_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

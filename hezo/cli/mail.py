@@ -1,5 +1,5 @@
-"""``hezo outbox-worker`` (deliver queued e-mail) and ``hezo run-reminders``
-(queue due reminders, from cron)."""
+"""``hezo outbox-worker`` (deliver queued e-mail), ``hezo run-reminders``
+(queue due reminders, from cron) and ``hezo mail-intake`` (the help mailbox)."""
 
 import click
 from flask import Flask, current_app
@@ -20,6 +20,22 @@ def init_app(app: Flask) -> None:
         from ..mail.worker import run_worker
 
         run_worker(current_app._get_current_object(), once=once, interval=interval)
+
+    @app.cli.command("mail-intake")
+    @click.option("--once", is_flag=True, help="Take the mail there is now and exit.")
+    @click.option(
+        "--interval",
+        type=click.FloatRange(min=1),
+        default=None,
+        help="Seconds between passes (MAIL_INTAKE_INTERVAL, 60).",
+    )
+    def mail_intake(once, interval):
+        """Turn mail to the help mailbox into case messages and triage items."""
+        from ..mail.intake import run_worker
+
+        app_ = current_app._get_current_object()
+        interval = interval or float(app_.config.get("MAIL_INTAKE_INTERVAL") or 60)
+        run_worker(app_, once=once, interval=interval)
 
     @app.cli.command("run-reminders")
     def run_reminders_command():

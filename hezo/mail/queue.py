@@ -19,6 +19,8 @@ from flask import current_app, has_app_context, render_template
 from ..db import utcnow
 from ..i18n import in_language
 from ..models.audit import OutboxMessage
+from ..models.cases import SupportCase
+from . import threads
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,10 @@ def queue_mail(
 
     The rendered template's first line is the subject, the second line must be
     blank and the rest is the plain-text body. ``context`` goes to the template
-    (``config`` is there as in every Flask template).
+    (``config`` is there as in every Flask template). Mail about a case
+    (``case=`` in the context) can be answered: its subject names the case, its
+    body starts with the reply line, and it has a Message-ID of ours and a
+    ``Reply-To`` of the help mailbox (``mail.threads``).
 
     Needs an application context (a request, a CLI command or
     ``app.app_context()``) and a database connection. It opens no transaction
@@ -58,6 +63,8 @@ def queue_mail(
         raise ValueError("dedupe_key must have 1 to 128 characters")
     subject, body = render_mail(template, language, **context)
     now = utcnow()
+    case = context.get("case")
+    thread = threads.thread_values(case) if isinstance(case, SupportCase) else {}
     values = {
         OutboxMessage.created_at: now,
         OutboxMessage.recipient: recipient,
@@ -67,6 +74,7 @@ def queue_mail(
         OutboxMessage.attempts: 0,
         OutboxMessage.next_attempt_at: now,
         OutboxMessage.last_error: "",
+        **{getattr(OutboxMessage, k): v for k, v in thread.items()},
     }
     if dedupe_key is None:
         message = OutboxMessage.create(**{f.name: v for f, v in values.items()})
@@ -122,8 +130,11 @@ def render_mail(template: str, language: str, **context) -> tuple[str, str]:
         raise ValueError(f"bad mail template name: {template!r}")
     if language not in current_app.config["LANGUAGES"]:
         raise ValueError(f"unsupported language: {language!r}")
+    case = context.get("case")
+    answerable = isinstance(case, SupportCase) and bool(case.number)
     with in_language(language):
         text = render_template(f"mail/{template}.txt", **context)
+        marker = threads.reply_marker() if answerable else ""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if len(lines) < 3 or lines[1].strip():
         raise ValueError(
@@ -131,12 +142,16 @@ def render_mail(template: str, language: str, **context) -> tuple[str, str]:
         )
     # Any whitespace (including line separators from the context) becomes one space.
     subject = " ".join(lines[0].split())
+    if answerable:
+        subject = threads.case_subject(subject, case.number)
     max_subject = OutboxMessage.subject.max_length or 255
     if len(subject) > max_subject:
         subject = subject[: max_subject - 1] + "…"
     body = "\n".join(lines[2:]).strip("\n").rstrip() + "\n"
     if not subject or not body.strip():
         raise ValueError(f"mail/{template}.txt rendered an empty subject or body")
+    if marker:
+        body = f"{marker}\n\n{body}"
     return subject, body
 
 

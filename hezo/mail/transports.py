@@ -47,10 +47,14 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     email["Subject"] = message.subject
     email["Date"] = format_datetime(message.created_at)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "myhezo.pl"
-    # Stable per message, so a rare repeated delivery is recognisable.
+    # Stable per message, so a rare repeated delivery is recognisable; case
+    # mail has the one stored at queueing, which replies are matched against.
     email["Message-ID"] = (
-        f"<outbox.{message.id}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
+        message.message_id
+        or f"<outbox.{message.id}.{message.created_at:%Y%m%d%H%M%S}@{domain}>"
     )
+    if message.reply_to:
+        email["Reply-To"] = message.reply_to
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies
     email.set_content(message.body_text, cte="quoted-printable")
     return email

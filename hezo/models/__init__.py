@@ -21,6 +21,7 @@ from .cases import (
     SupportCase,
 )
 from .companies import Company, Contract, Device
+from .mail import ReceivedMail, UndeliverableAddress
 from .submissions import SubmissionKey
 
 ALL_MODELS = [
@@ -43,6 +44,8 @@ ALL_MODELS = [
     OutboxMessage,
     ContactRequest,
     SubmissionKey,
+    ReceivedMail,
+    UndeliverableAddress,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

@@ -36,6 +36,11 @@ class OutboxMessage(BaseModel):
     next_attempt_at = UTCDateTimeField(default=utcnow)
     sent_at = UTCDateTimeField(null=True)
     last_error = TextField(default="")
+    # Mail about a case: its Message-ID (replies are matched against it) and
+    # the address replies go to (the help mailbox).
+    case = ForeignKeyField(SupportCase, null=True, backref="outbox_messages")
+    message_id = CharField(max_length=255, null=True, unique=True)
+    reply_to = CharField(max_length=254, default="")
 
     class Meta:
         indexes = ((("sent_at", "next_attempt_at"), False),)
