@@ -10,6 +10,7 @@ partner and on one it does not.
 import pytest
 
 from hezo.db import utcnow
+from hezo.models.mail import ReceivedMail
 
 from .factories import (
     login,
@@ -83,6 +84,8 @@ RULES = {
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
     "staff.new_case": STAFF,
+    "staff.mail_triage": STAFF,
+    "staff.mail_ask_to_register": STAFF,
     "partners.home": PARTNERS,
     "sharing.index": CUSTOMERS,
 }
@@ -114,6 +117,14 @@ def world(app, dbconn):
         name: make_case_with_file(app, users["customer_a"], contract, name, share)
         for name, share in (("shared", True), ("private", False))
     }
+    # A mail waiting in the engineers' triage list (``mail_id`` 1).
+    ReceivedMail.create(
+        message_id="<m1@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address="obcy@example.pl",
+        status="triage",
+    )
     return {"users": users, "cases": cases, "contract": contract}
 
 
@@ -124,6 +135,7 @@ def urls_for(app, rule, world):
         "token": "x" * 43,
         "contract_id": world["contract"].id,
         "user_id": world["users"]["customer_b"].id,
+        "mail_id": 1,
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

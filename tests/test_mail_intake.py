@@ -538,3 +538,93 @@ def test_bounce_helper_is_a_report(dbconn):
     assert intake.bounced_addresses(message) == [
         ("a@b.pl", "5.1.1", "smtp; 550 5.1.1 No such user")
     ]
+
+
+# --- the engineers' triage -------------------------------------------------------
+
+
+def test_engineer_opens_a_case_from_an_unknown_senders_mail(
+    app, client, world, dovecot, imap_user
+):
+    from .factories import login, phone_case_form
+
+    arrived = mail(
+        "Anna Nowa <anna@szpital.pl>",
+        "Switch SN-2 nie odpowiada",
+        "<b>Port 1</b> nie działa",
+        attachments=[("show.log", b"port 1 down\n", "text", "plain")],
+    )
+    dovecot.append(imap_user, bytes(arrived))
+    take(app)
+    waiting = ReceivedMail.get()
+    login(client, world["engineer"])
+    queue = client.get("/pl/staff/").get_data(as_text=True)
+    assert "(1)" in queue and "/pl/staff/mail" in queue
+    page = client.get("/pl/staff/mail").get_data(as_text=True)
+    assert "&lt;b&gt;Port 1&lt;/b&gt;" in page and "<b>Port 1" not in page
+
+    form_page = client.get(f"/pl/staff/cases/new?nip=5260181596&mail={waiting.id}")
+    assert form_page.status_code == 200
+    assert "anna@szpital.pl" in form_page.get_data(as_text=True)
+    form = phone_case_form(
+        world["contract"],
+        "SN-2",
+        channel="email",
+        contact_name="Anna Nowa",
+        contact_email="anna@szpital.pl",
+        subject=waiting.subject,
+        description=waiting.body,
+    )
+    url = f"/pl/staff/cases/new?nip=5260181596&mail={waiting.id}"
+    response = client.post(url, data=form, content_type="multipart/form-data")
+    assert response.status_code == 303
+    case = SupportCase.get(SupportCase.subject == "Switch SN-2 nie odpowiada")
+    assert case.channel == "email"
+    assert case.reported_at == ReceivedMail.get().received_at  # clock from arrival
+    linked = ReceivedMail.get()
+    assert (linked.status, linked.case_id) == ("linked", case.id)
+    names = {a.filename for a in Attachment.select().where(Attachment.case == case)}
+    assert names == {"message.eml", "show.log"}
+    # The same mail again (a second engineer, a double click): no second case.
+    again = client.post(url, data=form, content_type="multipart/form-data")
+    assert again.status_code == 303 and again.location.endswith("/pl/staff/mail")
+    assert SupportCase.select().where(SupportCase.channel == "email").count() == 1
+    assert "(0)" in client.get("/pl/staff/").get_data(as_text=True)
+
+
+def test_engineer_asks_an_unknown_sender_to_register(
+    app, client, world, dovecot, imap_user
+):
+    from .factories import login
+
+    dovecot.append(imap_user, bytes(mail("obcy@firma.pl", "Pomoc", "Awaria")))
+    take(app)
+    waiting = ReceivedMail.get()
+    login(client, world["engineer"])
+    response = client.post(f"/pl/staff/mail/{waiting.id}/ask-to-register")
+    assert response.status_code == 303
+    assert ReceivedMail.get().status == "answered"
+    asked = OutboxMessage.get(OutboxMessage.recipient == "obcy@firma.pl")
+    assert "/pl/register" in asked.body_text and "Pomoc" in asked.body_text
+    again = client.post(f"/en/staff/mail/{waiting.id}/ask-to-register")
+    assert again.status_code == 303
+    assert OutboxMessage.select().where(OutboxMessage.recipient == "obcy@firma.pl")
+    page = client.get("/en/staff/mail").get_data(as_text=True)
+    assert "No e-mail waits" in page and "already handled" in page
+
+
+def test_triage_page_shows_bounced_addresses_and_forgeries(
+    app, client, world, dovecot, imap_user
+):
+    from .factories import login
+
+    case = new_case(world)
+    dovecot.append(imap_user, bounce_for("zly@example.pl"))
+    dovecot.append(
+        imap_user, bytes(mail(world["customer"].email, f"[{case.number}]", "x"))
+    )
+    take(app)
+    login(client, world["engineer"])
+    page = client.get("/en/staff/mail").get_data(as_text=True)
+    assert "zly@example.pl" in page and "5.1.1" in page
+    assert "Rejected as forged" in page and case.number in page

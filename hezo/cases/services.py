@@ -82,6 +82,7 @@ def open_case(
     contact: dict | None = None,
     follows: SupportCase | None = None,
     site: dict | None = None,
+    then=None,
 ) -> SupportCase:
     """Open a case on an active contract for a serial it covers.
 
@@ -95,7 +96,8 @@ def open_case(
     (``SiteForm.site_fields``). The response clock starts at ``now``; the
     reporter is e-mailed a confirmation and the engineers' team address a
     notification. ``follows`` is the earlier case this one continues (a reply
-    to a case settled too long ago).
+    to a case settled too long ago). ``then(case, message)`` runs last in the
+    transaction (a case from an e-mail links the mail there).
     """
     if device.contract_id != contract.id or not contract.is_active_on(
         sla.local_day(now)
@@ -145,6 +147,8 @@ def open_case(
         StatusChange.create(case=case, to_status="new", actor=actor, created_at=now)
         if share_with is not None:
             _record_consent(case, actor, True, now, "case_form")
+        if then is not None:
+            then(case, message)
         _notify_opened(case)
         return case
 

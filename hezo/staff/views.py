@@ -23,6 +23,7 @@ from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import number_arg, whole_number
+from ..mail import triage
 from ..models import SupportCase
 from ..models.cases import OPEN_STATUSES
 from ..paging import page_count, requested_page
@@ -52,6 +53,7 @@ def queue():
         breach=sla.breach_state,
         engineers=result.engineers,
         statuses=OPEN_STATUSES,
+        mail_waiting=triage.waiting_count(),
     )
 
 
@@ -142,6 +144,11 @@ def transition_message(kind: str) -> str:
 @posts_limit()
 @submissions.one_time
 def new_case():
+    # A case from an e-mail of the triage list (hezo/mail/triage.py).
+    try:
+        mail = triage.waiting_mail(whole_number(request.values.get("mail", "")))
+    except triage.MailTaken:
+        return triage.already_handled()
     company = queries.company_by_nip(request.values.get("nip", ""))
     if company is None:
         return render_template(
@@ -149,12 +156,16 @@ def new_case():
             company=None,
             form=None,
             nip=request.values.get("nip", ""),
+            mail=mail,
         ), (422 if request.values.get("nip") else 200)
     now = utcnow()
     contracts = case_queries.reportable_contracts(company.id, sla.local_day(now))
-    form = PhoneCaseForm(
-        data=None if request.method == "POST" else form_defaults(company.id)
-    )
+    defaults = None
+    if request.method != "POST":
+        defaults = form_defaults(company.id)
+        if mail is not None:
+            defaults |= triage.case_form_defaults(mail)
+    form = PhoneCaseForm(data=defaults)
     contract = fill_choices(form, contracts)
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(
@@ -164,11 +175,17 @@ def new_case():
             form=form,
             contract=contract,
             nip=company.nip,
+            mail=mail,
         )
     customers = queries.company_customers(company)
     form.reporter.choices = [("", _("someone else (enter the contact)"))] + [
         (str(u.id), f"{u.full_name} <{u.email}>") for u in customers
     ]
+    if mail is not None and not form.is_submitted():
+        sender = next(
+            (u for u in customers if u.email.lower() == mail.from_address), None
+        )
+        form.reporter.data = str(sender.id) if sender else ""
     valid = form.validate_on_submit()
     if not form.is_submitted():
         return render_template(
@@ -178,11 +195,14 @@ def new_case():
             contract=contract,
             contracts=contracts,
             nip=company.nip,
+            mail=mail,
         )
-    return _open_phone_case(form, valid, company, contract, customers, now)
+    return _open_phone_case(form, valid, company, contract, customers, now, mail)
 
 
-def _open_phone_case(form, valid, company, contract, customers, now: datetime):
+def _open_phone_case(
+    form, valid, company, contract, customers, now: datetime, mail=None
+):
     device = covered_device(form, contract)
     reporter = next((u for u in customers if str(u.id) == form.reporter.data), None)
     if reporter is None and not (
@@ -198,6 +218,7 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
             contract=contract,
             nip=company.nip,
             kept_files=kept_files(staged),
+            mail=mail,
         ), status
 
     try:
@@ -205,6 +226,8 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
         if not (valid and device and files_ok) or form.contact_name.errors:
             return again(staged)
         submissions.claim(staged)
+        if mail is not None:  # the clock runs from the mail's arrival
+            now = mail.received_at
         case = case_services.open_case(
             actor=current_user,
             contract=contract,
@@ -222,8 +245,15 @@ def _open_phone_case(form, valid, company, contract, customers, now: datetime):
                 "name": form.contact_name.data,
                 "email": form.contact_email.data or "",
             },
+            then=None
+            if mail is None
+            else lambda case, message: triage.link_to_case(
+                mail, case, message, current_user
+            ),
         )
     except StorageError as exc:
         return again(status=storage_failed(form, exc))
+    except triage.MailTaken:
+        return triage.already_handled()
     flash(_("Case %(number)s has been opened.", number=case.number), "success")
     return redirect(url_for("cases.detail", number=case.number), 303)

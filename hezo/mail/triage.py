@@ -1,0 +1,159 @@
+"""The engineers' triage of mail: new threads and senders the portal cannot place.
+
+An engineer opens a case from a waiting message (the phone/e-mail case form,
+prefilled from it: channel "email", the response clock from the mail's
+arrival, its .eml and attachments on the first message) or asks the sender to
+register. Either is a conditional UPDATE of the waiting row, in the
+transaction of its effect: two engineers at once never make two cases of it.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import submissions
+from ..attachments import discard_staged, place_staged, stored_path
+from ..db import db, utcnow
+from ..extensions import posts_limit
+from ..models import Attachment
+from ..models.mail import ReceivedMail, UndeliverableAddress
+from ..security import staff_required
+from ..staff import bp
+from . import intake
+from .queue import queue_mail
+
+SHOWN = 100
+
+
+class MailTaken(Exception):
+    """Another engineer handled this message first."""
+
+
+def waiting_count() -> int:
+    return ReceivedMail.select().where(ReceivedMail.status == "triage").count()
+
+
+def waiting_mail(mail_id: int | None) -> ReceivedMail | None:
+    """The waiting message ``mail_id`` (None without one). Raises ``MailTaken``
+    when it was handled meanwhile; 404 for no such message."""
+    if mail_id is None:
+        return None
+    mail = ReceivedMail.get_or_none(ReceivedMail.id == mail_id)
+    if mail is None:
+        abort(404)
+    if mail.status != "triage":
+        raise MailTaken()
+    return mail
+
+
+def already_handled():
+    """The answer to a post about mail another engineer handled first."""
+    flash(_("Another engineer has already handled this e-mail."), "error")
+    return redirect(url_for("staff.mail_triage"), 303)
+
+
+def case_form_defaults(mail: ReceivedMail) -> dict:
+    """The phone/e-mail case form's first values for a case from ``mail``."""
+    return {
+        "channel": "email",
+        "subject": mail.subject[:200],
+        "description": mail.body,
+        "contact_name": mail.from_name,
+        "contact_email": mail.from_address,
+    }
+
+
+def link_to_case(mail: ReceivedMail, case, message, actor) -> None:
+    """In the transaction that opened ``case``: mark ``mail`` linked and put its
+    .eml and attachments (upload checks applied) on the first message."""
+    updated = (
+        ReceivedMail.update(status="linked", case=case, filed_as=message)
+        .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == "triage"))
+        .execute()
+    )
+    if updated != 1:
+        raise MailTaken()
+    intake.attach_eml(mail, case, message, actor)
+    raw = stored_path(mail.eml_sha256).read_bytes()
+    files, refused = intake.mail_attachments(intake.parse(raw))
+    try:
+        place_staged(files)
+        for f in files:
+            Attachment.create(
+                case=case,
+                message=message,
+                filename=f.filename,
+                content_type=f.content_type,
+                size=f.size,
+                sha256=f.sha256,
+                uploaded_by=actor,
+            )
+    finally:
+        discard_staged(files)
+    if refused:
+        message.body += "\n\n" + "\n".join(f"[{r}]" for r in refused)
+        message.save()
+
+
+@bp.get("/mail")
+@staff_required
+def mail_triage():
+    waiting = list(
+        ReceivedMail.select()
+        .where(ReceivedMail.status == "triage")
+        .order_by(ReceivedMail.received_at)
+        .limit(SHOWN)
+    )
+    rejected = list(
+        ReceivedMail.select()
+        .where(ReceivedMail.status == "rejected")
+        .order_by(ReceivedMail.received_at.desc())
+        .limit(20)
+    )
+    undeliverable = list(
+        UndeliverableAddress.select()
+        .order_by(UndeliverableAddress.last_bounce_at.desc())
+        .limit(50)
+    )
+    return render_template(
+        "staff/mail_triage.html",
+        waiting=waiting,
+        total=waiting_count(),
+        rejected=rejected,
+        undeliverable=undeliverable,
+    )
+
+
+@bp.post("/mail/<int:mail_id>/ask-to-register")
+@staff_required
+@posts_limit()
+@submissions.one_time
+def mail_ask_to_register(mail_id: int):
+    try:
+        mail = waiting_mail(mail_id)
+    except MailTaken:
+        return already_handled()
+    submissions.claim()
+    with db.atomic():
+        updated = (
+            ReceivedMail.update(
+                status="answered", reason=f"asked to register by {current_user.id}"
+            )
+            .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == "triage"))
+            .execute()
+        )
+        if updated == 1 and mail.from_address:
+            queue_mail(
+                mail.from_address,
+                "mail_register_request",
+                "pl",
+                subject=mail.subject,
+                received_at=mail.received_at,
+                now=utcnow(),
+            )
+    if updated != 1:
+        return already_handled()
+    flash(_("The sender has been asked to register."), "success")
+    return redirect(url_for("staff.mail_triage"), 303)
