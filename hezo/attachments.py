@@ -149,14 +149,16 @@ def _temporary_file(prefix: str) -> tuple[int, str]:
         raise StorageError(exc) from exc
 
 
-def write_temporary(data: bytes, prefix: str) -> Path:
-    """``data`` in a new temporary file of the upload folder (synced)."""
+def write_temporary(data: bytes, prefix: str, sync: bool = True) -> Path:
+    """``data`` in a new temporary file of the upload folder (synced unless
+    ``sync`` is false: then the caller syncs it before a row may name it)."""
     handle, tmp = _temporary_file(prefix)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            if sync:
+                os.fsync(out.fileno())
     except OSError as exc:
         os.unlink(tmp)
         raise StorageError(exc) from exc
