@@ -404,6 +404,40 @@ def test_bounce_marks_the_address_undeliverable(app, world, dovecot, imap_user):
     assert "No such user" in bad.diagnostic
 
 
+def test_a_message_that_cannot_be_filed_waits_for_an_engineer_and_the_rest_go_on(
+    app, world, dovecot, imap_user, monkeypatch, caplog
+):
+    real = intake.find_thread
+
+    def odd(message, sender):
+        if sender == "dziwny@firma.pl":
+            raise ValueError("unexpected")
+        return real(message, sender)
+
+    monkeypatch.setattr(intake, "find_thread", odd)
+    dovecot.append(imap_user, bytes(mail("dziwny@firma.pl", "Dziwny", "x")))
+    dovecot.append(imap_user, bytes(mail("zwykly@firma.pl", "Zwykły", "y")))
+    assert take(app).counts == {"triage": 2}
+    odd_row = ReceivedMail.get(ReceivedMail.from_address == "dziwny@firma.pl")
+    assert odd_row.reason == "could not be filed (ValueError)"
+    assert inbox(dovecot, imap_user) == []
+
+
+def test_big_messages_are_fetched_in_smaller_batches(app, dovecot, imap_user):
+    log = [("a.log", b"x" * 3000, "text", "plain")]
+    raws = [bytes(mail(f"k{n}@f.pl", "Nr", "y", attachments=log)) for n in range(4)]
+    for raw in raws:
+        dovecot.append(imap_user, raw)
+    size = max(len(raw.replace(b"\n", b"\r\n")) for raw in raws)
+    with MailboxSettings.from_config(app.config).connect() as box:
+        box.folder.set("INBOX")
+        uids = box.uids()
+        assert list(intake.batches(box, uids, 4)) == [uids]
+        two = int(size * 2.5)
+        assert [len(b) for b in intake.batches(box, uids, 4, max_bytes=two)] == [2, 2]
+        assert [len(b) for b in intake.batches(box, uids, 4, max_bytes=10)] == [1] * 4
+
+
 # --- exactly once ------------------------------------------------------------
 
 

@@ -25,7 +25,9 @@ What a message becomes (``ReceivedMail.status``):
 - auto-replies, bulk mail and our own mail: ``ignored`` (recorded, never
   answered, so no loop);
 - a delivery status notification: ``bounce``; its failed recipients are marked
-  undeliverable for the engineers.
+  undeliverable for the engineers;
+- a message that fails to be filed for any other reason than the database:
+  ``triage`` with the error's type, so one odd message never stops the rest.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from ..attachments import (
     stage_upload,
     write_temporary,
 )
-from ..db import db, utcnow
+from ..db import UNAVAILABLE_ERRORS, db, utcnow
 from ..models import (
     Attachment,
     Contract,
@@ -80,6 +82,9 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_ID = 255
 EML_NAME = "message.eml"
 _FETCH_UID = re.compile(rb"UID (\d+)")
+_FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+#: What one batch may hold in memory (its messages' sizes as the server counts).
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 _AUTO_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 
 
@@ -389,8 +394,17 @@ def process(
             if inserted != 1:  # another worker took it meanwhile
                 return "already"
             row = ReceivedMail.get(ReceivedMail.message_id == message_id)
-            status, reason, files = _decide(row, message, raw, sender, dnsfunc)
-            staged += files
+            try:
+                with db.atomic():
+                    status, reason, files = _decide(row, message, raw, sender, dnsfunc)
+                staged += files
+            except UNAVAILABLE_ERRORS:
+                raise
+            except Exception as exc:  # one odd message must not stop the mailbox
+                log.exception("mail intake: message %s could not be filed", row.id)
+                status = "triage"
+                reason = f"could not be filed ({type(exc).__name__})"
+                row.case = row.filed_as = None
             row.status, row.reason = status, reason[:200]
             row.save()
             return status
@@ -593,6 +607,31 @@ def fetch_raw(box, uids: list[str]) -> list[tuple[int, bytes, datetime | None]]:
     return found
 
 
+def batches(box, uids: list[str], count: int, max_bytes: int = MAX_BATCH_BYTES):
+    """``uids`` in batches of at most ``count`` messages and ``max_bytes``
+    (a single larger message makes a batch of its own): a few big attachments
+    never hold hundreds of megabytes in memory at once."""
+    for start in range(0, len(uids), count):
+        chunk = uids[start : start + count]
+        status, data = box.client.uid("FETCH", ",".join(chunk), "(UID RFC822.SIZE)")
+        sizes = {}
+        for item in data if status == "OK" else ():
+            head = (item[0] if isinstance(item, tuple) else item) or b""
+            uid, size = _FETCH_UID.search(head), _FETCH_SIZE.search(head)
+            if uid and size:
+                sizes[uid.group(1).decode()] = int(size.group(1))
+        batch, total = [], 0
+        for uid in chunk:
+            size = sizes.get(uid, 0)
+            if batch and total + size > max_bytes:
+                yield batch
+                batch, total = [], 0
+            batch.append(uid)
+            total += size
+        if batch:
+            yield batch
+
+
 def take_folder(
     box,
     folder: str,
@@ -608,10 +647,9 @@ def take_folder(
     box.folder.set(folder)
     uid_validity = int(box.folder.status(folder, ["UIDVALIDITY"])["UIDVALIDITY"])
     uids = box.uids("ALL")
-    for start in range(0, len(uids), settings.batch):
+    for chunk in batches(box, uids, settings.batch):
         if stop is not None and stop():
             return
-        chunk = uids[start : start + settings.batch]
         done = []
         fetched = fetch_raw(box, chunk)
         originals = store_originals([raw for _, raw, _ in fetched])
