@@ -244,10 +244,12 @@ def bench(backend: str, count: int, pg_url: str) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--backend", default="sqlite",
-                        choices=["sqlite", "postgresql", "both"])
-    parser.add_argument("--pg-url", default=os.environ.get("HEZO_BENCH_PG_URL",
-                                                          DEFAULT_PG_URL))
+    parser.add_argument(
+        "--backend", default="sqlite", choices=["sqlite", "postgresql", "both"]
+    )
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_PG_URL", DEFAULT_PG_URL)
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--schema", help=argparse.SUPPRESS)
@@ -259,8 +261,10 @@ def main() -> int:
         return 0
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = [bench(b, args.messages, args.pg_url) for b in backends]
-    print(f"targets: >= {TARGET_RATE:.0f} messages/s on SQLite, "
-          f"< {TARGET_PEAK_MB:.0f} MB: {'met' if all(results) else 'MISSED'}")
+    print(
+        f"targets: >= {TARGET_RATE:.0f} messages/s on SQLite, "
+        f"< {TARGET_PEAK_MB:.0f} MB: {'met' if all(results) else 'MISSED'}"
+    )
     return 0 if all(results) else 1
 
 

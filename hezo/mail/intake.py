@@ -53,7 +53,6 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 import click
 import imap_tools
 from flask import Flask, current_app
-from peewee import fn
 from werkzeug.datastructures import FileStorage
 
 from ..attachments import (
@@ -441,7 +440,7 @@ def _decide(row, message, raw, sender, dnsfunc) -> tuple[str, str, list]:
     row.case = thread.case
     if not thread.sent_to_sender and not dkim_passes(raw, sender, dnsfunc):
         return "rejected", "DKIM failed and no mail of ours to this sender named", []
-    user = User.get_or_none(fn.LOWER(User.email) == sender)
+    user = User.get_or_none(User.email == sender)  # stored lower-case
     if user is None or not may_see(user, thread.case):
         return "triage", "sender may not see the case", []
     return _file_reply(row, message, thread.case, user)
