@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 
 from hezo import crypto
 from hezo.accounts import passwords
+from hezo.db import utcnow
 from hezo.models import ThrottleEvent, User
+from hezo.models.mail import ReceivedMail
 from hezo.web import SECURITY_HEADERS
 
 from .factories import (
@@ -156,6 +158,16 @@ def make_world(app) -> World:
     ]
     numbers = [case.number for case, _ in cases]
     files = [attachment.id for _, attachment in cases]
+    # A mail waiting in the engineers' triage list (``mail_id`` 1).
+    ReceivedMail.create(
+        message_id="<fuzz@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address="obcy@example.pl",
+        subject="Awaria",
+        body="<b>Pomocy</b>",
+        status="triage",
+    )
     return World(
         users=users,
         numbers=numbers,
@@ -335,6 +347,7 @@ def sweep(app, world: World, raise_on_problem=True) -> Tally:
         "attachment_id": world.attachment_ids[0],
         "contract_id": world.contract_ids[0],
         "user_id": world.user_ids[0],
+        "mail_id": 1,
         "lang": "pl",
         "filename": "css/app.css",
         "number": world.numbers[0],

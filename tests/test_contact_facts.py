@@ -388,6 +388,8 @@ def test_every_mail_carries_the_facts_and_no_other_contact(
         "email": "anna@firma-a.example.pl",
         "phone": "",
         "message": "Pomocy",
+        "subject": "Awaria",
+        "received_at": case.reported_at,
     }
     with app.test_request_context():
         subject, body = render_mail(template, language, **context)
