@@ -18,6 +18,7 @@ exactly once.
 
 import argparse
 import os
+import signal
 import sys
 import time
 from email.message import EmailMessage
@@ -259,6 +260,8 @@ def main() -> int:
     if args.child:
         child(args)
         return 0
+    # Stopped (timeout, Ctrl-C): still stop Dovecot and drop the schema.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = [bench(b, args.messages, args.pg_url) for b in backends]
     print(
