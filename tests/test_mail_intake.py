@@ -29,7 +29,7 @@ from hezo.models import Attachment, Message, OutboxMessage, SupportCase
 from hezo.models.mail import ReceivedMail, UndeliverableAddress
 
 from .conftest import PG_URL
-from .factories import make_user
+from .factories import make_company, make_user
 from .test_outbox import SmtpServer, free_port
 from .test_staff import make_world, new_case
 
@@ -327,7 +327,8 @@ def test_reply_from_a_user_who_may_not_see_the_case_goes_to_triage(
 ):
     case = new_case(world)
     key, dns = dkim_key("obcy.pl")
-    stranger = make_user(email="ktos@obcy.pl")  # another company's customer
+    other = make_company("6281948218", "Obca Sp. z o.o.")
+    stranger = make_user(company=other, email="ktos@obcy.pl")  # another company
     message = mail(stranger.email, f"Re: [{case.number}]", "Pokażcie mi tę sprawę")
     raw = bytes(message)
     dovecot.append(imap_user, dkim.sign(raw, b"s1", b"obcy.pl", key) + raw)
