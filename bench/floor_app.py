@@ -91,7 +91,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.i18n import switch_language_url
     from hezo.models import User
     from hezo.models.cases import OPEN_STATUSES, STATUSES
-    from hezo.paging import page_count
+    from hezo.paging import Page
     from hezo.sla import breach_state, local_day
     from hezo.staff import queries as staff_queries
 
@@ -123,13 +123,9 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             }
         if name == "cases":
             cases, total = case_queries.case_list(user, "", "", 1)
-            pages_ = page_count(total, case_queries.PAGE_SIZE)
             return base | {
                 "template": "cases/list.html",
-                "cases": cases,
-                "total": total,
-                "page": 1,
-                "pages": pages_,
+                "result": Page.of(cases, 1, total, case_queries.PAGE_SIZE),
                 "status": "",
                 "q": "",
                 "statuses": STATUSES,
@@ -148,14 +144,11 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             now = datetime.now(UTC)
             filters = dict.fromkeys(staff_queries.FILTER_NAMES, "")
             result = staff_queries.queue_page(filters, user.id, 1, now)
-            cases, total = result.cases, result.total
-            pages_ = page_count(total, staff_queries.PAGE_SIZE)
             return base | {
                 "template": "staff/queue.html",
-                "cases": cases,
-                "total": total,
-                "page": 1,
-                "pages": pages_,
+                "result": Page.of(
+                    result.cases, 1, result.total, staff_queries.PAGE_SIZE
+                ),
                 "filters": filters,
                 "counts": result.counts,
                 "now": now,
@@ -180,6 +173,8 @@ def create_app() -> Flask:
     manifest = json.loads(Path(os.environ["BENCH_MANIFEST"]).read_text())
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
+    from hezo.vocabulary import term, tone
+    from hezo.web import TEMPLATE_SETTINGS
 
     # The app's package root: its templates/ and static/ (hezo/ in the checkout).
     app = Flask(
@@ -198,6 +193,9 @@ def create_app() -> Flask:
         transitions=allowed,
         # A random key per form rendering, as the app's (no database).
         new_submission_key=real.jinja_env.globals["new_submission_key"],
+        # The vocabulary's words untranslated: English, the source language.
+        label=lambda kind, value: term(kind, value).label,
+        tone=tone,
     )
     env.filters["datetime"] = lambda value, fmt="medium": (
         ""
@@ -208,17 +206,7 @@ def create_app() -> Flask:
         "" if value is None else format_date(value, fmt, locale=LOCALE)
     )
     env.filters["tel"] = real.jinja_env.filters["tel"]
-    site = {
-        k: real.config[k]
-        for k in (
-            "HELPLINE_PHONE",
-            "HELP_EMAIL",
-            "ENGINEERS_EMAIL",
-            "ESCALATION_EMAIL",
-            "ESCALATION_PHONE",
-            "KNOWLEDGE_BASE_URL",
-        )
-    }
+    site = {k: real.config[k] for k in TEMPLATE_SETTINGS}
 
     # The real app's URL rules, so url_for() builds the same links the same way.
     class LangConverter(BaseConverter):

@@ -99,9 +99,10 @@ def _configure_database(app: Flask) -> None:
 
 
 def _configure_i18n(app: Flask) -> None:
-    from . import i18n
+    from . import i18n, vocabulary
 
     i18n.init_app(app)
+    vocabulary.init_app(app)
 
 
 def _configure_extensions(app: Flask) -> None:

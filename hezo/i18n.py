@@ -109,6 +109,11 @@ def in_language(language: str) -> Iterator[None]:
             g.lang = previous
 
 
+def translate(message: str) -> str:
+    """``message`` in the language being rendered (request, mail or PDF)."""
+    return _language().translations.ugettext(message)
+
+
 @pass_eval_context
 def template_gettext(eval_ctx, string: str, **variables) -> str:
     """``_()`` in templates, as Jinja's new-style gettext: the translation is

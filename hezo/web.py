@@ -39,6 +39,18 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 
+#: The settings templates may read (as ``site.NAME``): contact facts and public
+#: links. Never the whole configuration, which holds the secret keys.
+TEMPLATE_SETTINGS = (
+    "PUBLIC_URL",
+    "HELPLINE_PHONE",
+    "HELP_EMAIL",
+    "ESCALATION_EMAIL",
+    "ESCALATION_PHONE",
+    "ENGINEERS_EMAIL",
+    "KNOWLEDGE_BASE_URL",
+)
+
 #: Phone numbers shown as ``tel:`` links; checked at start-up.
 PHONE_SETTINGS = ("HELPLINE_PHONE", "ESCALATION_PHONE")
 _PHONE_SEPARATORS = re.compile(r"[\s()./-]")
@@ -95,9 +107,14 @@ def init_app(app: Flask) -> None:
             raise ConfigurationError(f"HEZO_{name}: {exc}") from None
     app.add_template_filter(tel_uri, "tel")
 
+    # Flask puts the whole ``config`` into every template; a template (or a
+    # template injection) could print SECRET_KEY from it. Templates get the
+    # whitelisted ``site`` settings instead.
+    app.jinja_env.globals.pop("config", None)
+
     @app.context_processor
     def _site():
-        return {"site": app.config}
+        return {"site": template_settings(app)}
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -105,6 +122,10 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
     app.wsgi_app = DatabaseUnavailableGuard(app, app.wsgi_app)
+
+
+def template_settings(app: Flask) -> dict:
+    return {name: app.config[name] for name in TEMPLATE_SETTINGS}
 
 
 def _render_error(status: int, message: str | None = None):
@@ -185,8 +206,7 @@ def _render_without_database(template: str, **context) -> str:
         "g": g,
         "request": request,
         "session": session,
-        "config": app.config,
-        "site": app.config,
+        "site": template_settings(app),
         "current_user": anonymous,
     }
     return app.jinja_env.get_template(template).render(context)

@@ -26,7 +26,7 @@ from ..db import utcnow
 from ..htmx import render_page_or_fragment
 from ..models import Contract, Device
 from ..models.cases import STATUSES
-from ..paging import page_count, requested_page
+from ..paging import Page, requested_page
 from . import queries, shipment, workflow
 from .forms import (
     AssignForm,
@@ -124,10 +124,7 @@ def render_case_list(page_template: str, customer_id: int | None = None, **extra
     return render_page_or_fragment(
         page_template,
         "cases/_rows.html",
-        cases=cases,
-        total=total,
-        page=page,
-        pages=page_count(total, queries.PAGE_SIZE),
+        result=Page.of(cases, page, total, queries.PAGE_SIZE),
         status=status,
         q=q,
         statuses=STATUSES,

@@ -1,6 +1,5 @@
 """Contract selects scoped to the viewer's company."""
 
-from dataclasses import dataclass
 
 from flask import abort
 from peewee import JOIN, SQL, fn
@@ -8,29 +7,11 @@ from peewee import JOIN, SQL, fn
 from ..db import contains_same_case, fetch_all
 from ..identifiers import strip_serial_prefix
 from ..models import Company, Contract, Device
-from ..paging import page_count
+from ..paging import Page, page_count
 
 Partner = Company.alias()
 PAGE_SIZE = 20
 MAX_SEARCH_LENGTH = 100
-
-
-@dataclass(frozen=True)
-class ContractPage:
-    """One page of a contract list; ``page`` is 1-based and within ``1..pages``."""
-
-    contracts: list
-    page: int
-    pages: int
-    total: int
-
-    @property
-    def has_previous(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def normalise_search(text: str | None) -> str:
@@ -39,7 +20,7 @@ def normalise_search(text: str | None) -> str:
     return strip_serial_prefix(" ".join((text or "").split()))[:MAX_SEARCH_LENGTH]
 
 
-def contract_page(company_id: int, search: str, page: int) -> ContractPage:
+def contract_page(company_id: int, search: str, page: int) -> Page:
     """Page ``page`` (from 1) of the company's contracts, newest end date
     first, matching ``search`` if given (its number, legacy number, a serial or
     a product contains it).
@@ -55,7 +36,7 @@ def contract_page(company_id: int, search: str, page: int) -> ContractPage:
     if page > pages:
         page = pages
         contracts = list(_page_of(query, page))
-    return ContractPage(contracts=contracts, page=page, pages=pages, total=total)
+    return Page(rows=contracts, page=page, pages=pages, total=total)
 
 
 #: What a contract list shows of each contract (not its customer, who is the

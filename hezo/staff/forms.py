@@ -8,6 +8,7 @@ from wtforms.validators import Email, Length, Optional
 
 from ..accounts.forms import NO_CRLF, PHONE
 from ..cases.forms import CaseForm
+from ..vocabulary import choices
 
 
 class PhoneCaseForm(CaseForm):
@@ -15,10 +16,7 @@ class PhoneCaseForm(CaseForm):
     consent_partner = None
     channel = SelectField(
         _l("Received by"),
-        choices=[
-            SelectChoice("phone", _l("phone")),
-            SelectChoice("email", _l("e-mail")),
-        ],
+        choices=choices("channel", ("phone", "email")),
     )
     reporter = SelectField(_l("Reporter"), validate_choice=False)
     contact_name = StringField(

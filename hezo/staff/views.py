@@ -26,7 +26,7 @@ from ..inputs import number_arg, whole_number
 from ..mail import triage
 from ..models import SupportCase
 from ..models.cases import OPEN_STATUSES
-from ..paging import page_count, requested_page
+from ..paging import Page, requested_page
 from ..security import staff_required
 from . import bp, queries
 from .forms import PhoneCaseForm
@@ -43,10 +43,7 @@ def queue():
     return render_page_or_fragment(
         "staff/queue.html",
         "staff/_queue.html",
-        cases=result.cases,
-        total=result.total,
-        page=page,
-        pages=page_count(result.total, queries.PAGE_SIZE),
+        result=Page.of(result.cases, page, result.total, queries.PAGE_SIZE),
         filters=filters,
         counts=result.counts,
         now=now,
