@@ -78,7 +78,7 @@ def _switcher(urls: dict[str, str]):
 
 def load_pages(manifest: dict) -> tuple[dict, Flask]:
     """page name -> (template, context), fetched through the real app once."""
-    from flask import g
+    from flask import g, request
     from flask_login import login_user
 
     from hezo import create_app
@@ -106,9 +106,11 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     def context_for(name: str) -> dict:
         user = users[PAGES[name][0]]
         login_user(user)
+        endpoint = request.endpoint  # the menu marks the current page
         base = {
             "current_user": user,
             "switch_language_url": _switcher({"pl": switch_language_url("pl")}),
+            "here": lambda: endpoint,
         }
         if name.startswith("contracts"):
             q = manifest["search"] if name == "contracts_search" else ""

@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
         switch_language_url=switch_language_url,
         current_language=current_language,
         other_languages=lambda: [x for x in languages if x != current_language()],
+        here=current_endpoint,
     )
     app.jinja_env.filters["datetime"] = format_local_datetime
     app.jinja_env.filters["date"] = format_local_date
@@ -161,6 +162,12 @@ def current_language() -> str:
             return prefix[0]
         return preferred_language()
     return languages()[0]
+
+
+def current_endpoint() -> str:
+    """The endpoint of the page being shown ("" outside a routed request):
+    the menu marks its link as the current page."""
+    return (request.endpoint or "") if request else ""
 
 
 def select_locale() -> str:

@@ -31,7 +31,7 @@ def test_contact_form_without_consent_shows_the_checkbox_error(
     response = client.post(f"/{lang}/contact", data=MESSAGE)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    field = re.search(r'<div class="field has-error">(.*?)</div>', html, re.S)
+    field = re.search(r'<div class="field[^"]* has-error[^"]*">(.*?)</div>', html, re.S)
     assert field and 'id="agree"' in field.group(1)
     message = re.search(r'<p class="field-error" id="agree-error-1">([^<]+)</p>', html)
     expected = error or "Zaznacz to pole, aby potwierdzić."

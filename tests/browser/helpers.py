@@ -20,6 +20,15 @@ def sign_in(page, base, user, landing="**/en/**"):
     page.wait_for_url(landing)
 
 
+def open_menu(page):
+    """On a phone the main menu is collapsed behind its "Menu" button."""
+    toggle = page.locator(".navbar-toggler")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+        page.locator("#main-nav.show").wait_for()
+
+
 def sign_out(page):
+    open_menu(page)
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/en/")

@@ -99,6 +99,6 @@ def test_queue_filter_checkboxes_keep_their_labels_on_one_line(
     narrow.goto(live_server + "/en/staff/")
     for name in ("escalated", "replied"):
         box = narrow.locator(f".filters input[name={name}]").bounding_box()
-        label = narrow.locator(f".filters label.check:has(input[name={name}])")
+        label = narrow.locator(f".filters .form-check:has(input[name={name}])")
         assert box["width"] < 32
         assert label.bounding_box()["height"] < 2 * box["height"] + 16

@@ -9,7 +9,7 @@ from hezo.db import utcnow
 from hezo.models import OutboxMessage
 
 from ..factories import make_company, make_contract
-from .helpers import assert_no_horizontal_scroll
+from .helpers import assert_no_horizontal_scroll, open_menu
 
 PASSPHRASE = "Zażółć gęślą jaźń, pięć dużych łabędzi"
 
@@ -46,6 +46,7 @@ def test_register_sign_out_and_sign_in_with_totp_then_recovery_code(
 ):
     page, base = phone, live_server
     page.goto(base + "/pl/")
+    open_menu(page)
     page.get_by_role("link", name="Zarejestruj się").first.click()
     page.get_by_label("NIP").fill("526-018-15-96")
     page.get_by_label("Numer umowy serwisowej").fill("HZ-2025-000123")
@@ -80,9 +81,11 @@ def test_register_sign_out_and_sign_in_with_totp_then_recovery_code(
     assert "HZ-2025-000123" in page.content()
     assert_no_horizontal_scroll(page)
 
+    open_menu(page)
     page.get_by_role("button", name="Wyloguj się").click()
     page.wait_for_url("**/pl/")
     sign_in(page, base, "jan@example.pl", totp.at(utcnow() + timedelta(seconds=30)))
+    open_menu(page)
     page.get_by_role("button", name="Wyloguj się").click()
     page.wait_for_url("**/pl/")
     sign_in(page, base, "jan@example.pl", codes[3])
