@@ -34,7 +34,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
 from flask import Flask, abort, render_template
 from werkzeug.routing import BaseConverter
 from wtforms import Form
@@ -175,6 +174,7 @@ def create_app() -> Flask:
     manifest = json.loads(Path(os.environ["BENCH_MANIFEST"]).read_text())
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
+    from hezo.i18n import DEADLINE, format_day, format_moment
     from hezo.vocabulary import term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
@@ -199,13 +199,17 @@ def create_app() -> Flask:
         label=lambda kind, value: term(kind, value).label,
         tone=tone,
     )
-    env.filters["datetime"] = lambda value, fmt="medium": (
+    # The app's formats (hezo/i18n.py), in English, the source language.
+    env.filters["datetime"] = lambda value: (
+        "" if value is None else format_moment(value, WARSAW, LOCALE)
+    )
+    env.filters["deadline"] = lambda value: (
         ""
         if value is None
-        else format_datetime(value, fmt, tzinfo=WARSAW, locale=LOCALE)
+        else DEADLINE % {"moment": format_moment(value, WARSAW, LOCALE)}
     )
-    env.filters["date"] = lambda value, fmt="medium": (
-        "" if value is None else format_date(value, fmt, locale=LOCALE)
+    env.filters["date"] = lambda value: (
+        "" if value is None else format_day(value, LOCALE)
     )
     env.filters["tel"] = real.jinja_env.filters["tel"]
     site = {k: real.config[k] for k in TEMPLATE_SETTINGS}

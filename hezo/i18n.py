@@ -58,6 +58,7 @@ def init_app(app: Flask) -> None:
         here=current_endpoint,
     )
     app.jinja_env.filters["datetime"] = format_local_datetime
+    app.jinja_env.filters["deadline"] = format_deadline
     app.jinja_env.filters["date"] = format_local_date
 
 
@@ -198,23 +199,54 @@ def switch_language_url(lang: str) -> str:
     return url_for("public.home", lang=lang)
 
 
+#: One date and time format per language, the same on pages, in e-mails and
+#: PDFs: English in the European (en-GB) way, "1 Dec 2026, 14:30"; Polish
+#: "1.12.2026, 14:30". Always Warsaw time, 24-hour clock.
+DATETIME_PATTERNS = {"en": "d MMM y, HH:mm", "pl": "d.MM.y, HH:mm"}
+DATE_PATTERNS = {"en": "d MMM y", "pl": "d.MM.y"}
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, known to Babel
+    """Mark ``message`` for extraction; it is translated when shown."""
+    return message
+
+
+DEADLINE = N_("%(moment)s Warsaw time")
+
+
 # Babel directly with the request's locale and the zone: Flask-Babel's wrappers
 # look both up again (and the configured formats) on each of a page's dates.
-def format_local_datetime(value: datetime | None, fmt: str = "medium") -> str:
+def format_moment(value: datetime, zone, locale) -> str:
+    """``value`` in ``zone`` in the one format of ``locale``'s language."""
+    pattern = DATETIME_PATTERNS.get(locale.language, DATETIME_PATTERNS["en"])
+    return babel_dates.format_datetime(value, pattern, tzinfo=zone, locale=locale)
+
+
+def format_day(value: date, locale) -> str:
+    pattern = DATE_PATTERNS.get(locale.language, DATE_PATTERNS["en"])
+    return babel_dates.format_date(value, pattern, locale=locale)
+
+
+def format_local_datetime(value: datetime | None) -> str:
     """A UTC datetime shown in Europe/Warsaw, in the current language."""
     if value is None:
         return ""
     language = _language()
-    return babel_dates.format_datetime(
-        value, fmt, tzinfo=language.zone, locale=language.locale
-    )
+    return format_moment(value, language.zone, language.locale)
 
 
-def format_local_date(value: date | datetime | None, fmt: str = "medium") -> str:
+def format_deadline(value: datetime | None) -> str:
+    """A deadline: the moment with its time zone named ("… Warsaw time")."""
+    if value is None:
+        return ""
+    return translate(DEADLINE) % {"moment": format_local_datetime(value)}
+
+
+def format_local_date(value: date | datetime | None) -> str:
     """A date (or the Warsaw calendar day of a UTC datetime), localised."""
     if value is None:
         return ""
     language = _language()
     if isinstance(value, datetime):
         value = value.astimezone(language.zone)
-    return babel_dates.format_date(value, fmt, locale=language.locale)
+    return format_day(value, language.locale)

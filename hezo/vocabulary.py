@@ -15,10 +15,7 @@ from typing import NamedTuple
 from flask_babel import lazy_gettext
 from wtforms.fields.choices import SelectChoice
 
-
-def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, known to Babel
-    """Mark ``message`` for extraction; it is translated when shown."""
-    return message
+from .i18n import N_
 
 
 class Term(NamedTuple):

@@ -77,7 +77,7 @@ def test_list_shows_numbers_service_period_partner_and_inclusions(
     assert "Next Business Day Advanced Hardware Replacement" in page
     assert "next business day" in page and "business hours, Mon–Fri 9:00–17:00" in page
     assert "Partner Sieciowy Sp. z o.o." in page
-    assert "Jan 1, 2026" in page
+    assert "1 Jan 2026" in page
 
 
 def test_list_shows_active_expiring_and_expired_status(client, company, customer):

@@ -6,7 +6,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from hezo.cli.translate import extract_messages
-from hezo.i18n import format_local_datetime
+from hezo.i18n import format_deadline, format_local_date, format_local_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "hezo/translations/pl/LC_MESSAGES/messages.po"
@@ -62,17 +62,21 @@ def test_error_pages_under_a_language_prefix_speak_that_language(client, path, s
     assert '<html lang="en"' in response.get_data(as_text=True)
 
 
-def test_datetimes_are_shown_in_warsaw_time(app):
+def test_datetimes_are_shown_in_warsaw_time_in_one_format_per_language(app):
     summer = datetime(2026, 7, 1, 10, 0, tzinfo=UTC)
-    winter = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
+    winter = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
     with app.test_request_context("/pl/"):
         app.preprocess_request()
-        assert "12:00" in format_local_datetime(summer)
-        assert "11:00" in format_local_datetime(winter)
-        assert "lip" in format_local_datetime(summer)  # Polish month name
+        assert format_local_datetime(summer) == "1.07.2026, 12:00"
+        assert format_local_datetime(winter) == "1.12.2026, 14:30"
+        assert format_local_date(winter) == "1.12.2026"
+        assert format_deadline(winter) == "1.12.2026, 14:30 czasu warszawskiego"
     with app.test_request_context("/en/"):
         app.preprocess_request()
-        assert "Jul" in format_local_datetime(summer)
+        assert format_local_datetime(summer) == "1 Jul 2026, 12:00"
+        assert format_local_datetime(winter) == "1 Dec 2026, 14:30"
+        assert format_local_date(winter) == "1 Dec 2026"
+        assert format_deadline(winter) == "1 Dec 2026, 14:30 Warsaw time"
 
 
 def test_template_translations_escape_values_and_keep_percent_signs(app):

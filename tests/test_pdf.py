@@ -144,8 +144,8 @@ def test_legacy_dialogue_pdf_shows_times_in_warsaw(app):
     summer = message(at=datetime(2024, 7, 1, 10, 0, tzinfo=UTC))
     winter = message(at=datetime(2024, 1, 15, 10, 0, tzinfo=UTC))
     text = pdf_text(render_dialogue(app, messages=[summer, winter]))
-    assert "1 lip 2024, 12:00" in text
-    assert "15 sty 2024, 11:00" in text
+    assert "1.07.2024, 12:00" in text
+    assert "15.01.2024, 11:00" in text
 
 
 def test_legacy_dialogue_pdf_marks_staff_messages(app):

@@ -103,7 +103,7 @@ def test_the_customer_sees_the_shipment_on_the_page_and_in_the_pdf(app, client, 
     case = SupportCase.get_by_id(case.id)
     with app.test_request_context(), in_language("pl"):
         short = {
-            name: format_local_datetime(getattr(case, name), "short")
+            name: format_local_datetime(getattr(case, name))
             for name in ("shipped_at", "delivered_at", "return_due_at", "returned_at")
         }
         medium = {

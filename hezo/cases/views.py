@@ -160,9 +160,9 @@ def consent_refusal(form, contract, force: bool = False) -> str | None:
 
 
 def format_due(moment) -> str:
-    from ..i18n import format_local_datetime
+    from ..i18n import format_deadline
 
-    return format_local_datetime(moment, "short")
+    return format_deadline(moment)
 
 
 # -- one case ------------------------------------------------------------------

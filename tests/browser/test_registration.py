@@ -76,7 +76,7 @@ def test_register_sign_out_and_sign_in_with_totp_then_recovery_code(
     page.get_by_role("button", name="Potwierdź").click()
     codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
     assert len(codes) == 10
-    page.get_by_role("link", name="Zapisałem kody").click()
+    page.get_by_role("link", name="Zapisano kody").click()
     page.wait_for_url("**/pl/contracts/")
     assert "HZ-2025-000123" in page.content()
     assert_no_horizontal_scroll(page)
