@@ -6,6 +6,7 @@ commands. The helpers here are reused by the other ``test_security_*`` modules.
 """
 
 import base64
+import html
 import json
 import re
 from datetime import timedelta
@@ -154,6 +155,24 @@ def test_enrolment_uri_names_issuer_and_account(client, invitation, uris):
     assert (uri.scheme, uri.netloc) == ("otpauth", "totp")
     assert unquote(uri.path) == "/myHEZO:e@hezo.pl"
     assert parse_qs(uri.query)["issuer"] == ["myHEZO"]
+
+
+def test_enrolment_on_a_phone_opens_the_app_by_link_and_names_the_qr_code(
+    client, invitation, uris
+):
+    choose_password(client, invitation)
+    page = client.get("/pl/setup/authenticator").get_data(as_text=True)
+    link = re.search(r'<a [^>]*href="(otpauth://[^"]+)"[^>]*>([^<]+)</a>', page)
+    assert link and html.unescape(link.group(1)) == uris[-1]
+    assert link.group(2) == "Otwórz w aplikacji uwierzytelniającej"
+    svg = re.search(r"<svg [^>]*>", page).group(0)
+    assert 'role="img"' in svg and 'aria-labelledby="qr-label"' in svg
+    alternative = re.search(r'<p id="qr-label"[^>]*>([^<]+)</p>', page).group(1)
+    assert "e@hezo.pl" in alternative
+    # The copy button needs JavaScript: hidden until static/js/app.js shows it.
+    assert re.search(
+        r'<button type="button"[^>]*data-copy="#totp-key"[^>]*hidden>', page
+    )
 
 
 def test_enrolment_uri_uses_sha1_six_digits_and_30_second_steps(

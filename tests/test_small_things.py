@@ -146,3 +146,31 @@ def test_hezo_help_without_a_setting_says_why_in_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ")
     assert "HEZO_SECRET_KEY" in lines[0]
+
+
+# -- every form's error summary ---------------------------------------------------
+
+
+def test_an_invalid_form_lists_every_error_at_the_top_linking_to_its_field(
+    client, dbconn
+):
+    response = client.post("/en/contact", data={"email": "not-an-address"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    summary = re.search(
+        r'<div class="alert alert-danger error-summary" role="alert" tabindex="-1"'
+        r" autofocus[^>]*>(.*?)</div>",
+        html,
+        re.S,
+    )
+    assert summary, "no error summary"
+    links = re.findall(r'<a href="#([\w-]+)">([^<]+)</a>', summary.group(1))
+    targets = {target for target, _ in links}
+    # Every field with an error, the consent checkbox too, and each link
+    # leads to a field of the page.
+    assert {"name", "email", "message", "agree"} <= targets
+    for target in targets:
+        assert re.search(rf'<(input|textarea|select)[^>]*id="{target}"', html), target
+    errors = re.findall(r'<p class="field-error" id="([\w-]+)-error-\d+">', html)
+    assert set(errors) == targets
+    assert summary.start() < html.index('id="name"')

@@ -271,6 +271,7 @@ def enrolment_page(template, form, user, status=200, fresh=False, **context):
                 form=form,
                 user=user,
                 qr=totp.qr_svg(uri),
+                otpauth=uri,
                 key=totp.grouped(secret),
                 **context,
             ),

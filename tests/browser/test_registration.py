@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 from hezo.db import utcnow
 from hezo.models import OutboxMessage
@@ -71,6 +72,17 @@ def test_register_sign_out_and_sign_in_with_totp_then_recovery_code(
     assert page.locator("svg.qr").is_visible()
     assert_no_horizontal_scroll(page)
     key = page.get_by_test_id("totp-key").inner_text().replace(" ", "")
+    # On a phone: open the app by its link, or copy the key (JavaScript shows
+    # the copy button and says when it copied).
+    link = page.get_by_role("link", name="Otwórz w aplikacji uwierzytelniającej")
+    assert link.get_attribute("href").startswith("otpauth://totp/")
+    assert f"secret={key}" in link.get_attribute("href")
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Kopiuj klucz").click()
+    expect(
+        page.get_by_role("status").filter(has_text="Skopiowano klucz")
+    ).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == key
     totp = pyotp.TOTP(key)
     page.get_by_label("Kod").fill(totp.now())
     page.get_by_role("button", name="Potwierdź").click()
