@@ -1,6 +1,5 @@
 """Contract selects scoped to the viewer's company."""
 
-
 from flask import abort
 from peewee import JOIN, SQL, fn
 
