@@ -3,7 +3,6 @@ panel, are in ``cases.forms``)."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, Length, Optional
 
 from ..accounts.forms import NO_CRLF, PHONE
