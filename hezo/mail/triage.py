@@ -9,18 +9,13 @@ transaction of its effect: two engineers at once never make two cases of it.
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
-from .. import submissions
 from ..attachments import discard_staged, place_staged, stored_path
-from ..db import db, utcnow
-from ..extensions import posts_limit
+from ..db import db
 from ..models import Attachment
 from ..models.mail import ReceivedMail, UndeliverableAddress
-from ..security import staff_required
-from ..staff import bp
 from . import intake
 from .queue import queue_mail
 
@@ -97,49 +92,38 @@ def link_to_case(mail: ReceivedMail, case, message, actor) -> None:
         message.save()
 
 
-@bp.get("/mail")
-@staff_required
-def mail_triage():
-    waiting = list(
-        ReceivedMail.select()
-        .where(ReceivedMail.status == "triage")
-        .order_by(ReceivedMail.received_at)
-        .limit(SHOWN)
-    )
-    rejected = list(
-        ReceivedMail.select()
-        .where(ReceivedMail.status == "rejected")
-        .order_by(ReceivedMail.received_at.desc())
-        .limit(20)
-    )
-    undeliverable = list(
-        UndeliverableAddress.select()
-        .order_by(UndeliverableAddress.last_bounce_at.desc())
-        .limit(50)
-    )
-    return render_template(
-        "staff/mail_triage.html",
-        waiting=waiting,
-        total=waiting_count(),
-        rejected=rejected,
-        undeliverable=undeliverable,
-    )
+def waiting_and_rejected(shown: int = SHOWN) -> dict:
+    """What the triage page lists: waiting mail (oldest first), the latest
+    rejected replies and the addresses that bounced."""
+    return {
+        "waiting": list(
+            ReceivedMail.select()
+            .where(ReceivedMail.status == "triage")
+            .order_by(ReceivedMail.received_at)
+            .limit(shown)
+        ),
+        "total": waiting_count(),
+        "rejected": list(
+            ReceivedMail.select()
+            .where(ReceivedMail.status == "rejected")
+            .order_by(ReceivedMail.received_at.desc())
+            .limit(20)
+        ),
+        "undeliverable": list(
+            UndeliverableAddress.select()
+            .order_by(UndeliverableAddress.last_bounce_at.desc())
+            .limit(50)
+        ),
+    }
 
 
-@bp.post("/mail/<int:mail_id>/ask-to-register")
-@staff_required
-@posts_limit()
-@submissions.one_time
-def mail_ask_to_register(mail_id: int):
-    try:
-        mail = waiting_mail(mail_id)
-    except MailTaken:
-        return already_handled()
-    submissions.claim()
+def ask_to_register(mail: ReceivedMail, actor, now) -> bool:
+    """Answer a waiting mail with the registration link; False when another
+    engineer handled it first (the row is no longer waiting)."""
     with db.atomic():
         updated = (
             ReceivedMail.update(
-                status="answered", reason=f"asked to register by {current_user.id}"
+                status="answered", reason=f"asked to register by {actor.id}"
             )
             .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == "triage"))
             .execute()
@@ -151,9 +135,6 @@ def mail_ask_to_register(mail_id: int):
                 "pl",
                 subject=mail.subject,
                 received_at=mail.received_at,
-                now=utcnow(),
+                now=now,
             )
-    if updated != 1:
-        return already_handled()
-    flash(_("The sender has been asked to register."), "success")
-    return redirect(url_for("staff.mail_triage"), 303)
+    return updated == 1
