@@ -20,6 +20,8 @@ from hezo.db import db
 from hezo.migrations import migrate_database
 from hezo.models import ALL_MODELS
 
+from .oidc.fixture import oidc_provider  # noqa: F401 (a fixture)
+
 PG_URL = os.environ.get("HEZO_TEST_DATABASE_URL")
 
 TEST_CONFIG = {

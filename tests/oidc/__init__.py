@@ -1,0 +1,1 @@
+"""The test OpenID provider (provider.mjs, oidc-provider from npm), its fixture."""
