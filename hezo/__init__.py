@@ -135,6 +135,7 @@ def _configure_blueprints(app: Flask) -> None:
         sharing.bp,
     ):
         register_localized(app, blueprint)
+    accounts.vzam.init_app(app)
 
 
 def _configure_web(app: Flask) -> None:

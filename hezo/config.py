@@ -109,3 +109,24 @@ class Defaults:
     # (limits per process, not shared) instead of failing every limited route.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+
+    # Partners sign in with V-ZAM, the distributor's sales system, over OpenID
+    # Connect. The button shows only when issuer, client id and secret are set.
+    # Discovery: <issuer>/.well-known/openid-configuration (README, "V-ZAM").
+    VZAM_ISSUER = None
+    VZAM_CLIENT_ID = None
+    VZAM_CLIENT_SECRET = None
+    VZAM_SCOPE = "openid email profile"
+    # The ID token claim with the partner company's NIP.
+    VZAM_NIP_CLAIM = "partner_nip"
+    # First sign-in of a new person of a known partner company creates the
+    # account; false: only a staff invitation (hezo invite-partner) links one.
+    VZAM_CREATE_ACCOUNTS = True
+    # The provider asserts multi-factor authentication (our TOTP step is then
+    # skipped) when ``amr`` holds one of these, or ``acr`` is one of these.
+    VZAM_MFA_AMR_VALUES = ["mfa", "otp", "hwk"]
+    VZAM_MFA_ACR_VALUES = []
+    # Discovery document and signing keys are fetched again after this long
+    # (keys also when a token names a key not seen yet).
+    VZAM_METADATA_TTL_SECONDS = 3600
+    VZAM_HTTP_TIMEOUT_SECONDS = 10

@@ -66,28 +66,37 @@ def post_limit():
     )
 
 
-def signed_in_user(token: str, sid: str):
+def signed_in_user(token: str, sid: str, provider_mfa: bool = False):
     """The enabled, enrolled user of a session token, while the session (its
     ``sid``) has not been signed out, or None: read on every request, with
-    their company (pages show its name). One statement."""
-    return _signed_in_user().bind(token=token, sid=sid).first()
+    their company (pages show its name). One statement.
+
+    ``provider_mfa``: a session whose second factor V-ZAM asserted; its user
+    needs no authenticator of ours, but a V-ZAM identity."""
+    return _signed_in_user(provider_mfa).bind(token=token, sid=sid).first()
 
 
 @cache
-def _signed_in_user() -> Statement:
+def _signed_in_user(provider_mfa: bool = False) -> Statement:
     """A cached statement (``hezo.statements``): it runs on every request, and
     building the text of its 23 columns each time cost about 0.6 ms of CPU
     (bench/PAGES.md, 2026-12-02)."""
-    from .models import Company, EndedSession, User
+    from .models import Company, EndedSession, ExternalIdentity, User
 
     ended = EndedSession.select(SQL("1")).where(EndedSession.sid == param("sid"))
+    if provider_mfa:
+        enrolled = fn.EXISTS(
+            ExternalIdentity.select(SQL("1")).where(ExternalIdentity.user == User.id)
+        )
+    else:
+        enrolled = User.totp_secret.is_null(False)
     return Statement(
         User.select(User, Company)
         .join(Company, JOIN.LEFT_OUTER)
         .where(
             (User.session_token == param("token"))
             & (User.is_enabled == True)  # noqa: E712
-            & User.totp_secret.is_null(False)
+            & enrolled
             & ~fn.EXISTS(ended)
         )
         .limit(1)
@@ -116,7 +125,7 @@ def init_app(app: Flask) -> None:
         sid = session.get("sid")
         if not sid:  # every sign-in sets one (begin_session)
             return None
-        return signed_in_user(token, sid)
+        return signed_in_user(token, sid, bool(session.get("provider_mfa")))
 
     login_manager.unauthorized_handler(_unauthorized)
     app.before_request(_expire_session)

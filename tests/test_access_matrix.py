@@ -54,6 +54,10 @@ RULES = {
     "accounts.reset_password": ANY,
     "accounts.contact": ANY,
     "accounts.logout": ANY,
+    # V-ZAM configured (the test provider): the redirect there for anyone,
+    # its answer refused for a made-up state (400) whoever sends it.
+    "accounts.vzam_login": ANY,
+    "vzam.callback": ANY,
     # Only reachable inside the sign-in and activation flows.
     "accounts.login_code": set(),
     "accounts.setup_password": set(),
@@ -92,8 +96,8 @@ RULES = {
 
 
 @pytest.fixture
-def config_overrides():
-    return {"ATTACHMENT_MAX_BYTES": 100_000}
+def config_overrides(oidc_provider):
+    return {"ATTACHMENT_MAX_BYTES": 100_000} | oidc_provider.app_config()
 
 
 @pytest.fixture

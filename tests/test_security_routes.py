@@ -61,6 +61,9 @@ PUBLIC_ENDPOINTS = {
     "accounts.forgot_password",
     "accounts.reset_password",
     "accounts.contact",
+    # Partners' sign-in with V-ZAM: the redirect there, and its answer.
+    "accounts.vzam_login",
+    "vzam.callback",
 }
 
 

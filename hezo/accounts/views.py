@@ -31,7 +31,7 @@ from ..security import (
     setup_pending,
     signed_in,
 )
-from . import bp, services, throttle, totp
+from . import bp, services, throttle, totp, vzam
 from .forms import (
     ChangePasswordForm,
     CodeForm,
@@ -78,9 +78,13 @@ def safe_next(target: str | None) -> str | None:
 
 
 def start_session(user: User, method: str) -> None:
-    """A new session for a fully authenticated user (no pre-login data kept)."""
+    """A new session for a fully authenticated user (no pre-login data kept
+    but whether it came through V-ZAM, whose session signing out ends too)."""
+    via_vzam = session.get("vzam") is True
     session.clear()
     begin_session(user)
+    if via_vzam:
+        session["vzam"] = True
     session["auth_at"] = session["seen_at"] = now_ts()
     services.record_login(user, utcnow())
     throttle.clear_account(user.email)
@@ -184,11 +188,17 @@ def register_confirm(token):
 @post_limit()
 def invite(token):
     now = utcnow()
-    if services.valid_token(token, "invite", now) is None:
+    row = services.valid_token(token, "invite", now)
+    if row is None:
         return render_template("accounts/link_invalid.html"), 400
     form = ConfirmForm()
     if not form.validate_on_submit():
-        return render_template("accounts/confirm.html", form=form, kind="invite")
+        return render_template(
+            "accounts/confirm.html",
+            form=form,
+            kind="invite",
+            vzam_invite=token if row.user.role == "partner" else None,
+        )
     user = services.consume_token(token, "invite", now)
     if user is None:
         return render_template("accounts/link_invalid.html"), 400
@@ -198,7 +208,7 @@ def invite(token):
 def begin_setup(user: User):
     session.clear()
     session["setup_user_id"], session["setup_at"] = user.id, now_ts()
-    return redirect(url_for(".setup_password"), 303)
+    return redirect(url_for("accounts.setup_password"), 303)
 
 
 def setup_user() -> User:
@@ -234,7 +244,8 @@ def check_new_password(form, user) -> bool:
 @setup_pending
 def setup_authenticator():
     user = setup_user()
-    if user.password_hash is None:
+    # V-ZAM's people have no password of ours: only the authenticator.
+    if user.password_hash is None and not session.get("setup_without_password"):
         return redirect(url_for(".setup_password"))
     form = CodeForm()
     if form.validate_on_submit():
@@ -372,12 +383,15 @@ def login_code():
 @bp.post("/logout")
 @public
 def logout():
+    provider_logout = None
     if current_user.is_authenticated:
         services.end_session(current_user, session["sid"], utcnow())
         security_event("logout", current_user)
+        if session.get("vzam") is True:  # and V-ZAM's session, where it can
+            provider_logout = vzam.end_session_url()
     logout_user()
     session.clear()
-    response = redirect(url_for("public.home"), 303)
+    response = redirect(provider_logout or url_for("public.home"), 303)
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 

@@ -6,6 +6,7 @@
 from .accounts import (
     AuthToken,
     EndedSession,
+    ExternalIdentity,
     PendingEnrolment,
     PendingRegistration,
     RecoveryCode,
@@ -29,6 +30,7 @@ ALL_MODELS = [
     Contract,
     Device,
     User,
+    ExternalIdentity,
     RecoveryCode,
     AuthToken,
     PendingRegistration,

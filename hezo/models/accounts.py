@@ -72,6 +72,21 @@ class User(BaseModel):
         return self.role in STAFF_ROLES
 
 
+class ExternalIdentity(BaseModel):
+    """A person at an OpenID provider (V-ZAM): the provider's ``issuer`` and
+    its ``subject`` (the ID token's ``sub``) name one account here. Never the
+    e-mail: addresses change hands, a ``sub`` is never reassigned."""
+
+    user = ForeignKeyField(User, backref="external_identities", on_delete="CASCADE")
+    issuer = CharField(max_length=255)
+    subject = CharField(max_length=255)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_login_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("issuer", "subject"), True),)
+
+
 class RecoveryCode(BaseModel):
     """A single-use recovery code; ``lookup`` (its first group) finds the row."""
 

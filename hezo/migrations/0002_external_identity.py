@@ -1,0 +1,31 @@
+"""Partners signing in with V-ZAM (OpenID Connect): the provider's person
+(issuer + ``sub``) linked to an account."""
+
+from peewee import CharField, ForeignKeyField, Model
+
+from hezo.db import UTCDateTimeField
+
+
+def up(migrator, db):
+    class User(Model):
+        class Meta:
+            database = db
+            table_name = "user"
+
+    class ExternalIdentity(Model):
+        user = ForeignKeyField(User, on_delete="CASCADE")
+        issuer = CharField(max_length=255)
+        subject = CharField(max_length=255)
+        created_at = UTCDateTimeField()
+        last_login_at = UTCDateTimeField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "external_identity"
+            indexes = ((("issuer", "subject"), True),)
+
+    db.create_tables([ExternalIdentity])
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.drop_table("external_identity"))
