@@ -4,6 +4,7 @@ Chromium is Debian's (``/usr/bin/chromium``, installed by ``scripts/setup test``
 driven through Playwright's protocol client; no browser is downloaded.
 """
 
+import contextlib
 import os
 import shutil
 import threading
@@ -72,15 +73,24 @@ def closing_app_iter(app):
     return wrapped
 
 
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, closing_app_iter(app), threaded=True)
+@contextlib.contextmanager
+def serving(app, port=0):
+    """``app`` served on 127.0.0.1 (``port``, or a free one) while in the block."""
+    server = make_server("127.0.0.1", port, closing_app_iter(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@pytest.fixture
+def live_server(app):
+    with serving(app) as base:
+        yield base
 
 
 def _page(browser, viewport, locale="pl-PL"):
