@@ -311,3 +311,16 @@ def test_a_local_partner_still_signs_in_and_out_locally(client, oidc_provider, p
     assert signed_in_as_partner(client)
     response = client.post("/en/logout")
     assert response.headers["Location"].endswith("/en/")
+
+
+def test_a_v_zam_person_gets_no_password_reset_link(
+    app, client, oidc_provider, partner
+):
+    from hezo.models import OutboxMessage
+
+    vzam_sign_in(client, oidc_provider, "anna.mfa")
+    User.update(totp_secret="x").execute()  # also with an authenticator of ours
+    client.post("/en/logout")
+    before = OutboxMessage.select().count()
+    client.post("/en/password/forgot", data={"email": "anna.mfa@partner.example.pl"})
+    assert OutboxMessage.select().count() == before

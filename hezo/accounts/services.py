@@ -752,6 +752,10 @@ def request_password_reset(email: str, now: datetime) -> None:
     user = User.get_or_none((User.email == email.strip().lower()) & User.is_enabled)
     if user is None or user.totp_secret is None:
         return
+    if user.external_identities.exists():
+        # V-ZAM's people sign in there: a password of ours would outlive
+        # their V-ZAM account.
+        return
     recent = (
         AuthToken.select()
         .where(
