@@ -168,7 +168,9 @@ def race(app, work, threads=4) -> list:
     return results
 
 
-def make_case_with_file(app, actor, contract, name: str, share: bool):
+def make_case_with_file(
+    app, actor, contract, name: str, share: bool, reporting_partner=None
+):
     """A case reported by ``actor`` on the contract's first device, with one
     attached log ``<name>.log``; returns (case, attachment)."""
     import io
@@ -192,5 +194,6 @@ def make_case_with_file(app, actor, contract, name: str, share: bool):
         share_with=contract.partner_id if share else None,
         files=staged,
         now=utcnow(),
+        reporting_partner=reporting_partner,
     )
     return case, Attachment.get(Attachment.case == case)

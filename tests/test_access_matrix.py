@@ -33,12 +33,22 @@ SIGNED = ANY - {"anon"}
 CUSTOMERS = {"customer_a", "customer_b"}
 PARTNERS = {"partner_p1", "partner_p2"}
 STAFF = {"engineer", "admin"}
+# "partner": a case partner_p1 reported for customer_a (not shared by it).
 CASE_READERS = {
     "shared": {"customer_a", "partner_p1"} | STAFF,
     "private": {"customer_a"} | STAFF,
+    "partner": {"customer_a", "partner_p1"} | STAFF,
 }
-CASE_WRITERS = {"shared": {"customer_a"} | STAFF, "private": {"customer_a"} | STAFF}
-OWNER_ONLY = {"shared": {"customer_a"}, "private": {"customer_a"}}
+CASE_WRITERS = {
+    "shared": {"customer_a"} | STAFF,
+    "private": {"customer_a"} | STAFF,
+    "partner": {"customer_a", "partner_p1"} | STAFF,
+}
+OWNER_ONLY = {
+    "shared": {"customer_a"},
+    "private": {"customer_a"},
+    "partner": {"customer_a"},
+}
 
 RULES = {
     "root.index": ANY,
@@ -92,6 +102,10 @@ RULES = {
     "staff.mail_ask_to_register": STAFF,
     "partners.home": PARTNERS,
     "sharing.index": CUSTOMERS,
+    "partners.contracts": PARTNERS,
+    "partners.renewals": PARTNERS,
+    "partners.renewals_csv": PARTNERS,
+    "partners.new_case": PARTNERS,
 }
 
 
@@ -128,6 +142,9 @@ def world(app, dbconn):
         received_at=utcnow(),
         from_address="obcy@example.pl",
         status="triage",
+    )
+    cases["partner"] = make_case_with_file(
+        app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
     return {"users": users, "cases": cases, "contract": contract}
 
@@ -198,7 +215,9 @@ def test_withdrawal_hides_the_case_from_the_partner_at_once(app, world):
             with partner.get(url, headers=headers) as response:
                 assert response.status_code == 404, url
     listing = partner.get("/pl/partner/").get_data(as_text=True)
-    assert case.number not in listing and "0 zgłoszeń" in listing
+    # Left: only the case the partner reported itself (consent does not rule it).
+    assert case.number not in listing and "1 zgłoszenie" in listing
+    assert world["cases"]["partner"][0].number in listing
 
 
 def test_partner_reads_are_audited_and_shown_to_the_customer(app, world):

@@ -1,8 +1,8 @@
 """Case selects scoped to the viewer: the scope is in the query, never after it.
 
 Customers see their company's cases; partners only cases on contracts they
-sold whose customer currently shares them; staff see all. Anything else is
-answered as if it did not exist.
+sold whose customer currently shares them or that they reported themselves;
+staff see all. Anything else is answered as if it did not exist.
 """
 
 from collections import defaultdict
@@ -45,7 +45,9 @@ def scope_of(query, role: str, company_id):
     if role == "customer":
         return query.where(SupportCase.company == company_id)
     if role == "partner":
-        return query.where((Contract.partner == company_id) & (SupportCase.is_shared))
+        from ..partners.workspace import visible_cases  # shared, or its own report
+
+        return query.where(visible_cases(company_id))
     return query.where(False)
 
 

@@ -83,6 +83,7 @@ def open_case(
     follows: SupportCase | None = None,
     site: dict | None = None,
     then=None,
+    reporting_partner: int | None = None,
 ) -> SupportCase:
     """Open a case on an active contract for a serial it covers.
 
@@ -98,14 +99,25 @@ def open_case(
     notification. ``follows`` is the earlier case this one continues (a reply
     to a case settled too long ago). ``then(case, message)`` runs last in the
     transaction (a case from an e-mail links the mail there).
+    ``reporting_partner``: the partner
+    company (``actor``'s, the contract's partner) reporting on the customer's
+    behalf; the partner's person is then the reporter, and the customer's
+    people are told by e-mail.
     """
     if device.contract_id != contract.id or not contract.is_active_on(
         sla.local_day(now)
     ):
         raise CaseError("contract")
+    if reporting_partner is not None and (
+        reporting_partner != contract.partner_id
+        or actor.company_id != reporting_partner
+    ):
+        raise CaseError("partner")
     if share_with is not None and not consent_names_partner(contract, share_with):
         raise CaseError("partner")
-    reporter = reporter or (actor if actor.role == "customer" else None)
+    reporter = reporter or (
+        actor if actor.role == "customer" or reporting_partner else None
+    )
     contact = contact or {
         "name": reporter.full_name if reporter else "",
         "email": reporter.email if reporter else "",
@@ -130,6 +142,7 @@ def open_case(
             last_activity_at=now,
             response_due_at=sla.response_due(now, contract.service_code),
             follows=follows,
+            reporting_partner=reporting_partner,
             **(site or {}),
         )
         case.number = case_number(case.id, sla.local_day(now).year)
@@ -177,6 +190,28 @@ def _notify_opened(case: SupportCase) -> None:
             lang="pl",
         )
     queue_staff_mail("case_new_for_staff", case=case)
+    if case.reporting_partner_id:
+        _notify_customer_of_partner_report(case)
+
+
+def _notify_customer_of_partner_report(case: SupportCase) -> None:
+    """The customer company's people learn that its partner reported a case."""
+    for user in User.select().where(
+        (User.company == case.company_id)
+        & (User.role == "customer")
+        & (User.is_enabled == True)  # noqa: E712
+        & (User.notify_by_email == True)  # noqa: E712
+    ):
+        queue_mail(
+            user.email,
+            "case_reported_by_partner",
+            user.language,
+            case=case,
+            partner=case.contract.partner.name,
+            reporter=case.reporter.full_name if case.reporter_id else "",
+            name=user.first_name,
+            lang=user.language,
+        )
 
 
 def post_message(
@@ -210,6 +245,14 @@ def post_message(
             created_at=now,
         )
         _save_files(case, message, files, actor)
+        if actor.role == "partner":
+            audit(
+                "partner_message",
+                actor=actor,
+                case=case,
+                object_type="case",
+                object_id=case.number,
+            )
         changes = {"last_activity_at": now}
         if not actor.is_staff:
             settled = workflow.settled_at(case)

@@ -37,7 +37,16 @@ from .pages import (
 )
 
 readers = signed_in
-writers = roles_required("customer", "engineer", "admin")
+# Partners write only on the cases they reported (``may_write``).
+writers = roles_required("customer", "partner", "engineer", "admin")
+
+
+def may_write(case) -> bool:
+    """A partner answers a case it reported on its customer's behalf, and only
+    reads one the customer shared with it."""
+    if current_user.role == "partner":
+        return case.reporting_partner_id == current_user.company_id
+    return True
 
 
 # -- list and new case ---------------------------------------------------------
@@ -195,6 +204,8 @@ def thread(number):
 @submissions.one_time
 def post_message(number):
     case = queries.get_case_or_404(number, current_user)
+    if not may_write(case):
+        abort(404)
     form = MessageForm()
     try:
         staged = stage_files(form) if form.validate_on_submit() else None

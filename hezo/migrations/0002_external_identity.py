@@ -1,5 +1,6 @@
 """Partners signing in with V-ZAM (OpenID Connect): the provider's person
-(issuer + ``sub``) linked to an account."""
+(issuer + ``sub``) linked to an account; cases a partner reported on its
+customer's behalf."""
 
 from peewee import CharField, ForeignKeyField, Model
 
@@ -26,6 +27,20 @@ def up(migrator, db):
 
     db.create_tables([ExternalIdentity])
 
+    class Company(Model):
+        class Meta:
+            database = db
+            table_name = "company"
+
+    migrator.migrate(
+        migrator.add_column(
+            "support_case",
+            "reporting_partner_id",
+            ForeignKeyField(Company, null=True, field=Company.id),
+        )
+    )
+
 
 def down(migrator, db):
+    migrator.migrate(migrator.drop_column("support_case", "reporting_partner_id"))
     migrator.migrate(migrator.drop_table("external_identity"))

@@ -34,6 +34,12 @@ class SupportCase(BaseModel):
     # Mirrors the latest ConsentEvent, so the partner's list is one indexed query.
     is_shared = BooleanField(default=False)
     reporter = ForeignKeyField(User, null=True, backref="reported_cases")
+    # The partner company that reported the case on its customer's behalf (on
+    # a contract it sold): it sees and answers the case without the
+    # customer's consent, which rules only the cases the customer reported.
+    reporting_partner = ForeignKeyField(
+        Company, null=True, backref="partner_reported_cases"
+    )
     contact_name = CharField(max_length=160, default="")
     contact_email = CharField(max_length=254, default="")
     contact_phone = CharField(max_length=32, default="")

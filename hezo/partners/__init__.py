@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("partners", __name__, url_prefix="/partner")
 
-from . import views  # noqa: E402,F401
+from . import views, workspace_views  # noqa: E402,F401

@@ -1,7 +1,7 @@
 from flask import render_template
 from flask_login import current_user
 
-from ..partners import queries
+from ..partners import queries, workspace
 from ..security import customer_required
 from . import bp
 
@@ -13,4 +13,5 @@ def index():
         "partners/sharing.html",
         shares=queries.shares_of_company(current_user.company_id),
         reads=queries.partner_reads(current_user.company_id),
+        contract_reads=workspace.contract_reads(current_user.company_id),
     )

@@ -1,0 +1,145 @@
+"""The partner's workspace pages: contracts sold, renewals (CSV), reporting a
+case on a customer's behalf. Every read and export is audited per customer."""
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import submissions
+from ..cases import services as case_services
+from ..cases.forms import CaseForm
+from ..cases.pages import covered_device, fill_choices
+from ..db import utcnow
+from ..extensions import posts_limit
+from ..htmx import render_page_or_fragment
+from ..i18n import format_local_datetime
+from ..paging import page_count, requested_page
+from ..security import partner_required
+from . import bp, workspace
+
+
+def _status_label(contract, today) -> str:
+    return {
+        "active": _("active"),
+        "expiring": _("expiring"),
+        "expired": _("expired"),
+        "future": _("not started"),
+    }[contract.status_on(today)]
+
+
+@bp.get("/contracts")
+@partner_required
+def contracts():
+    today = case_services.local_day(utcnow())
+    page = requested_page()
+    rows, total = workspace.sold_contracts(current_user.company_id, page)
+    workspace.audit_contracts(current_user, "partner_contracts_read", rows)
+    return render_template(
+        "partners/contracts.html",
+        contracts=rows,
+        serials=workspace.serials_of(rows),
+        total=total,
+        page=page,
+        pages=page_count(total, workspace.PAGE_SIZE),
+        today=today,
+        status_label=_status_label,
+        renewals=False,
+    )
+
+
+@bp.get("/renewals")
+@partner_required
+def renewals():
+    today = case_services.local_day(utcnow())
+    rows = workspace.renewals(current_user.company_id, today)
+    workspace.audit_contracts(current_user, "partner_contracts_read", rows)
+    return render_template(
+        "partners/contracts.html",
+        contracts=rows,
+        serials=workspace.serials_of(rows),
+        total=len(rows),
+        page=1,
+        pages=1,
+        today=today,
+        status_label=_status_label,
+        renewals=True,
+    )
+
+
+@bp.get("/renewals.csv")
+@partner_required
+def renewals_csv():
+    today = case_services.local_day(utcnow())
+    rows = workspace.renewals(current_user.company_id, today)
+    workspace.audit_contracts(current_user, "partner_renewals_export", rows)
+    body = workspace.renewals_csv(
+        rows, workspace.serials_of(rows), lambda c: c.status_on(today)
+    )
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="renewals-{today}.csv"'},
+    )
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@partner_required
+@posts_limit()
+@submissions.one_time
+def new_case():
+    """A case on a contract the partner sold, for a serial it covers, reported
+    on the customer's behalf: the customer sees it and is told by e-mail."""
+    now = utcnow()
+    contracts = workspace.reportable_contracts(
+        current_user.company_id, case_services.local_day(now)
+    )
+    form = CaseForm(
+        data=None
+        if request.method == "POST"
+        else {"contract": request.args.get("contract"), "serial": None}
+    )
+    contract = fill_choices(form, contracts)
+    if request.args.get("fragment") == "serials":
+        return render_page_or_fragment(
+            "partners/new_case.html",
+            "partners/_serial_field.html",
+            form=form,
+            contracts=contracts,
+        )
+    if not form.is_submitted():
+        return render_template("partners/new_case.html", form=form, contracts=contracts)
+    valid = form.validate_on_submit()
+    device = covered_device(form, contract)
+    if not (valid and device):
+        return render_template(
+            "partners/new_case.html", form=form, contracts=contracts
+        ), 422
+    submissions.claim()
+    try:
+        case = case_services.open_case(
+            actor=current_user,
+            contract=contract,
+            device=device,
+            **form.case_fields(),
+            files=[],
+            now=now,
+            reporting_partner=current_user.company_id,
+        )
+    except case_services.CaseError:  # the contract moved or ended meanwhile
+        form.contract.errors = [
+            _("This contract cannot take a case from you any more: choose another.")
+        ]
+        return render_template(
+            "partners/new_case.html", form=form, contracts=contracts
+        ), 409
+    flash(
+        _(
+            "Case %(number)s has been reported for %(customer)s, who has been "
+            "told by e-mail. An engineer will contact you by %(due)s.",
+            number=case.number,
+            customer=contract.customer.name,
+            due=format_local_datetime(case.response_due_at, "short"),
+        ),
+        "success",
+    )
+    return redirect(url_for("cases.detail", number=case.number), 303)

@@ -1,0 +1,154 @@
+"""The partner's workspace: contracts sold, renewals (CSV), cases it reported."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from hezo.models import AuditEvent, Message, OutboxMessage, SupportCase
+
+from .factories import login, make_company, make_contract, make_user
+
+
+@pytest.fixture
+def world(app, dbconn):
+    p1 = make_company("1860913901", "NetPartner")
+    p2 = make_company("9542751782", "Inny Partner")
+    a = make_company("5260181596", "Firma A")
+    b = make_company("6281948218", "Firma B")
+    today = date.today()
+    soon = make_contract(
+        customer=a,
+        partner=p1,
+        number="HZ-2026-000777",
+        legacy_number="ZG/777/2020",
+        serials=("SN-A1", "SN-A2"),
+        end=today + timedelta(days=45),
+    )
+    later = make_contract(customer=b, partner=p1, serials=("SN-B1",))
+    other = make_contract(customer=b, partner=p2, number="HZ-2026-000999")
+    return {
+        "soon": soon,
+        "later": later,
+        "other": other,
+        "customer_a": make_user(company=a, email="a@firma-a.pl"),
+        "p1": make_user(role="partner", company=p1),
+        "p2": make_user(role="partner", company=p2),
+    }
+
+
+def signed_in(app, user):
+    client = app.test_client()
+    login(client, user)
+    return client
+
+
+def test_contracts_sold_with_both_numbers_customer_and_serials(app, world):
+    html = signed_in(app, world["p1"]).get("/en/partner/contracts").get_data(True)
+    for text in ("HZ-2026-000777", "ZG/777/2020", "Firma A", "Firma B", "SN-A2"):
+        assert text in html
+    assert "PW-AHR-NBD" in html and "expiring" in html
+    assert "HZ-2026-000999" not in html  # sold by another partner
+    assert "a@firma-a.pl" not in html  # contract data, not the customers' people
+
+
+def test_renewals_list_and_csv_hold_only_contracts_ending_within_90_days(app, world):
+    client = signed_in(app, world["p1"])
+    html = client.get("/en/partner/renewals").get_data(True)
+    assert "HZ-2026-000777" in html and world["later"].number not in html
+    response = client.get("/en/partner/renewals.csv")
+    assert response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    lines = response.get_data(True).lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("contract;legacy_number;customer")
+    assert len(lines) == 2
+    assert lines[1].startswith("HZ-2026-000777;ZG/777/2020;Firma A;5260181596;")
+    assert lines[1].endswith(";expiring;SN-A1 SN-A2")
+    other = signed_in(app, world["p2"]).get("/en/partner/renewals.csv")
+    assert "HZ-2026-000777" not in other.get_data(True)
+
+
+def test_a_csv_cell_cannot_be_a_formula(app, world):
+    world["soon"].customer.name = '=HYPERLINK("http://evil")'
+    world["soon"].customer.save()
+    body = signed_in(app, world["p1"]).get("/en/partner/renewals.csv").get_data(True)
+    assert "'=HYPERLINK" in body and ";=HYPERLINK" not in body
+
+
+def test_reads_and_exports_are_shown_on_the_customers_sharing_page(app, world):
+    client = signed_in(app, world["p1"])
+    client.get("/en/partner/contracts")
+    client.get("/en/partner/renewals.csv")
+    actions = {
+        (e.action, e.object_id)
+        for e in AuditEvent.select().where(AuditEvent.object_type == "company")
+    }
+    a = str(world["soon"].customer_id)
+    assert ("partner_contracts_read", a) in actions
+    assert ("partner_renewals_export", a) in actions
+    page = signed_in(app, world["customer_a"]).get("/en/partner/sharing")
+    html = page.get_data(True)
+    assert "viewed your contracts" in html
+    assert "downloaded your contracts ending soon" in html
+    assert "HZ-2026-000777" in html
+
+
+def report(client, contract, serial, **fields):
+    return client.post(
+        "/en/partner/cases/new",
+        data={
+            "contract": contract.number,
+            "serial": serial,
+            "subject": "Switch restarts",
+            "description": "Since Monday",
+            "severity": "major",
+        }
+        | fields,
+    )
+
+
+def test_partner_reports_for_a_customer_who_sees_it_and_is_told(app, world):
+    partner = signed_in(app, world["p1"])
+    response = report(partner, world["soon"], "SN-A2")
+    assert response.status_code == 303
+    case = SupportCase.get()
+    assert case.company_id == world["soon"].customer_id
+    assert case.reporting_partner_id == world["p1"].company_id
+    assert not case.is_shared
+    mail = [m.recipient for m in OutboxMessage.select()]
+    assert "a@firma-a.pl" in mail  # the customer's people are told
+    assert world["p1"].email in mail  # the partner's confirmation
+    customer = signed_in(app, world["customer_a"])
+    assert customer.get(f"/en/cases/{case.number}").status_code == 200
+    # The partner follows and answers it.
+    assert partner.get(f"/en/cases/{case.number}").status_code == 200
+    assert case.number in partner.get("/en/partner/").get_data(True)
+    answer = partner.post(f"/en/cases/{case.number}/messages", data={"body": "Logs?"})
+    assert answer.status_code == 303
+    assert Message.select().where(Message.body == "Logs?").count() == 1
+    assert AuditEvent.get(AuditEvent.action == "partner_message").case_id == case.id
+    sharing = customer.get("/en/partner/sharing").get_data(True)
+    assert "wrote in the case" in sharing
+    # Another partner sees nothing of it.
+    p2 = signed_in(app, world["p2"])
+    assert p2.get(f"/en/cases/{case.number}").status_code == 404
+
+
+def test_reporting_needs_a_contract_the_partner_sold_and_a_covered_serial(app, world):
+    partner = signed_in(app, world["p1"])
+    assert report(partner, world["other"], "SN-1").status_code == 422
+    assert report(partner, world["soon"], "SN-B1").status_code == 422
+    assert report(partner, world["soon"], "").status_code == 422
+    assert SupportCase.select().count() == 0
+
+
+def test_partner_never_answers_a_case_the_customer_only_shared(app, world):
+    from .factories import make_case_with_file
+
+    case, _ = make_case_with_file(
+        app, world["customer_a"], world["soon"], "shared", share=True
+    )
+    partner = signed_in(app, world["p1"])
+    assert partner.get(f"/en/cases/{case.number}").status_code == 200
+    response = partner.post(f"/en/cases/{case.number}/messages", data={"body": "x"})
+    assert response.status_code == 404
+    assert Message.select().where(Message.body == "x").count() == 0
