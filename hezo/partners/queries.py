@@ -5,18 +5,6 @@ from peewee import fn
 from ..models import AuditEvent, Company, Contract, SupportCase, User
 
 
-def shared_customers(partner_company_id: int) -> list[Company]:
-    """Customers with at least one case currently shared with the partner."""
-    return list(
-        Company.select()
-        .join(SupportCase, on=(SupportCase.company == Company.id))
-        .join(Contract, on=(SupportCase.contract == Contract.id))
-        .where((Contract.partner == partner_company_id) & (SupportCase.is_shared))  # noqa: E712
-        .distinct()
-        .order_by(Company.name)
-    )
-
-
 def shares_of_company(company_id: int) -> list[tuple]:
     """For the customer: each shared case with the partner's reads of it.
 

@@ -12,6 +12,6 @@ def home():
     return render_case_list(
         "partners/home.html",
         customer_id=number_arg("customer"),
-        customers=queries.shared_customers(current_user.company_id),
+        customers=workspace.case_customers(current_user.company_id),
         list_endpoint="partners.home",
     )

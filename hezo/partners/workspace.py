@@ -33,6 +33,18 @@ def visible_cases(partner_company_id):
     )
 
 
+def case_customers(partner_company_id: int) -> list[Company]:
+    """Customers with at least one case the partner may see (the list's filter)."""
+    return list(
+        Company.select()
+        .join(SupportCase, on=(SupportCase.company == Company.id))
+        .join(Contract, on=(SupportCase.contract == Contract.id))
+        .where(visible_cases(partner_company_id))
+        .distinct()
+        .order_by(Company.name)
+    )
+
+
 def _sold(partner_company_id: int):
     return (
         Contract.select(Contract, Company)

@@ -27,23 +27,32 @@ def _status_label(contract, today) -> str:
     }[contract.status_on(today)]
 
 
-@bp.get("/contracts")
-@partner_required
-def contracts():
-    today = case_services.local_day(utcnow())
-    page = requested_page()
-    rows, total = workspace.sold_contracts(current_user.company_id, page)
+def contracts_page(rows, today, renewals: bool, page=1, pages=1):
+    """A list of contracts the partner sold, its read audited per customer."""
     workspace.audit_contracts(current_user, "partner_contracts_read", rows)
     return render_template(
         "partners/contracts.html",
         contracts=rows,
         serials=workspace.serials_of(rows),
-        total=total,
         page=page,
-        pages=page_count(total, workspace.PAGE_SIZE),
+        pages=pages,
         today=today,
         status_label=_status_label,
+        renewals=renewals,
+    )
+
+
+@bp.get("/contracts")
+@partner_required
+def contracts():
+    page = requested_page()
+    rows, total = workspace.sold_contracts(current_user.company_id, page)
+    return contracts_page(
+        rows,
+        case_services.local_day(utcnow()),
         renewals=False,
+        page=page,
+        pages=page_count(total, workspace.PAGE_SIZE),
     )
 
 
@@ -52,18 +61,7 @@ def contracts():
 def renewals():
     today = case_services.local_day(utcnow())
     rows = workspace.renewals(current_user.company_id, today)
-    workspace.audit_contracts(current_user, "partner_contracts_read", rows)
-    return render_template(
-        "partners/contracts.html",
-        contracts=rows,
-        serials=workspace.serials_of(rows),
-        total=len(rows),
-        page=1,
-        pages=1,
-        today=today,
-        status_label=_status_label,
-        renewals=True,
-    )
+    return contracts_page(rows, today, renewals=True)
 
 
 @bp.get("/renewals.csv")
