@@ -152,3 +152,36 @@ def test_partner_never_answers_a_case_the_customer_only_shared(app, world):
     response = partner.post(f"/en/cases/{case.number}/messages", data={"body": "x"})
     assert response.status_code == 404
     assert Message.select().where(Message.body == "x").count() == 0
+
+
+def test_workspace_query_counts_do_not_grow_with_contracts(app, world):
+    from playhouse.test_utils import count_queries
+
+    client = signed_in(app, world["p1"])
+
+    def counted(url):
+        with app.app_context(), count_queries(only_select=True) as counter:
+            assert client.get(url).status_code == 200
+        return counter.count
+
+    few = [counted(u) for u in ("/en/partner/contracts", "/en/partner/renewals")]
+    partner = world["p1"].company
+    for n in range(25):
+        make_contract(
+            customer=make_company(name=f"Klient {n}"),
+            partner=partner,
+            serials=[f"S{n}-{k}" for k in range(5)],
+            end=date.today() + timedelta(days=10 + n),
+        )
+    many = [counted(u) for u in ("/en/partner/contracts", "/en/partner/renewals")]
+    assert few == many
+
+
+def test_a_partner_reported_case_says_so_instead_of_offering_consent(app, world):
+    report(signed_in(app, world["p1"]), world["soon"], "SN-A1")
+    case = SupportCase.get()
+    for user in (world["customer_a"], world["p1"]):
+        html = signed_in(app, user).get(f"/en/cases/{case.number}").get_data(True)
+        assert "reported this case on the customer" in html
+        assert "cannot see this case" not in html
+        assert "Share with" not in html

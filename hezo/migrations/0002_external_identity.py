@@ -1,6 +1,6 @@
 """Partners signing in with V-ZAM (OpenID Connect): the provider's person
 (issuer + ``sub``) linked to an account; cases a partner reported on its
-customer's behalf."""
+customer's behalf; the index of partners' reads of a customer's contracts."""
 
 from peewee import CharField, ForeignKeyField, Model
 
@@ -33,6 +33,9 @@ def up(migrator, db):
             table_name = "company"
 
     migrator.migrate(
+        migrator.add_index("audit_event", ("object_type", "object_id"), False)
+    )
+    migrator.migrate(
         migrator.add_column(
             "support_case",
             "reporting_partner_id",
@@ -43,4 +46,7 @@ def up(migrator, db):
 
 def down(migrator, db):
     migrator.migrate(migrator.drop_column("support_case", "reporting_partner_id"))
+    migrator.migrate(
+        migrator.drop_index("audit_event", "audit_event_object_type_object_id")
+    )
     migrator.migrate(migrator.drop_table("external_identity"))

@@ -20,7 +20,11 @@ class AuditEvent(BaseModel):
     details = TextField(default="")
 
     class Meta:
-        indexes = ((("case", "action"), False),)
+        indexes = (
+            (("case", "action"), False),
+            # A customer's sharing page: partners' reads of its contracts.
+            (("object_type", "object_id"), False),
+        )
 
 
 class OutboxMessage(BaseModel):

@@ -1,0 +1,72 @@
+"""A V-ZAM partner's workspace on a phone: contracts, renewals (CSV), and a
+case reported for a customer, followed and answered."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from hezo.models import Message, OutboxMessage, SupportCase
+
+from ..factories import make_company, make_contract, make_user
+from ..oidc.fixture import PARTNER_NIP
+from .conftest import serving
+from .helpers import assert_no_horizontal_scroll
+from .test_vzam import config_overrides  # noqa: F401 (V-ZAM configured)
+
+
+@pytest.fixture
+def portal(app, dbconn, oidc_provider):
+    partner = make_company(nip=PARTNER_NIP, name="Partner Sieci")
+    customer = make_company(nip="5260181596", name="Firma Klienta Sp. z o.o.")
+    make_user(company=customer, email="it@klient.pl")
+    make_contract(
+        customer=customer,
+        partner=partner,
+        number="HZ-2026-000321",
+        legacy_number="ZG/321/2021",
+        serials=("FG-ALPHA", "FG-BETA"),
+        end=date.today() + timedelta(days=30),
+    )
+    make_contract(customer=customer, partner=partner, serials=("FG-GAMMA",))
+    with serving(app, oidc_provider.redirect_port) as base:
+        yield base
+
+
+def test_partner_workspace_on_a_phone(phone, portal):
+    page = phone
+    page.goto(portal + "/pl/login")
+    page.get_by_role("link", name="Zaloguj się przez V-ZAM").click()
+    page.get_by_label("V-ZAM login").fill("anna.mfa")
+    page.get_by_role("button", name="Sign in to V-ZAM").click()
+    page.wait_for_url("**/pl/partner/")
+
+    page.get_by_role("link", name="Sprzedane umowy").click()
+    table = page.get_by_test_id("contracts")
+    assert "ZG/321/2021" in table.inner_text() and "FG-GAMMA" in table.inner_text()
+    assert_no_horizontal_scroll(page)
+
+    page.get_by_role("link", name="Odnowienia").first.click()
+    assert "FG-GAMMA" not in page.get_by_test_id("contracts").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Pobierz jako CSV").click()
+    with open(download.value.path(), encoding="utf-8") as csv_file:
+        assert "HZ-2026-000321;ZG/321/2021" in csv_file.read()
+
+    page.get_by_role("link", name="Zgłoś sprawę w imieniu klienta").first.click()
+    page.get_by_label("Umowa").select_option("HZ-2026-000321")
+    page.get_by_label("Numer seryjny").select_option("FG-BETA")
+    page.get_by_label("Temat").fill("Przełącznik się restartuje")
+    page.get_by_label("Opis").fill("Od poniedziałku co godzinę")
+    page.get_by_label("Wysoka — usługa działa z ograniczeniami").check()
+    page.get_by_role("button", name="Wyślij zgłoszenie").click()
+    page.wait_for_url("**/pl/cases/ZG-*")
+    assert "Firma Klienta" in page.locator("#flash").inner_text()
+    assert_no_horizontal_scroll(page)
+    page.get_by_label("Twoja wiadomość").fill("Proszę o logi")
+    page.get_by_role("button", name="Wyślij").click()
+    page.get_by_text("Proszę o logi").first.wait_for()
+
+    case = SupportCase.get()
+    assert case.device.serial == "FG-BETA"
+    assert Message.select().where(Message.body == "Proszę o logi").count() == 1
+    assert OutboxMessage.select().where(OutboxMessage.recipient == "it@klient.pl")
