@@ -100,13 +100,6 @@ def reportable_contracts(partner_company_id: int, today: date) -> list[Contract]
     )
 
 
-def sold_contract(partner_company_id: int, number: str) -> Contract | None:
-    """The contract numbered ``number`` (either notation), if the partner sold it."""
-    return (
-        Contract.numbered(number).where(Contract.partner == partner_company_id).first()
-    )
-
-
 def audit_contracts(actor, action: str, contracts, details: str = "") -> None:
     """One audit event per customer company whose contracts ``actor`` saw."""
     customers = sorted({c.customer_id for c in contracts})

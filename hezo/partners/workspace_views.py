@@ -5,7 +5,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import submissions
+from .. import sla, submissions
 from ..cases import services as case_services
 from ..cases.forms import CaseForm
 from ..cases.pages import covered_device, fill_choices
@@ -49,7 +49,7 @@ def contracts():
     rows, total = workspace.sold_contracts(current_user.company_id, page)
     return contracts_page(
         rows,
-        case_services.local_day(utcnow()),
+        sla.local_day(utcnow()),
         renewals=False,
         page=page,
         pages=page_count(total, workspace.PAGE_SIZE),
@@ -59,7 +59,7 @@ def contracts():
 @bp.get("/renewals")
 @partner_required
 def renewals():
-    today = case_services.local_day(utcnow())
+    today = sla.local_day(utcnow())
     rows = workspace.renewals(current_user.company_id, today)
     return contracts_page(rows, today, renewals=True)
 
@@ -67,7 +67,7 @@ def renewals():
 @bp.get("/renewals.csv")
 @partner_required
 def renewals_csv():
-    today = case_services.local_day(utcnow())
+    today = sla.local_day(utcnow())
     rows = workspace.renewals(current_user.company_id, today)
     workspace.audit_contracts(current_user, "partner_renewals_export", rows)
     body = workspace.renewals_csv(
@@ -89,7 +89,7 @@ def new_case():
     on the customer's behalf: the customer sees it and is told by e-mail."""
     now = utcnow()
     contracts = workspace.reportable_contracts(
-        current_user.company_id, case_services.local_day(now)
+        current_user.company_id, sla.local_day(now)
     )
     form = CaseForm(
         data=None
