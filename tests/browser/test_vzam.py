@@ -66,7 +66,9 @@ def test_without_mfa_our_authenticator_is_enrolled_then_asked(desktop, portal):
     totp = pyotp.TOTP(key)
     desktop.get_by_label("Code").fill(totp.now())
     desktop.get_by_role("button", name="Confirm").click()
-    assert len(desktop.get_by_test_id("recovery-codes").locator("code").all()) == 10
+    codes = desktop.get_by_test_id("recovery-codes")
+    codes.wait_for()  # the page after "Confirm" (locator.all() does not wait)
+    assert len(codes.locator("code").all()) == 10
     desktop.goto(portal + "/en/partner/")
     assert desktop.url.endswith("/en/partner/")
     sign_out_everywhere(desktop, portal)
