@@ -135,7 +135,8 @@ def _configure_blueprints(app: Flask) -> None:
         sharing.bp,
     ):
         register_localized(app, blueprint)
-    accounts.vzam.init_app(app)
+    app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language
+    accounts.oidc.init_app(app)
 
 
 def _configure_web(app: Flask) -> None:

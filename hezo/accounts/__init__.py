@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("accounts", __name__)
 
-from . import views, vzam  # noqa: E402,F401
+from . import oidc, views, vzam  # noqa: E402,F401

@@ -31,7 +31,7 @@ from ..security import (
     setup_pending,
     signed_in,
 )
-from . import bp, services, throttle, totp, vzam
+from . import bp, oidc, services, throttle, totp
 from .forms import (
     ChangePasswordForm,
     CodeForm,
@@ -388,7 +388,7 @@ def logout():
         services.end_session(current_user, session["sid"], utcnow())
         security_event("logout", current_user)
         if session.get("vzam") is True:  # and V-ZAM's session, where it can
-            provider_logout = vzam.end_session_url()
+            provider_logout = oidc.end_session_url()
     logout_user()
     session.clear()
     response = redirect(provider_logout or url_for("public.home"), 303)

@@ -33,6 +33,16 @@ from ..statements import Statement, param
 PAGE_SIZE = 20
 
 
+def partner_visible(partner_company_id):
+    """A partner's cases (a condition over SupportCase joined to Contract): on
+    contracts it sold, while the customer shares them, or reported by the
+    partner itself. Consent rules only the cases the customer reported."""
+    return (Contract.partner == partner_company_id) & (
+        (SupportCase.is_shared == True)  # noqa: E712
+        | (SupportCase.reporting_partner == partner_company_id)
+    )
+
+
 def scope(query, viewer):
     """Restrict a query over SupportCase (joined to Contract) to ``viewer``'s cases."""
     return scope_of(query, viewer.role, viewer.company_id)
@@ -45,9 +55,7 @@ def scope_of(query, role: str, company_id):
     if role == "customer":
         return query.where(SupportCase.company == company_id)
     if role == "partner":
-        from ..partners.workspace import visible_cases  # shared, or its own report
-
-        return query.where(visible_cases(company_id))
+        return query.where(partner_visible(company_id))
     return query.where(False)
 
 

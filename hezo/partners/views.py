@@ -3,7 +3,7 @@ from flask_login import current_user
 from ..cases.pages import render_case_list
 from ..inputs import number_arg
 from ..security import partner_required
-from . import bp, queries
+from . import bp, workspace
 
 
 @bp.get("/")

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from peewee import JOIN
 
 from ..audit import audit
+from ..cases.queries import partner_visible
 from ..db import db
 from ..models import AuditEvent, Company, Contract, Device, SupportCase, User
 
@@ -23,23 +24,13 @@ PAGE_SIZE = 50
 CONTRACT_ACTIONS = ("partner_contracts_read", "partner_renewals_export")
 
 
-def visible_cases(partner_company_id):
-    """The partner's cases (a condition over SupportCase joined to Contract):
-    on contracts it sold, while the customer shares them, or reported by the
-    partner itself. Consent rules only the cases the customer reported."""
-    return (Contract.partner == partner_company_id) & (
-        (SupportCase.is_shared == True)  # noqa: E712
-        | (SupportCase.reporting_partner == partner_company_id)
-    )
-
-
 def case_customers(partner_company_id: int) -> list[Company]:
     """Customers with at least one case the partner may see (the list's filter)."""
     return list(
         Company.select()
         .join(SupportCase, on=(SupportCase.company == Company.id))
         .join(Contract, on=(SupportCase.contract == Contract.id))
-        .where(visible_cases(partner_company_id))
+        .where(partner_visible(partner_company_id))
         .distinct()
         .order_by(Company.name)
     )
