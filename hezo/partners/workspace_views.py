@@ -13,31 +13,20 @@ from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment
 from ..i18n import format_local_datetime
-from ..paging import page_count, requested_page
+from ..paging import Page, requested_page
 from ..security import partner_required
 from . import bp, workspace
 
 
-def _status_label(contract, today) -> str:
-    return {
-        "active": _("active"),
-        "expiring": _("expiring"),
-        "expired": _("expired"),
-        "future": _("not started"),
-    }[contract.status_on(today)]
-
-
-def contracts_page(rows, today, renewals: bool, page=1, pages=1):
+def contracts_page(result: Page, today, renewals: bool):
     """A list of contracts the partner sold, its read audited per customer."""
-    workspace.audit_contracts(current_user, "partner_contracts_read", rows)
-    return render_template(
+    workspace.audit_contracts(current_user, "partner_contracts_read", result.rows)
+    return render_page_or_fragment(
         "partners/contracts.html",
-        contracts=rows,
-        serials=workspace.serials_of(rows),
-        page=page,
-        pages=pages,
+        "partners/_contracts.html",
+        result=result,
+        serials=workspace.serials_of(result.rows),
         today=today,
-        status_label=_status_label,
         renewals=renewals,
     )
 
@@ -48,11 +37,9 @@ def contracts():
     page = requested_page()
     rows, total = workspace.sold_contracts(current_user.company_id, page)
     return contracts_page(
-        rows,
+        Page.of(rows, page, total, workspace.PAGE_SIZE),
         sla.local_day(utcnow()),
         renewals=False,
-        page=page,
-        pages=page_count(total, workspace.PAGE_SIZE),
     )
 
 
@@ -61,7 +48,7 @@ def contracts():
 def renewals():
     today = sla.local_day(utcnow())
     rows = workspace.renewals(current_user.company_id, today)
-    return contracts_page(rows, today, renewals=True)
+    return contracts_page(Page.of(rows, 1, len(rows), max(len(rows), 1)), today, True)
 
 
 @bp.get("/renewals.csv")
@@ -136,7 +123,7 @@ def new_case():
             "told by e-mail. An engineer will contact you by %(due)s.",
             number=case.number,
             customer=contract.customer.name,
-            due=format_local_datetime(case.response_due_at, "short"),
+            due=format_local_datetime(case.response_due_at),
         ),
         "success",
     )
