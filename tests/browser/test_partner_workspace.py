@@ -53,7 +53,11 @@ def test_partner_workspace_on_a_phone(phone, portal):
         assert "HZ-2026-000321;ZG/321/2021" in csv_file.read()
 
     page.get_by_role("link", name="Zgłoś sprawę w imieniu klienta").first.click()
-    page.get_by_label("Umowa").select_option("HZ-2026-000321")
+    # Until the page has loaded, htmx does not yet listen for the contract's
+    # change, and the serial list would stay the first contract's.
+    page.wait_for_url("**/pl/partner/cases/new")
+    with page.expect_response(lambda r: "fragment=serials" in r.url):
+        page.get_by_label("Umowa").select_option("HZ-2026-000321")
     page.get_by_label("Numer seryjny").select_option("FG-BETA")
     page.get_by_label("Temat").fill("Przełącznik się restartuje")
     page.get_by_label("Opis").fill("Od poniedziałku co godzinę")
