@@ -41,7 +41,8 @@ def case_number(case_id: int, year: int) -> str:
     return f"ZG-{year}-{case_id:05d}"
 
 
-def _save_files(case, message, staged: list[StagedFile], actor) -> None:
+def save_files(case, message, staged: list[StagedFile], actor) -> None:
+    """Attachment rows for staged files already placed in the store."""
     for f in staged:
         Attachment.create(
             case=case,
@@ -156,7 +157,7 @@ def open_case(
             is_from_staff=actor.is_staff,
             created_at=now,
         )
-        _save_files(case, message, files, actor)
+        save_files(case, message, files, actor)
         StatusChange.create(case=case, to_status="new", actor=actor, created_at=now)
         if share_with is not None:
             _record_consent(case, actor, True, now, "case_form")
@@ -244,7 +245,7 @@ def post_message(
             is_from_staff=actor.is_staff,
             created_at=now,
         )
-        _save_files(case, message, files, actor)
+        save_files(case, message, files, actor)
         if actor.role == "partner":
             audit(
                 "partner_message",

@@ -13,8 +13,8 @@ from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 
 from ..attachments import discard_staged, place_staged, stored_path
+from ..cases.services import save_files
 from ..db import db
-from ..models import Attachment
 from ..models.mail import ReceivedMail, UndeliverableAddress
 from . import intake
 from .queue import queue_mail
@@ -75,16 +75,7 @@ def link_to_case(mail: ReceivedMail, case, message, actor) -> None:
     files, refused = intake.mail_attachments(intake.parse(raw))
     try:
         place_staged(files)
-        for f in files:
-            Attachment.create(
-                case=case,
-                message=message,
-                filename=f.filename,
-                content_type=f.content_type,
-                size=f.size,
-                sha256=f.sha256,
-                uploaded_by=actor,
-            )
+        save_files(case, message, files, actor)
     finally:
         discard_staged(files)
     if refused:
