@@ -92,7 +92,7 @@ def new_case():
     page = dict(form=form, contracts=contracts, contract=contract, for_partner=True)
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(
-            "partners/new_case.html", "partners/_serial_field.html", **page
+            "partners/new_case.html", "cases/_serial_site_fields.html", **page
         )
 
     def again(staged=(), status=None):
