@@ -257,6 +257,7 @@ def _id_token(provider, nonce, key=None, **claims):
         "expired",
         "expired a minute ago",
         "within the clock skew",
+        "issued in the future",
         "wrong key",
         "other audience",
         "other nonce",
@@ -282,6 +283,9 @@ def test_the_id_token_signature_and_claims_are_checked(
         ),
         "within the clock skew": lambda: _id_token(
             oidc_provider, nonce, iat=now - 40, exp=now - 10
+        ),
+        "issued in the future": lambda: _id_token(
+            oidc_provider, nonce, iat=now + 90, exp=now + 390
         ),
         "wrong key": lambda: _id_token(
             oidc_provider,
