@@ -152,13 +152,14 @@ def fill_choices(form, contracts) -> Contract | None:
     return chosen
 
 
-def form_defaults(company_id: int) -> dict:
+def form_defaults(company_id: int | None) -> dict:
     """A new-case form's first values, from the query string (the contract
     select's refresh sends the site fields along); the site prefilled from the
     company's last case when none is given."""
     values = {name: request.args.get(name) for name in ("contract", "serial")}
     given = {name: request.args.get(name, "") for name in SITE_FIELDS}
-    return values | (given if any(given.values()) else shipment.last_site(company_id))
+    keep = any(given.values()) or company_id is None  # None: a partner's form
+    return values | (given if keep else shipment.last_site(company_id))
 
 
 def covered_device(form, contract) -> Device | None:
