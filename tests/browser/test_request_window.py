@@ -11,6 +11,7 @@ from hezo.sla import WARSAW
 
 from ..factories import make_company, make_contract, make_user
 from .helpers import assert_no_horizontal_scroll, sign_in
+from .test_accessibility import violations
 
 PHONE_360 = {"width": 360, "height": 740}
 SATURDAY = datetime(2026, 12, 5, 12, 0, tzinfo=WARSAW)
@@ -95,3 +96,22 @@ def test_critical_on_a_saturday_shows_the_help_line_without_taking_focus(
     note.wait_for()
     assert active_id(page) == "contract"
     assert page.get_by_label("Subject").input_value() == "Rdzeń sieci nie działa"
+
+
+@pytest.mark.parametrize("lang", ["en", "pl"])
+def test_the_call_now_note_passes_axe_at_360px(browser, live_server, world, lang):
+    # The context bypasses the CSP only to inject axe (test_accessibility.py).
+    context = browser.new_context(viewport=PHONE_360, bypass_csp=True, is_mobile=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, world["customer"], landing="**/en/contracts/")
+        # The page without JavaScript's help: a plain GET names both.
+        page.goto(
+            f"{live_server}/{lang}/cases/new?contract=HZ-2026-000001&severity=critical"
+        )
+        page.get_by_test_id("call-now").wait_for()
+        assert violations(page) == []
+        assert_no_horizontal_scroll(page)
+    finally:
+        context.close()
