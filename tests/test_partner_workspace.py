@@ -289,3 +289,21 @@ def test_a_contract_change_keeps_the_typed_site(app, world):
     ).get_data(True)
     assert "SN-B1" in fragment and "ul. Serwerowa 7" in fragment
     assert "<html" not in fragment
+
+
+def test_site_fields_a_partners_form_did_not_show_never_block_it(app, world):
+    """As on the customer's form: a contract whose service ships nothing and
+    comes nowhere shows no site fields, so what arrives there is no error."""
+    tac = make_contract(
+        customer=world["soon"].customer,
+        partner=world["soon"].partner,
+        serials=("SN-T1",),
+        service_code="PW-TAC",
+    )
+    partner = signed_in(app, world["p1"])
+    response = report(partner, tac, "SN-T1", site_contact_phone="not a phone")
+    assert response.status_code == 303
+    assert SupportCase.get().site_contact_phone == ""
+    page = report(partner, world["soon"], "SN-A2", site_contact_phone="not a phone")
+    assert page.status_code == 422
+    assert 'id="site_contact_phone"' in page.get_data(as_text=True)

@@ -275,3 +275,58 @@ def test_every_window_has_words_in_both_languages(app):
             assert all(
                 label("window", w) != VOCABULARIES["window"][w].label for w in WINDOWS
             )
+
+
+@pytest.fixture
+def partner_world(dbconn):
+    """A partner that sold an 8x5 and a 24x7 contract to one customer."""
+    seller = make_company("7740001454", "Reseller Żuraw")
+    customer = make_company("5260181596", "Przedsiębiorstwo Łączności Żółw")
+    return {
+        "8x5": make_contract(
+            customer=customer, partner=seller, number="HZ-2026-000011", serials=("P-1",)
+        ),
+        "24x7": make_contract(
+            customer=customer,
+            partner=seller,
+            number="HZ-2026-000012",
+            serials=("P-2",),
+            service_code="PW-TAC",
+        ),
+        "user": make_user(role="partner", company=seller),
+    }
+
+
+def test_a_partner_reporting_for_a_customer_is_told_the_window_too(
+    client, partner_world, monkeypatch
+):
+    """The partner's form is the same form: the chosen contract's window, the
+    call-now note for a critical problem outside it, refreshed by htmx."""
+    from hezo.partners import workspace_views
+
+    monkeypatch.setattr(workspace_views, "utcnow", lambda: SATURDAY.astimezone(UTC))
+    world = partner_world
+    login(client, world["user"], lang="en")
+    page = client.get(
+        f"/en/partner/cases/new?contract={world['8x5'].number}&severity=critical"
+    ).get_data(as_text=True)
+    block = window_block(page)
+    assert "Mon–Fri" in block and 'data-testid="call-now"' in block
+    assert 'href="tel:+48122525600"' in block
+    fieldset = re.search(r"<fieldset[^>]*hx-get=\"([^\"]+)\"[^>]*>", page)
+    assert fieldset and "/en/partner/cases/new" in fieldset.group(1)
+    url = fieldset.group(1).replace("&amp;", "&")
+    always = client.get(
+        f"{url}&contract={world['24x7'].number}&severity=critical", headers=HX
+    ).get_data(as_text=True)
+    assert [r.get("id") for r in parse(always).roots] == ["request-window"]
+    assert "24 hours" in always and 'data-testid="call-now"' not in always
+    change = client.get(
+        f"/en/partner/cases/new?fragment=serials&contract={world['8x5'].number}"
+        "&severity=critical",
+        headers=HX,
+    ).get_data(as_text=True)
+    roots = {r.get("id"): r for r in parse(change).roots}
+    assert set(roots) == {"contract-fields", "request-window"}
+    assert "P-1" in change and 'data-testid="call-now"' in change
+    assert_unique_ids(change)

@@ -15,7 +15,9 @@ from ..cases.pages import (
     form_defaults,
     keep_files,
     kept_files,
+    request_window,
     storage_failed,
+    unasked_site_only,
 )
 from ..db import utcnow
 from ..extensions import posts_limit
@@ -75,6 +77,14 @@ def renewals_csv():
     )
 
 
+#: As on the customer's form: a change of contract brings its fields and its
+#: request window (out of band), a change of severity the window.
+PARTNER_CASE_FRAGMENTS = {
+    "serials": "cases/_contract_change.html",
+    "window": "cases/_request_window.html",
+}
+
+
 @bp.route("/cases/new", methods=["GET", "POST"])
 @partner_required
 @posts_limit()
@@ -89,11 +99,17 @@ def new_case():
     )
     form = CaseForm(data=None if request.method == "POST" else form_defaults(None))
     contract = fill_choices(form, contracts)
-    page = dict(form=form, contracts=contracts, contract=contract, for_partner=True)
-    if request.args.get("fragment") == "serials":
-        return render_page_or_fragment(
-            "partners/new_case.html", "cases/_serial_site_fields.html", **page
-        )
+    page = dict(
+        form=form,
+        contracts=contracts,
+        contract=contract,
+        for_partner=True,
+        contract_fields="cases/_serial_site_fields.html",
+        window=request_window(contract, form.severity.data, now),
+    )
+    fragment = PARTNER_CASE_FRAGMENTS.get(request.args.get("fragment", ""))
+    if fragment:
+        return render_page_or_fragment("partners/new_case.html", fragment, **page)
 
     def again(staged=(), status=None):
         return render_template(
@@ -102,7 +118,7 @@ def new_case():
 
     if not form.is_submitted():
         return again()
-    valid = form.validate_on_submit()
+    valid = form.validate_on_submit() or unasked_site_only(form, contract)
     device = covered_device(form, contract)
     staged = []
     try:
