@@ -631,6 +631,56 @@ def test_the_worker_waits_in_idle_and_takes_new_mail_within_seconds(
     assert inbox(dovecot, imap_user) == [] and len(processed(dovecot, imap_user)) == 2
 
 
+def test_mail_arriving_between_a_pass_and_the_idle_is_not_left_waiting(
+    app, world, dovecot, imap_user, monkeypatch
+):
+    """The server tells of it in the SELECT's answer, not in the IDLE."""
+    real_take_all = intake.take_all
+    passes = []
+
+    def then_mail_arrives(*args, **kwargs):
+        report = real_take_all(*args, **kwargs)
+        passes.append(report.taken)
+        if len(passes) == 1:
+            dovecot.append(imap_user, bytes(mail("a@firma.pl", "W szczelinie", "1")))
+        return report
+
+    monkeypatch.setattr(intake, "take_all", then_mail_arrives)
+    worker, stop = start_worker(app, interval=120)
+    try:
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 10)
+    finally:
+        stop_worker(worker, stop)
+    assert passes[:2] == [0, 1]
+
+
+def test_sigterm_stops_the_idling_worker_within_seconds(
+    app, world, dovecot, imap_user, tmp_path
+):
+    db.close()
+    worker = subprocess.Popen(
+        [HEZO, "mail-intake", "--interval", "600"],
+        env=worker_env(app, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        db.connect(reuse_if_open=True)
+        dovecot.append(imap_user, bytes(mail("a@firma.pl", "Pierwszy", "1")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 30)
+        time.sleep(1)  # back in IDLE
+        worker.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        assert worker.wait(timeout=10) == 0
+        assert time.monotonic() - stopped < 5
+        assert b"Traceback" not in worker.stderr.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        worker.stderr.close()
+
+
 def test_without_idle_on_the_server_the_worker_polls(
     app, world, dovecot, imap_user, monkeypatch
 ):
