@@ -217,7 +217,9 @@ def test_nobody_else_sees_or_touches_a_draft(client, world, who):
     assert ReceivedMail.get_by_id(draft.id).status == "draft"
 
 
-@pytest.mark.parametrize("value", ["abc", "-1", "9" * 30, "1e3", "999999"])
+@pytest.mark.parametrize(
+    "value", ["abc", "-1", "9" * 30, "1e3", "999999", "\u00b2", "\uff11", "1_0"]
+)
 def test_a_bad_draft_value_is_a_404(client, world, value):
     login(client, world["customer"])
     assert client.get(f"/pl/cases/new?draft={value}").status_code == 404

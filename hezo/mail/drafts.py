@@ -21,6 +21,7 @@ from flask_babel import gettext as _
 
 from ..attachments import discard_staged, stored_path
 from ..db import db
+from ..inputs import whole_number
 from ..models import User
 from ..models.mail import ReceivedMail
 from . import intake, triage
@@ -69,11 +70,11 @@ def own_draft(value, user) -> ReceivedMail | None:
     discarded one is returned too (``gone`` answers for it)."""
     if value in (None, ""):
         return None
-    text = str(value)
-    if not (text.isdigit() and len(text) <= 18):
+    number = whole_number(str(value))
+    if number is None:
         abort(404)
     draft = ReceivedMail.get_or_none(
-        (ReceivedMail.id == int(text))
+        (ReceivedMail.id == number)
         & (ReceivedMail.user == user.id)
         & (ReceivedMail.status.in_(("draft", "linked", "discarded")))
     )
