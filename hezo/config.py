@@ -84,6 +84,12 @@ class Defaults:
     MAIL_INTAKE_DONE_FOLDER = "Processed"
     MAIL_INTAKE_INTERVAL = 60
     MAIL_INTAKE_BATCH = 100
+    # Wait for new mail in IMAP IDLE (where the server offers it) instead of
+    # polling every MAIL_INTAKE_INTERVAL seconds.
+    MAIL_INTAKE_IDLE = True
+    # Accept a reply only with a valid DKIM signature of its sender's domain
+    # (off: a failing signature still rejects it; README "E-mail channel").
+    MAIL_REQUIRE_DKIM = False
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     PDF_FONT_BOLD_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"

@@ -94,6 +94,8 @@ RULES = {
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
     "cases.site": OWNER_ONLY,
+    # A draft from customer_a's e-mail: theirs alone (not even a colleague's).
+    "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
@@ -143,10 +145,24 @@ def world(app, dbconn):
         from_address="obcy@example.pl",
         status="triage",
     )
+    # A draft from customer_a's e-mail (hezo/mail/drafts.py).
+    draft = ReceivedMail.create(
+        message_id="<d1@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address=users["customer_a"].email,
+        status="draft",
+        user=users["customer_a"],
+    )
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
-    return {"users": users, "cases": cases, "contract": contract}
+    return {
+        "users": users,
+        "cases": cases,
+        "contract": contract,
+        "draft_id": draft.id,
+    }
 
 
 def urls_for(app, rule, world):
@@ -157,6 +173,7 @@ def urls_for(app, rule, world):
         "contract_id": world["contract"].id,
         "user_id": world["users"]["customer_b"].id,
         "mail_id": 1,
+        "draft_id": world["draft_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]
