@@ -269,3 +269,22 @@ def test_lists_have_no_wcag_violation(open_page, live_server, world, viewport):
         open_filters(page)
         found += violations(page)
     assert found == []
+
+
+def test_queue_filters_show_open_without_javascript(open_page, live_server, world):
+    page = open_page(PHONE_360)
+    sign_in(page, live_server, world["engineer"], landing="**/en/staff/**")
+    page.goto(live_server + "/en/staff/")
+    expect(page.locator("#queue-filters")).to_be_hidden()  # folded on a phone
+    expect(page.get_by_role("button", name="Filters")).to_be_visible()
+    cookies = page.context.cookies()
+    plain = open_page(PHONE_360, java_script_enabled=False)
+    plain.context.add_cookies(cookies)
+    plain.goto(live_server + "/en/staff/")
+    expect(plain.get_by_label("Severity")).to_be_visible()
+    expect(plain.get_by_role("button", name="Filters")).to_be_hidden()
+    plain.get_by_label("Severity").select_option("critical")
+    plain.get_by_role("button", name="Filter").click()
+    plain.wait_for_url("**/en/staff/?*severity=critical*")
+    expect(plain.get_by_test_id("queue-row")).to_have_count(1)
+    assert_no_horizontal_scroll(plain)
