@@ -129,4 +129,9 @@ class Defaults:
     # Discovery document and signing keys are fetched again after this long
     # (keys also when a token names a key not seen yet).
     VZAM_METADATA_TTL_SECONDS = 3600
+    # Clock skew allowed when checking the ID token's ``exp``, ``iat`` and
+    # ``nbf``: the token is fetched within a second of its issue, so a small
+    # margin suffices (Authlib's own default, 120 s, would take a token that
+    # expired two minutes ago).
+    VZAM_CLOCK_SKEW_SECONDS = 30
     VZAM_HTTP_TIMEOUT_SECONDS = 10

@@ -299,3 +299,39 @@ def test_partner_case_page_does_not_poll(app, world):
     assert "every 30s" not in partner.get(f"/pl/cases/{case.number}").get_data(
         as_text=True
     )
+
+
+def test_a_partner_never_sees_a_contract_it_did_not_sell(app, world):
+    """customer_a's contract, sold by partner_p1 (with its cases, one shared,
+    one reported by partner_p1): partner_p2 finds it, its serial and its
+    customer nowhere, nor can report on it; partner_p1 does see it."""
+    from .test_partner_workspace import report
+
+    contract = world["contract"]
+    urls = [
+        "/pl/partner/contracts",
+        "/pl/partner/renewals",
+        "/pl/partner/renewals.csv",
+        "/pl/partner/cases/new",
+        f"/pl/partner/cases/new?fragment=serials&contract={contract.number}",
+        "/pl/partner/",
+        f"/pl/partner/?customer={contract.customer_id}",
+        "/pl/cases/?q=SN-A",
+    ]
+    seen = {}
+    for who in ("partner_p1", "partner_p2"):
+        client = app.test_client()
+        login(client, world["users"][who])
+        for url in urls:
+            # (The contract select's refresh as htmx sends it: the full page
+            # would echo the query string in its language switch.)
+            headers = {"HX-Request": "true"} if "fragment" in url else {}
+            with client.get(url, headers=headers) as response:
+                assert response.status_code == 200, url
+                body = response.get_data(as_text=True)
+            seen[who, url] = contract.number in body or "Firma A" in body
+        answer = report(client, contract, "SN-A", "/pl/partner/cases/new")
+        seen[who, "report"] = answer.status_code == 303
+    assert [k for k, v in seen.items() if v and k[0] == "partner_p2"] == []
+    assert seen["partner_p1", "/pl/partner/contracts"]  # not a blind test
+    assert seen["partner_p1", "/pl/partner/"] and seen["partner_p1", "report"]

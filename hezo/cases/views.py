@@ -32,8 +32,10 @@ from .pages import (
     page_context,
     read_case,
     render_case_list,
+    request_window,
     stage_files,
     storage_failed,
+    unasked_site_only,
 )
 
 readers = signed_in
@@ -58,6 +60,15 @@ def index():
     return render_case_list("cases/list.html")
 
 
+#: The parts of the new-case form htmx refreshes (``?fragment=``): the
+#: contract's fields (with its request window out of band) when the contract
+#: changes, the request window when the severity does.
+NEW_CASE_FRAGMENTS = {
+    "serials": "cases/_contract_change.html",
+    "window": "cases/_request_window.html",
+}
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @customer_required
 @posts_limit()
@@ -75,28 +86,32 @@ def new():
     )
     contract = fill_choices(form, contracts)
     form.follows_case = earlier_case(request.values.get("follows", ""))
-    if request.args.get("fragment") == "serials":
+    fragment = NEW_CASE_FRAGMENTS.get(request.args.get("fragment", ""))
+    if fragment:
         return render_page_or_fragment(
             "cases/new.html",
-            "cases/_contract_fields.html",
+            fragment,
             form=form,
             contract=contract,
             contracts=contracts,
+            window=request_window(contract, form.severity.data, now),
         )
 
     def again(staged=(), consent_error=None, status=None):
+        if consent_error:  # the checkbox's error, listed with the others
+            form.share.errors = [consent_error]
         return render_template(
             "cases/new.html",
             form=form,
             contract=contract,
             contracts=contracts,
             kept_files=kept_files(staged),
-            consent_error=consent_error,
+            window=request_window(contract, form.severity.data, now),
         ), status or (422 if form.is_submitted() else 200)
 
     if not form.is_submitted():
         return again()
-    valid = form.validate_on_submit()
+    valid = form.validate_on_submit() or unasked_site_only(form, contract)
     device = covered_device(form, contract)
     consent_error = consent_refusal(form, contract)
     staged = []
