@@ -131,7 +131,8 @@ def test_lists_never_scroll_sideways_at_320px(open_page, live_server, world):
 
 UNBROKEN = """() => {
   const broken = [];
-  for (const el of document.querySelectorAll('.ident, table .badge, .counts .badge')) {
+  const words = '.ident, table .badge, .counts .badge, .site-header .nav-link';
+  for (const el of document.querySelectorAll(words)) {
     const range = document.createRange();
     range.selectNodeContents(el);
     const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.bottom)));
