@@ -30,9 +30,12 @@ from tests.browser.page_states import (
 LOCALES = {"pl": "pl-PL", "en": "en-GB"}
 
 
-def context_for(browser, width: int, storage_state=None):
+def context_for(browser, width: int, lang: str = "pl", storage_state=None):
+    """A phone (touch) or desktop browser in the language's locale (the
+    browser's own controls, such as a file input, speak it)."""
     context = browser.new_context(
         viewport={"width": width, "height": HEIGHT[width]},
+        locale=LOCALES[lang],
         is_mobile=width < 600,
         has_touch=width < 600,
         storage_state=storage_state,
@@ -51,9 +54,9 @@ def photograph(browser, base, world, person, out: Path) -> int:
         context.close()
     written = 0
     for width in WIDTHS:
-        context = context_for(browser, width, signed_in)
-        page = context.new_page()
         for lang in LANGUAGES:
+            context = context_for(browser, width, lang, signed_in)
+            page = context.new_page()
             folder = out / f"{lang}-{width}"
             folder.mkdir(parents=True, exist_ok=True)
             for number, state in enumerate(STATES, 1):
@@ -65,7 +68,7 @@ def photograph(browser, base, world, person, out: Path) -> int:
                     path=folder / name, full_page=True, animations="disabled"
                 )
                 written += 1
-        context.close()
+            context.close()
     return written
 
 
