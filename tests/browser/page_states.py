@@ -22,11 +22,6 @@ LANGUAGES = ("pl", "en")
 WIDTHS = (360, 1366)
 HEIGHT = {360: 740, 1366: 900}
 
-#: Areas another piece of work owns (issue 16): the axe test names them when
-#: it leaves a state out.
-CASE_PAGE = "case page (cases/detail.html and its fragments, staff/_panel.html)"
-LISTS = "staff queue and the case and contract lists"
-
 
 def submit(page):
     """Send the page's main form as it is (a navigation, or htmx's boost) and
@@ -43,7 +38,9 @@ def submit(page):
 
 
 #: htmx marks what it is fetching, swapping and settling.
-SETTLED = "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+SETTLED = (
+    "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+)
 
 
 def fill(page, values: Mapping[str, str]) -> None:
@@ -58,7 +55,6 @@ class PageState:
     path: str
     act: Callable | None = None  # act(page, world) after the page has loaded
     status: int = 200
-    area: str = ""  # the other piece of work that owns its template, if any
 
     def url(self, base: str, lang: str, world: Mapping) -> str:
         return base + self.path.format_map(World(world, lang))
@@ -145,15 +141,15 @@ STATES = (
         "anonymous", "setup-authenticator", "/{lang}/setup/password", _set_password
     ),
     # -- customer ------------------------------------------------------------
-    PageState("customer", "contracts", "/{lang}/contracts/", area=LISTS),
+    PageState("customer", "contracts", "/{lang}/contracts/"),
     PageState("customer", "serials", "/{lang}/contracts/{contract}/serials"),
-    PageState("customer", "cases", "/{lang}/cases/", area=LISTS),
+    PageState("customer", "cases", "/{lang}/cases/"),
     PageState(
         "customer", "cases-filtered", "/{lang}/cases/?status=waiting_for_customer"
     ),
     PageState("customer", "new-case", "/{lang}/cases/new"),
     PageState("customer", "new-case-errors", "/{lang}/cases/new", _errors, 422),
-    PageState("customer", "case", "/{lang}/cases/{case}", area=CASE_PAGE),
+    PageState("customer", "case", "/{lang}/cases/{case}"),
     PageState("customer", "sharing", "/{lang}/partner/sharing"),
     PageState("customer", "account", "/{lang}/account"),
     PageState("customer", "change-password", "/{lang}/account/password"),
@@ -162,14 +158,14 @@ STATES = (
     PageState("partner", "workspace-cases", "/{lang}/partner/"),
     PageState("partner", "workspace-contracts", "/{lang}/partner/contracts"),
     PageState("partner", "renewals", "/{lang}/partner/renewals"),
-    PageState("partner", "shared-cases", "/{lang}/cases/", area=LISTS),
-    PageState("partner", "shared-case", "/{lang}/cases/{case}", area=CASE_PAGE),
+    PageState("partner", "shared-cases", "/{lang}/cases/"),
+    PageState("partner", "shared-case", "/{lang}/cases/{case}"),
     PageState("partner", "new-case", "/{lang}/partner/cases/new"),
     PageState("partner", "new-case-errors", "/{lang}/partner/cases/new", _errors, 422),
     PageState("partner", "account", "/{lang}/account"),
     # -- engineer ------------------------------------------------------------
-    PageState("engineer", "queue", "/{lang}/staff/", area=LISTS),
-    PageState("engineer", "case", "/{lang}/cases/{case}", area=CASE_PAGE),
+    PageState("engineer", "queue", "/{lang}/staff/"),
+    PageState("engineer", "case", "/{lang}/cases/{case}"),
     PageState("engineer", "new-case", "/{lang}/staff/cases/new"),
     PageState("engineer", "new-case-company", "/{lang}/staff/cases/new?nip={nip}"),
     PageState(

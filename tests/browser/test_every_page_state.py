@@ -11,10 +11,6 @@ from .demo_world import seed_demo_world
 from .page_states import HEIGHT, LANGUAGES, PERSONS, WIDTHS, sign_in, states_of, visit
 from .test_accessibility import AXE, violations
 
-#: States left out of this test, with the reason (the area's own work fixes
-#: them; see the report of issue 16's screenshot work).
-LEFT_OUT: dict[tuple[str, str], str] = {}
-
 
 @pytest.fixture
 def world(dbconn):
@@ -37,8 +33,6 @@ def test_every_page_state_has_no_wcag_violation(browser, live_server, world, per
             for lang in LANGUAGES:
                 for state in states_of(person):
                     visit(page, live_server, state, lang, world)
-                    if (person, state.name) in LEFT_OUT:
-                        continue
                     found += [
                         f"{person}/{state.name} {lang} {width}px {v}"
                         for v in violations(page)
