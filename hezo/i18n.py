@@ -2,11 +2,12 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from babel import core as babel_core
 from babel import dates as babel_dates
 from flask import Flask, g, request, session, url_for
 from flask_babel import force_locale, get_locale, get_timezone, get_translations
@@ -14,6 +15,7 @@ from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.routing import BaseConverter, BuildError
 
+from .db import utcnow
 from .extensions import babel
 
 
@@ -60,6 +62,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_local_datetime
     app.jinja_env.filters["deadline"] = format_deadline
     app.jinja_env.filters["date"] = format_local_date
+    app.jinja_env.filters["relative"] = format_relative
+    app.jinja_env.filters["by_time"] = format_by_time
 
 
 class Language(NamedTuple):
@@ -212,6 +216,11 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's marker name, known to Bab
 
 
 DEADLINE = N_("%(moment)s Warsaw time")
+BY_TIME = N_("by %(moment)s Warsaw time")
+
+#: Up to this many of a unit before the next larger one is used: "in 95 min",
+#: then "in 3 hr", then "in 2 days" (hezo/static/js/app.js counts the same way).
+RELATIVE_THRESHOLD = 2
 
 
 # Babel directly with the request's locale and the zone: Flask-Babel's wrappers
@@ -250,3 +259,44 @@ def format_local_date(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         value = value.astimezone(language.zone)
     return format_day(value, language.locale)
+
+
+def format_relative(value: datetime | None, now: datetime | None = None) -> str:
+    """How far ``value`` is from now, in words: "in 40 min", "2 hr ago"
+    ("za 40 min", "2 godz. temu"). Pages put it in ``<time data-relative>``,
+    which app.js keeps current without a reload."""
+    if value is None:
+        return ""
+    delta = value - (now or utcnow())
+    if abs(delta) < timedelta(minutes=1):
+        delta = timedelta(minutes=1 if delta >= timedelta(0) else -1)
+    return babel_dates.format_timedelta(
+        delta,
+        granularity="minute",
+        threshold=RELATIVE_THRESHOLD,
+        add_direction=True,
+        format="short",
+        locale=_european(_language().locale),
+    )
+
+
+#: English is written the European (en-GB) way: "in 40 min", not "in 40 min.".
+EN_GB = babel_core.Locale("en", "GB")
+
+
+def _european(locale):
+    return EN_GB if locale.language == "en" else locale
+
+
+def format_by_time(value: datetime | None, now: datetime | None = None) -> str:
+    """A deadline as "by 14:30 Warsaw time" when it falls on today's Warsaw
+    date, else with its date ("by 8 Dec 2026, 09:00 Warsaw time")."""
+    if value is None:
+        return ""
+    language = _language()
+    local = value.astimezone(language.zone)
+    if local.date() == (now or utcnow()).astimezone(language.zone).date():
+        moment = babel_dates.format_time(local, "HH:mm", locale=language.locale)
+    else:
+        moment = format_moment(value, language.zone, language.locale)
+    return translate(BY_TIME) % {"moment": moment}

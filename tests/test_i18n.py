@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -6,7 +6,13 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from hezo.cli.translate import extract_messages
-from hezo.i18n import format_deadline, format_local_date, format_local_datetime
+from hezo.i18n import (
+    format_by_time,
+    format_deadline,
+    format_local_date,
+    format_local_datetime,
+    format_relative,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "hezo/translations/pl/LC_MESSAGES/messages.po"
@@ -77,6 +83,58 @@ def test_datetimes_are_shown_in_warsaw_time_in_one_format_per_language(app):
         assert format_local_datetime(winter) == "1 Dec 2026, 14:30"
         assert format_local_date(winter) == "1 Dec 2026"
         assert format_deadline(winter) == "1 Dec 2026, 14:30 Warsaw time"
+
+
+@pytest.mark.parametrize(
+    "lang, expected",
+    [
+        (
+            "en",
+            ["in 40 min", "in 95 min", "in 3 hr", "2 hr ago", "1 min ago", "in 2 days"],
+        ),
+        (
+            "pl",
+            [
+                "za 40 min",
+                "za 95 min",
+                "za 3 godz.",
+                "2 godz. temu",
+                "1 min temu",
+                "za 2 dni",
+            ],
+        ),
+    ],
+)
+def test_relative_times_say_how_far_a_moment_is(app, lang, expected):
+    now = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
+    offsets = [
+        timedelta(minutes=40),
+        timedelta(minutes=95),
+        timedelta(hours=3),
+        -timedelta(hours=2, minutes=5),
+        -timedelta(seconds=5),
+        timedelta(days=2),
+    ]
+    with app.test_request_context(f"/{lang}/"):
+        app.preprocess_request()
+        assert [format_relative(now + o, now=now) for o in offsets] == expected
+
+
+def test_deadlines_today_give_the_hour_and_later_ones_the_date(app):
+    now = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # 11:00 in Warsaw
+    with app.test_request_context("/en/"):
+        app.preprocess_request()
+        assert (
+            format_by_time(now + timedelta(hours=2), now=now) == "by 13:00 Warsaw time"
+        )
+        # 23:30 UTC is already 2 December in Warsaw.
+        late = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)
+        assert format_by_time(late, now=now) == "by 2 Dec 2026, 00:30 Warsaw time"
+    with app.test_request_context("/pl/"):
+        app.preprocess_request()
+        assert format_by_time(now + timedelta(hours=2), now=now) == (
+            "do 13:00 czasu warszawskiego"
+        )
 
 
 def test_template_translations_escape_values_and_keep_percent_signs(app):

@@ -24,10 +24,51 @@
     });
   });
 
+  // Relative times: <time datetime="…" data-relative> says "in 40 min" or
+  // "2 hr ago" (rendered by the server, hezo.i18n.format_relative) and is kept
+  // current here, counted the same way: minutes below 2 hours, hours below
+  // 2 days, then days.
+  var units = [["minute", 60, 120], ["hour", 3600, 48], ["day", 86400, Infinity]];
+  var relative = null;
+
+  function relativeText(then, now) {
+    var seconds = (then - now) / 1000;
+    if (Math.abs(seconds) < 60) seconds = seconds < 0 ? -60 : 60;
+    for (var i = 0; i < units.length; i++) {
+      var amount = seconds / units[i][1];
+      if (Math.abs(amount) < units[i][2]) {
+        return relative.format(Math.round(amount), units[i][0]);
+      }
+    }
+  }
+
+  function refreshRelativeTimes(root) {
+    if (!window.Intl || !Intl.RelativeTimeFormat) return;
+    if (!relative) {
+      var lang = document.documentElement.lang || "pl";
+      relative = new Intl.RelativeTimeFormat(lang === "en" ? "en-GB" : lang, {
+        numeric: "always",
+        style: "short",
+      });
+    }
+    var now = Date.now();
+    root.querySelectorAll("time[data-relative]").forEach(function (element) {
+      var then = Date.parse(element.getAttribute("datetime"));
+      if (isNaN(then)) return;
+      var text = relativeText(then, now);
+      if (text && element.textContent !== text) element.textContent = text;
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     showCopyButtons(document);
+    refreshRelativeTimes(document);
+    window.setInterval(function () {
+      refreshRelativeTimes(document);
+    }, 30000);
   });
   document.addEventListener("htmx:load", function (event) {
     showCopyButtons(event.target);
+    refreshRelativeTimes(event.target);
   });
 })();
