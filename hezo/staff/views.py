@@ -10,12 +10,15 @@ from ..cases import queries as case_queries
 from ..cases import services as case_services
 from ..cases.forms import AssignForm, TransitionForm
 from ..cases.pages import (
+    STATUS_PARTS,
     covered_device,
     fill_choices,
     form_defaults,
     keep_files,
     kept_files,
+    live_answer,
     page_context,
+    status_announcement,
     storage_failed,
 )
 from ..cases.workflow import StaleCase, TransitionError, transition
@@ -58,9 +61,11 @@ def staff_case(number: str) -> SupportCase:
     return case_queries.get_case_or_404(number, current_user)
 
 
-def back_to_case(case, template: str):
+def back_to_case(case, changed=(), announce: str = ""):
+    """The panel again (with the regions that ``changed``, out of band, and
+    the focus on its heading) for htmx; the case page otherwise."""
     if wants_fragment():
-        return render_template(template, **page_context(case))
+        return live_answer(case, "staff/_panel.html", changed, announce, "panel")
     return redirect(url_for("cases.detail", number=case.number), 303)
 
 
@@ -90,7 +95,8 @@ def assign(number):
         abort(400)
     except StaleCase:
         return changed_meanwhile(number, "assignee")
-    return back_to_case(case, "staff/_panel.html")
+    engineer = case.assignee.full_name if case.assignee else _("nobody")
+    return back_to_case(case, announce=_("Assigned to %(engineer)s", engineer=engineer))
 
 
 @bp.post("/cases/<number>/transition")
@@ -122,7 +128,7 @@ def change_status(number):
         except TransitionError as exc:
             form.status.errors = [transition_message(str(exc))]
         else:
-            return back_to_case(case, "staff/_panel.html")
+            return back_to_case(case, STATUS_PARTS, status_announcement(case))
     context = page_context(case) | {"transition_form": form}
     template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
     return render_template(template, **context), 422
