@@ -220,7 +220,7 @@ def post_message(number):
     case = queries.get_case_or_404(number, current_user)
     if not may_write(case):
         abort(404)
-    before = summary_state(case)
+    before = (case.status, summary_state(case))
     form = MessageForm()
     try:
         staged = stage_files(form) if form.validate_on_submit() else None
@@ -246,12 +246,14 @@ def post_message(number):
     except StorageError as exc:
         return render_reply_form(case, form, storage_failed(form, exc))
     if wants_fragment():
-        moved = summary_state(case) != before
+        changed = summary_state(case) != before[1]  # a clock stopped, or moved
         return live_answer(
             case,
             "cases/_reply.html",
-            ("thread", "files", *(STATUS_PARTS if moved else ())),
-            announce=status_announcement(case) if moved else _("Message sent"),
+            ("thread", "files", *(STATUS_PARTS if changed else ())),
+            announce=_("Message sent")
+            if case.status == before[0]
+            else status_announcement(case),
             focus="reply",
         )
     return redirect(url_for(".detail", number=number, _anchor="thread"), 303)
