@@ -237,7 +237,7 @@ def roles(html: str) -> list[tuple[str, str]]:
 
 
 def test_each_message_shows_its_authors_name_and_role(app, client, world):
-    case, _file = make_case_with_file(
+    case, attachment = make_case_with_file(
         app,
         world["partner_user"],
         world["contract"],
@@ -258,6 +258,9 @@ def test_each_message_shows_its_authors_name_and_role(app, client, world):
     assert roles(html) == list(
         zip(names, ("partner", "engineer", "customer"), strict=True)
     )
+    # The file sits under the message it came with.
+    first = region(html, "thread").split('<li class="message')[1]
+    assert f"/files/{attachment.id}" in first and "partner.log" in first
     thread = text(region(html, "thread"))
     assert "partner" in thread and "engineer" in thread and "Checked." not in thread
     assert re.search(r"\d+ min ago · \d{1,2} \w{3} \d{4}, \d\d:\d\d", thread)
@@ -269,16 +272,6 @@ def test_each_message_shows_its_authors_name_and_role(app, client, world):
     thread = region(html, "thread")
     for word in ("partner", "inżynier", "klient", "notatka wewnętrzna"):
         assert word in text(thread), word
-
-
-def test_attachments_sit_under_their_message(app, client, world):
-    case, attachment = make_case_with_file(
-        app, world["customer"], world["contract"], "switch", share=False
-    )
-    login(client, world["customer"], lang="en")
-    thread = region(page(client, case), "thread")
-    message = thread[thread.rindex('<li class="message') :]
-    assert f"/files/{attachment.id}" in message and "switch.log" in message
 
 
 # -- the htmx answers: what changed, out of band; focus; one announcement ----------
