@@ -174,7 +174,14 @@ def create_app() -> Flask:
     manifest = json.loads(Path(os.environ["BENCH_MANIFEST"]).read_text())
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
-    from hezo.i18n import DEADLINE, format_day, format_moment
+    from hezo.i18n import (
+        BY_TIME,
+        DEADLINE,
+        by_time_moment,
+        format_day,
+        format_moment,
+        relative_words,
+    )
     from hezo.vocabulary import term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
@@ -210,6 +217,16 @@ def create_app() -> Flask:
     )
     env.filters["date"] = lambda value: (
         "" if value is None else format_day(value, LOCALE)
+    )
+    # The moments of the case page: "in 40 min", "by 14:30 Warsaw time".
+    env.filters["relative"] = lambda value: (
+        "" if value is None else relative_words(value, datetime.now(UTC), LOCALE)
+    )
+    env.filters["by_time"] = lambda value: (
+        ""
+        if value is None
+        else BY_TIME
+        % {"moment": by_time_moment(value, datetime.now(UTC), WARSAW, LOCALE)}
     )
     env.filters["tel"] = real.jinja_env.filters["tel"]
     site = {k: real.config[k] for k in TEMPLATE_SETTINGS}
