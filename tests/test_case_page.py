@@ -361,6 +361,21 @@ def test_a_status_change_brings_summary_stepper_history_and_shipment(client, wor
     assert live_text(answer) == f"Assigned to {world['engineer'].full_name}"
 
 
+def test_a_move_on_a_stale_status_brings_the_summary_as_it_is_now(client, world):
+    case = move(new_case(world), world, "in_verification")
+    login(client, world["engineer"], lang="en")
+    answer = client.post(
+        f"/en/staff/cases/{case.number}/transition",
+        data={"status": "in_verification", "seen": "new"},  # the page was stale
+        headers=HX,
+    )
+    assert answer.status_code == 409
+    html = answer.get_data(as_text=True)
+    assert 'data-testid="stale"' in html
+    assert oob_ids(html)["case-summary"] == "true"
+    assert 'data-status="in_verification"' in region(html, "case-summary")
+
+
 def test_consent_and_escalation_answers(client, world):
     case = new_case(world)
     login(client, world["customer"], lang="en")

@@ -71,10 +71,16 @@ def back_to_case(case, changed=(), announce: str = ""):
 
 def changed_meanwhile(number: str, what: str):
     """The answer to a move made on a state that has just changed: 409 and
-    the case as it is now (``what``: "status" or "assignee")."""
-    context = page_context(staff_case(number)) | {"stale": what}
-    template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
-    return render_template(template, **context), 409
+    the case as it is now (``what``: "status" or "assignee"); for htmx, the
+    panel with the summary, stepper, history and shipment of the new status."""
+    case = staff_case(number)
+    context = page_context(case) | {"stale": what}
+    if wants_fragment():
+        changed = STATUS_PARTS if what == "status" else ()
+        return live_answer(
+            case, "staff/_panel.html", changed, "", "panel", context
+        ), 409
+    return render_template("cases/detail.html", **context), 409
 
 
 @bp.post("/cases/<number>/assign")
