@@ -403,6 +403,19 @@ def test_consent_and_escalation_answers(client, world):
     assert re.search(r'<h2 id="escalation-title" tabindex="-1" autofocus>', answer)
 
 
+def test_saving_the_address_says_so_and_keeps_the_focus_in_its_section(client, world):
+    case = new_case(world)
+    login(client, world["customer"], lang="en")
+    answer = client.post(
+        f"/en/cases/{case.number}/site",
+        data={"site_address": "ul. Długa 1", "site_contact_name": "Anna"},
+        headers=HX,
+    ).get_data(as_text=True)
+    assert oob_ids(answer) == {"site": "", "case-live": "innerHTML"}
+    assert live_text(answer) == "The address has been saved."
+    assert re.search(r'<h2 id="site-title" tabindex="-1" autofocus>', answer)
+
+
 def test_without_javascript_the_actions_redirect_and_the_page_has_no_oob(client, world):
     case = new_case(world)
     login(client, world["customer"], lang="en")

@@ -327,10 +327,11 @@ def site(number):
     if valid and not error:
         saved = shipment.set_site(case, current_user, form.site_fields(), utcnow())
         error = None if saved else shipped
+        done = _("The address has been saved.")
         if saved and wants_fragment():
-            return render_template("cases/_site.html", **detail_context(case))
+            return live_answer(case, "cases/_site.html", announce=done, focus="site")
         if saved:
-            flash(_("The address has been saved."), "success")
+            flash(done, "success")
             return redirect(url_for(".detail", number=number, _anchor="site"), 303)
     context = detail_context(case) | {"site_form": form, "site_error": error}
     template = "cases/_site.html" if wants_fragment() else "cases/detail.html"
