@@ -84,6 +84,12 @@ class Defaults:
     MAIL_INTAKE_DONE_FOLDER = "Processed"
     MAIL_INTAKE_INTERVAL = 60
     MAIL_INTAKE_BATCH = 100
+    # Wait for new mail in IMAP IDLE (where the server offers it) instead of
+    # polling every MAIL_INTAKE_INTERVAL seconds.
+    MAIL_INTAKE_IDLE = True
+    # Accept a reply only with a valid DKIM signature of its sender's domain
+    # (off: a failing signature still rejects it; README "E-mail channel").
+    MAIL_REQUIRE_DKIM = False
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     PDF_FONT_BOLD_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -129,4 +135,9 @@ class Defaults:
     # Discovery document and signing keys are fetched again after this long
     # (keys also when a token names a key not seen yet).
     VZAM_METADATA_TTL_SECONDS = 3600
+    # Clock skew allowed when checking the ID token's ``exp``, ``iat`` and
+    # ``nbf``: the token is fetched within a second of its issue, so a small
+    # margin suffices (Authlib's own default, 120 s, would take a token that
+    # expired two minutes ago).
+    VZAM_CLOCK_SKEW_SECONDS = 30
     VZAM_HTTP_TIMEOUT_SECONDS = 10

@@ -128,6 +128,27 @@ def add_window_time(start: datetime, duration: timedelta, window: str) -> dateti
         day += ONE_DAY
 
 
+def window_opens(moment: datetime, window: str) -> datetime:
+    """When the request window is next open from ``moment``, in UTC: ``moment``
+    itself inside the window (always on 24x7), else the next 8x5 opening (9:00
+    Warsaw on the next business day, or today's if it is still ahead). A case
+    reported at ``moment`` starts its response clock then. Raises ``ValueError``
+    for naive input or an unknown window.
+    """
+    _require_aware(moment)
+    _require_window(window)
+    moment = moment.astimezone(UTC)
+    if window == "24x7":
+        return moment
+    day = local_day(moment)
+    while True:
+        if is_business_day(day):
+            opens, closes = _day_window(day)
+            if moment < closes:
+                return max(moment, opens.astimezone(UTC))
+        day += ONE_DAY
+
+
 def window_time_between(a: datetime, b: datetime, window: str) -> timedelta:
     """How much window time lies in ``[a, b)``.
 

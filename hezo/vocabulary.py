@@ -1,5 +1,5 @@
 """The words the portal shows for stored codes: case statuses, severities,
-contract states, channels, roles and due-clock states.
+contract states, channels, roles, due-clock states and request windows.
 
 One place for templates (``label``/``tone`` globals and the ``badge`` macro),
 forms (``choices``) and PDFs, so a status reads the same on the case page, in
@@ -71,7 +71,33 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
         "due_soon": Term(N_("due soon"), "warn"),
         "ok": Term(N_("on time"), "ok"),
     },
+    # A contract's request window (``catalogue.WINDOWS``), in words.
+    "window": {
+        "8x5": Term(
+            N_(
+                "Requests handled Mon–Fri 9:00–17:00 Warsaw time, except Polish "
+                "public holidays"
+            ),
+            "neutral",
+        ),
+        "24x7": Term(N_("Requests handled 24 hours a day, 7 days a week"), "neutral"),
+    },
 }
+
+
+#: The notes the portal itself writes on a status change; any other note is
+#: the engineer's own words, shown as written.
+STATUS_NOTES = {
+    "customer_answered": N_("the customer answered"),
+    "reopened": N_("reopened by the customer's reply"),
+}
+
+
+def status_note(note: str) -> str:
+    """A status change's note in the language being rendered."""
+    from .i18n import translate
+
+    return translate(STATUS_NOTES[note]) if note in STATUS_NOTES else note
 
 
 def term(kind: str, value: str) -> Term:
@@ -100,4 +126,4 @@ def choices(kind: str, values=None) -> list[SelectChoice]:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(label=label, tone=tone)
+    app.jinja_env.globals.update(label=label, tone=tone, status_note=status_note)

@@ -95,6 +95,7 @@ QUERY_NAMES = [
     "_external",
     "_anchor",
     "lang",
+    "draft",
 ]
 HEADERS = [
     {},
@@ -167,6 +168,17 @@ def make_world(app) -> World:
         subject="Awaria",
         body="<b>Pomocy</b>",
         status="triage",
+    )
+    # A draft from the customer's e-mail (``draft_id`` 2; hezo/mail/drafts.py).
+    ReceivedMail.create(
+        message_id="<fuzz-draft@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address=users["customer"].email,
+        subject="Awaria z e-maila",
+        body="<b>Pomocy</b>",
+        status="draft",
+        user=users["customer"],
     )
     return World(
         users=users,
@@ -348,6 +360,7 @@ def sweep(app, world: World, raise_on_problem=True) -> Tally:
         "contract_id": world.contract_ids[0],
         "user_id": world.user_ids[0],
         "mail_id": 1,
+        "draft_id": 2,
         "lang": "pl",
         "filename": "css/app.css",
         "number": world.numbers[0],

@@ -94,6 +94,8 @@ RULES = {
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
     "cases.site": OWNER_ONLY,
+    # A draft from customer_a's e-mail: theirs alone (not even a colleague's).
+    "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
@@ -143,10 +145,24 @@ def world(app, dbconn):
         from_address="obcy@example.pl",
         status="triage",
     )
+    # A draft from customer_a's e-mail (hezo/mail/drafts.py).
+    draft = ReceivedMail.create(
+        message_id="<d1@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address=users["customer_a"].email,
+        status="draft",
+        user=users["customer_a"],
+    )
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
-    return {"users": users, "cases": cases, "contract": contract}
+    return {
+        "users": users,
+        "cases": cases,
+        "contract": contract,
+        "draft_id": draft.id,
+    }
 
 
 def urls_for(app, rule, world):
@@ -157,6 +173,7 @@ def urls_for(app, rule, world):
         "contract_id": world["contract"].id,
         "user_id": world["users"]["customer_b"].id,
         "mail_id": 1,
+        "draft_id": world["draft_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]
@@ -299,3 +316,39 @@ def test_partner_case_page_does_not_poll(app, world):
     assert "every 30s" not in partner.get(f"/pl/cases/{case.number}").get_data(
         as_text=True
     )
+
+
+def test_a_partner_never_sees_a_contract_it_did_not_sell(app, world):
+    """customer_a's contract, sold by partner_p1 (with its cases, one shared,
+    one reported by partner_p1): partner_p2 finds it, its serial and its
+    customer nowhere, nor can report on it; partner_p1 does see it."""
+    from .test_partner_workspace import report
+
+    contract = world["contract"]
+    urls = [
+        "/pl/partner/contracts",
+        "/pl/partner/renewals",
+        "/pl/partner/renewals.csv",
+        "/pl/partner/cases/new",
+        f"/pl/partner/cases/new?fragment=serials&contract={contract.number}",
+        "/pl/partner/",
+        f"/pl/partner/?customer={contract.customer_id}",
+        "/pl/cases/?q=SN-A",
+    ]
+    seen = {}
+    for who in ("partner_p1", "partner_p2"):
+        client = app.test_client()
+        login(client, world["users"][who])
+        for url in urls:
+            # (The contract select's refresh as htmx sends it: the full page
+            # would echo the query string in its language switch.)
+            headers = {"HX-Request": "true"} if "fragment" in url else {}
+            with client.get(url, headers=headers) as response:
+                assert response.status_code == 200, url
+                body = response.get_data(as_text=True)
+            seen[who, url] = contract.number in body or "Firma A" in body
+        answer = report(client, contract, "SN-A", "/pl/partner/cases/new")
+        seen[who, "report"] = answer.status_code == 303
+    assert [k for k, v in seen.items() if v and k[0] == "partner_p2"] == []
+    assert seen["partner_p1", "/pl/partner/contracts"]  # not a blind test
+    assert seen["partner_p1", "/pl/partner/"] and seen["partner_p1", "report"]

@@ -250,3 +250,60 @@ def test_the_phone_forms_serials_follow_the_chosen_contract(app, two):
         headers={"HX-Request": "true"},
     ).get_data(as_text=True)
     assert "<html" not in page and "B-1" in page and "A-1" not in page
+
+
+# -- every field's error shown, the consent checkbox's too ---------------------------
+
+
+def error_summary_targets(page: str) -> set[str]:
+    summary = re.search(r'data-testid="error-summary">(.*?)</div>', page, re.S)
+    assert summary, "no error summary"
+    return set(re.findall(r'<a href="#([\w-]+)">', summary.group(1)))
+
+
+def test_a_refused_consent_is_the_checkboxs_error_in_the_summary(client, two):
+    first, _second = two["partners"]
+    login(client, two["user"])
+    page = report(
+        client, two["second"], "B-1", share="y", consent_partner=str(first.id)
+    ).get_data(as_text=True)
+    assert "share" in error_summary_targets(page)
+    checkbox = re.search(r'<input[^>]*id="share"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in checkbox and "is-invalid" in checkbox
+    assert 'aria-describedby="share-error-1"' in checkbox
+    error = re.search(r'<p class="field-error" id="share-error-1">([^<]+)</p>', page)
+    assert error and "Nic nie zostało udostępnione" in error.group(1)
+    assert page.count("Nic nie zostało udostępnione") == 2  # summary + field
+
+
+def test_a_consent_for_a_contract_without_partner_links_from_the_summary(client, two):
+    login(client, two["user"])
+    page = report(
+        client,
+        two["none"],
+        "C-1",
+        share="y",
+        consent_partner=str(two["partners"][0].id),
+    ).get_data(as_text=True)
+    assert "share" in error_summary_targets(page)
+    assert re.search(
+        r'<p class="field-error" id="share"[^>]*>[^<]*ta umowa nie ma partnera', page
+    )
+
+
+def test_site_fields_the_form_did_not_show_never_block_it(client, two):
+    company = two["company"]
+    tac = make_contract(
+        customer=company,
+        number="HZ-2026-000004",
+        serials=("T-1",),
+        service_code="PW-TAC",
+    )
+    login(client, two["user"])
+    response = report(client, tac, "T-1", site_contact_phone="not a phone")
+    assert response.status_code == 303
+    assert SupportCase.get().site_contact_phone == ""
+    # Where the form asks for them, a bad one is an error shown by its field.
+    page = report(client, two["first"], "A-1", site_contact_phone="not a phone")
+    assert page.status_code == 422
+    assert "site_contact_phone" in error_summary_targets(page.get_data(as_text=True))

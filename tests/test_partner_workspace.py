@@ -1,10 +1,12 @@
 """The partner's workspace: contracts sold, renewals (CSV), cases it reported."""
 
+import io
+import re
 from datetime import date, timedelta
 
 import pytest
 
-from hezo.models import AuditEvent, Message, OutboxMessage, SupportCase
+from hezo.models import Attachment, AuditEvent, Message, OutboxMessage, SupportCase
 
 from .factories import login, make_company, make_contract, make_user
 
@@ -92,9 +94,9 @@ def test_reads_and_exports_are_shown_on_the_customers_sharing_page(app, world):
     assert "HZ-2026-000777" in html
 
 
-def report(client, contract, serial, **fields):
+def report(client, contract, serial, path="/en/partner/cases/new", **fields):
     return client.post(
-        "/en/partner/cases/new",
+        path,
         data={
             "contract": contract.number,
             "serial": serial,
@@ -103,6 +105,7 @@ def report(client, contract, serial, **fields):
             "severity": "major",
         }
         | fields,
+        content_type="multipart/form-data",
     )
 
 
@@ -185,3 +188,122 @@ def test_a_partner_reported_case_says_so_instead_of_offering_consent(app, world)
         assert "reported this case on the customer" in html
         assert "cannot see this case" not in html
         assert "Share with" not in html
+
+
+SITE = {
+    "site_address": "ul. Serwerowa 7, 00-950 Warszawa",
+    "site_contact_name": "Zenon Łącki",
+    "site_contact_phone": "+48 600 700 800",
+}
+
+
+def test_partner_report_brings_files_and_site_that_the_customer_sees(app, world):
+    partner = signed_in(app, world["p1"])
+    page = partner.get("/en/partner/cases/new").get_data(True)
+    assert 'enctype="multipart/form-data"' in page
+    assert 'name="files"' in page and 'name="site_address"' in page
+    files = [(io.BytesIO(b"link down\n"), "switch.log")]
+    response = report(partner, world["soon"], "SN-A1", files=files, **SITE)
+    assert response.status_code == 303
+    case = SupportCase.get()
+    assert (case.site_address, case.site_contact_name) == (
+        SITE["site_address"],
+        "Zenon Łącki",
+    )
+    attachment = Attachment.get(Attachment.case == case)
+    customer = signed_in(app, world["customer_a"])
+    html = customer.get(f"/en/cases/{case.number}").get_data(True)
+    assert "switch.log" in html and "ul. Serwerowa 7" in html and "Zenon Łącki" in html
+    download = customer.get(f"/en/cases/{case.number}/files/{attachment.id}")
+    assert download.status_code == 200 and download.data == b"link down\n"
+    download.close()
+
+
+def test_partner_form_is_not_prefilled_with_the_customers_people(app, world):
+    customer = signed_in(app, world["customer_a"])
+    assert (
+        report(customer, world["soon"], "SN-A1", "/en/cases/new", **SITE).status_code
+        == 303
+    )
+    page = signed_in(app, world["p1"]).get("/en/partner/cases/new").get_data(True)
+    assert 'name="site_address"' in page
+    assert "Zenon Łącki" not in page and "Serwerowa" not in page
+    # The customer's own form still is.
+    page = customer.get("/en/cases/new").get_data(True)
+    assert "Zenon Łącki" in page
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("page.html", b"<html>hi</html>", "ten typ pliku jest niedozwolony"),
+        ("fake.png", b"not a png at all", "nie odpowiada jego typowi"),
+    ],
+)
+def test_a_hostile_file_is_refused_with_a_translated_message(
+    app, world, name, content, message
+):
+    partner = signed_in(app, world["p1"])
+    files = [(io.BytesIO(b"log\n"), "ok.log"), (io.BytesIO(content), name)]
+    response = report(
+        partner, world["soon"], "SN-A1", "/pl/partner/cases/new", files=files
+    )
+    assert response.status_code == 422
+    html = response.get_data(True)
+    assert name in html and message in html
+    assert SupportCase.select().count() == 0 and Attachment.select().count() == 0
+    # The acceptable file is kept with the form and goes with it next time.
+    kept = re.findall(r'name="kept_file" value="([^"]+)"', html)
+    assert len(kept) == 1 and "ok.log" in html
+    response = report(partner, world["soon"], "SN-A1", kept_file=kept[0])
+    assert response.status_code == 303
+    assert [a.filename for a in Attachment.select()] == ["ok.log"]
+
+
+def test_partner_report_posted_twice_opens_one_case(app, world):
+    partner = signed_in(app, world["p1"])
+    page = partner.get("/en/partner/cases/new").get_data(True)
+    key = re.search(r'name="submission_key" value="([^"]+)"', page).group(1)
+    answers = [
+        report(
+            partner,
+            world["soon"],
+            "SN-A1",
+            submission_key=key,
+            files=[(io.BytesIO(b"log\n"), "a.log")],
+        )
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    assert SupportCase.select().count() == 1 and Attachment.select().count() == 1
+
+
+def test_a_contract_change_keeps_the_typed_site(app, world):
+    """The contract select's refresh (htmx) sends the site fields along."""
+    partner = signed_in(app, world["p1"])
+    fragment = partner.get(
+        "/en/partner/cases/new",
+        query_string={"fragment": "serials", "contract": world["later"].number} | SITE,
+        headers={"HX-Request": "true"},
+    ).get_data(True)
+    assert "SN-B1" in fragment and "ul. Serwerowa 7" in fragment
+    assert "<html" not in fragment
+
+
+def test_site_fields_a_partners_form_did_not_show_never_block_it(app, world):
+    """As on the customer's form: a contract whose service ships nothing and
+    comes nowhere shows no site fields, so what arrives there is no error."""
+    tac = make_contract(
+        customer=world["soon"].customer,
+        partner=world["soon"].partner,
+        serials=("SN-T1",),
+        service_code="PW-TAC",
+    )
+    partner = signed_in(app, world["p1"])
+    response = report(partner, tac, "SN-T1", site_contact_phone="not a phone")
+    assert response.status_code == 303
+    assert SupportCase.get().site_contact_phone == ""
+    page = report(partner, world["soon"], "SN-A2", site_contact_phone="not a phone")
+    assert page.status_code == 422
+    assert 'id="site_contact_phone"' in page.get_data(as_text=True)

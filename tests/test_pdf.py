@@ -11,8 +11,17 @@ from PIL import Image
 from pypdf import PdfReader
 from xhtml2pdf.config.resources import RenderLimitError
 
+from hezo.cases.services import post_message
+from hezo.cases.workflow import transition
+from hezo.db import utcnow
+from hezo.i18n import format_local_datetime, in_language
 from hezo.imports.dialogue_pdf import render_dialogue_pdf
+from hezo.models import StatusChange, SupportCase
 from hezo.pdf import PdfRenderError, pdf_response, render_pdf
+
+from .factories import login
+from .test_shipment import SITE, ship, world  # noqa: F401 (world: a fixture)
+from .test_shipment import report as report_case
 
 POLISH = "Zażółć gęślą jaźń ZAŻÓŁĆ GĘŚLĄ JAŹŃ"
 HOSTILE = (
@@ -223,3 +232,98 @@ def test_pdf_response_is_a_no_store_attachment(app):
     assert "filename*=UTF-8''dialog-zg%C5%82oszenia%20STARY-1042.pdf" in disposition
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+# -- the case PDF: status history, shipment, metadata ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        (
+            "pl",
+            (
+                "Historia statusów",
+                "Wysyłka",
+                "Przewoźnik",
+                "Numer listu przewozowego zwracanego urządzenia",
+                "Termin zwrotu uszkodzonego urządzenia",
+            ),
+        ),
+        (
+            "en",
+            (
+                "Status history",
+                "Shipment",
+                "Carrier",
+                "Waybill of the returned unit",
+                "Faulty unit to be returned by",
+            ),
+        ),
+    ],
+)
+def test_the_case_pdf_holds_the_status_history_and_the_shipment(
+    app,
+    client,
+    world,  # noqa: F811
+    lang,
+    words,
+):
+    login(client, world["customer"], lang=lang)
+    case = report_case(client, world["hardware"], "HW-1", **SITE)
+    now = utcnow()
+    ship(case, world["engineer"], now)
+    case = SupportCase.get_by_id(case.id)
+    transition(
+        case,
+        world["engineer"],
+        "closed",
+        now,
+        return_waybill="RET-777-PL",
+        note="Zwrot przyjęty w magazynie w Łodzi",
+    )
+    case = SupportCase.get_by_id(case.id)
+    response = client.get(f"/{lang}/cases/{case.number}/pdf")
+    assert response.status_code == 200
+    reader = PdfReader(io.BytesIO(response.data))
+    text = " ".join(" ".join(p.extract_text().split()) for p in reader.pages)
+    changes = list(
+        StatusChange.select()
+        .where(StatusChange.case == case)
+        .order_by(StatusChange.created_at, StatusChange.id)
+    )
+    with app.test_request_context(f"/{lang}/"), in_language(lang):
+        moments = [format_local_datetime(c.created_at) for c in changes]
+        delivered = format_local_datetime(case.delivered_at)
+        return_due = format_local_datetime(case.return_due_at)
+    for expected in (
+        *words,
+        *moments,
+        "Zwrot przyjęty w magazynie w Łodzi",  # the note, Polish letters kept
+        "DHL Express",
+        "JJD000123456",
+        delivered,
+        return_due,
+        "RET-777-PL",
+    ):
+        assert expected in text, expected
+    # After the shipment, each change with its moment, the oldest first.
+    assert text.index(words[1]) < text.index(words[0])
+    history = text[text.index(words[0]) :]
+    positions = [history.index(m) for m in moments]
+    assert positions == sorted(positions) and len(moments) == 6
+    assert history.index("Zwrot przyjęty") > positions[-2]
+    # Title, author and language in the document's metadata.
+    assert case.number in reader.metadata.title and "HEZO" in reader.metadata.author
+    assert reader.trailer["/Root"]["/Lang"] == lang
+
+
+def test_the_case_pdf_tells_the_portals_own_notes_in_words(app, client, world):  # noqa: F811
+    login(client, world["customer"], lang="en")
+    case = report_case(client, world["software"], "SW-1")
+    transition(case, world["engineer"], "waiting_for_customer", utcnow())
+    case = SupportCase.get_by_id(case.id)
+    post_message(case, world["customer"], "Logi w załączniku", [], utcnow())
+    text = pdf_text(client.get(f"/en/cases/{case.number}/pdf").data)
+    assert "the customer answered" in " ".join(text.split())
+    assert "customer_answered" not in text

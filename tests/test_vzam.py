@@ -252,7 +252,17 @@ def _id_token(provider, nonce, key=None, **claims):
 
 @pytest.mark.parametrize(
     "case",
-    ["valid", "expired", "wrong key", "other audience", "other nonce", "none"],
+    [
+        "valid",
+        "expired",
+        "expired a minute ago",
+        "within the clock skew",
+        "issued in the future",
+        "wrong key",
+        "other audience",
+        "other nonce",
+        "none",
+    ],
 )
 def test_the_id_token_signature_and_claims_are_checked(
     client, oidc_provider, partner, monkeypatch, case
@@ -266,6 +276,16 @@ def test_the_id_token_signature_and_claims_are_checked(
         "valid": lambda: _id_token(oidc_provider, nonce),
         "expired": lambda: _id_token(
             oidc_provider, nonce, iat=now - 3600, exp=now - 1800
+        ),
+        # Past the 30 s skew allowed (Authlib alone would allow 120 s).
+        "expired a minute ago": lambda: _id_token(
+            oidc_provider, nonce, iat=now - 90, exp=now - 60
+        ),
+        "within the clock skew": lambda: _id_token(
+            oidc_provider, nonce, iat=now - 40, exp=now - 10
+        ),
+        "issued in the future": lambda: _id_token(
+            oidc_provider, nonce, iat=now + 90, exp=now + 390
         ),
         "wrong key": lambda: _id_token(
             oidc_provider,
@@ -281,7 +301,7 @@ def test_the_id_token_signature_and_claims_are_checked(
         answer["id_token"] = token
     monkeypatch.setattr(FlaskOAuth2App, "fetch_access_token", lambda self, **kw: answer)
     response = client.get(f"/vzam/callback?code=c&state={state}")
-    if case == "valid":
+    if case in ("valid", "within the clock skew"):
         assert response.status_code == 303
         assert signed_in_as_partner(client)
     else:

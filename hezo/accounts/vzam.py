@@ -97,7 +97,9 @@ def callback():
     if not configured():
         abort(404)
     try:
-        token = client().authorize_access_token()
+        token = client().authorize_access_token(
+            leeway=current_app.config["VZAM_CLOCK_SKEW_SECONDS"]
+        )
     except OAuthError as exc:  # state unknown or reused, the provider's error
         security_event("vzam_refused", reason=exc.error)
         return refused("failed", 400)

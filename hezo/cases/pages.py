@@ -156,13 +156,47 @@ def fill_choices(form, contracts) -> Contract | None:
     return chosen
 
 
-def form_defaults(company_id: int) -> dict:
+def form_defaults(company_id: int | None) -> dict:
     """A new-case form's first values, from the query string (the contract
-    select's refresh sends the site fields along); the site prefilled from the
-    company's last case when none is given."""
+    select's refresh sends the site fields and the severity along); the site
+    prefilled from the company's last case when none is given."""
     values = {name: request.args.get(name) for name in ("contract", "serial")}
+    if request.args.get("severity"):
+        values["severity"] = request.args["severity"]
     given = {name: request.args.get(name, "") for name in SITE_FIELDS}
-    return values | (given if any(given.values()) else shipment.last_site(company_id))
+    keep = any(given.values()) or company_id is None  # None: a partner's form
+    return values | (given if keep else shipment.last_site(company_id))
+
+
+def unasked_site_only(form, contract) -> bool:
+    """Drop the errors of the site fields when the chosen contract's form does
+    not show them (its service ships nothing and comes nowhere: what was sent
+    there is not used); True when no other field has an error."""
+    if contract is None or contract.needs_site:
+        return False
+    for name in SITE_FIELDS:
+        form[name].errors = []
+    return not any(field.errors for field in form)
+
+
+def request_window(contract, severity, now) -> dict | None:
+    """What a new-case form says of the chosen contract's request window at
+    ``now``: its plan and window (``vocabulary`` "window"), when the window
+    next opens (None while it is open) and whether to call the help line now,
+    for a critical problem outside the window (its response clock waits for
+    the opening). None without a contract or for a code not in the catalogue.
+    """
+    plan = catalogue.get_plan(contract.service_code) if contract else None
+    if plan is None:
+        return None
+    opens = sla.window_opens(now, plan.window)
+    opens_at = opens if opens > now else None
+    return {
+        "plan": plan,
+        "window": plan.window,
+        "opens_at": opens_at,
+        "call_now": severity == "critical" and opens_at is not None,
+    }
 
 
 def covered_device(form, contract) -> Device | None:

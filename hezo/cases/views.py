@@ -17,6 +17,8 @@ from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
+from ..mail import drafts
+from ..mail.triage import MailTaken
 from ..models import Attachment, SupportCase
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
@@ -34,10 +36,12 @@ from .pages import (
     page_context,
     read_case,
     render_case_list,
+    request_window,
     stage_files,
     status_announcement,
     storage_failed,
     summary_state,
+    unasked_site_only,
 )
 
 readers = signed_in
@@ -59,7 +63,16 @@ def may_write(case) -> bool:
 @bp.get("/")
 @readers
 def index():
-    return render_case_list("cases/list.html")
+    return render_case_list("cases/list.html", drafts=drafts.drafts_of(current_user))
+
+
+#: The parts of the new-case form htmx refreshes (``?fragment=``): the
+#: contract's fields (with its request window out of band) when the contract
+#: changes, the request window when the severity does.
+NEW_CASE_FRAGMENTS = {
+    "serials": "cases/_contract_change.html",
+    "window": "cases/_request_window.html",
+}
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -68,6 +81,10 @@ def index():
 @submissions.one_time
 def new():
     now = utcnow()
+    # A draft from the customer's e-mail (hezo/mail/drafts.py) to confirm.
+    draft = drafts.own_draft(request.values.get("draft"), current_user)
+    if draft is not None and draft.status != "draft":
+        return drafts.gone(draft)
     contracts = queries.reportable_contracts(
         current_user.company_id, sla.local_day(now)
     )
@@ -76,31 +93,38 @@ def new():
         if request.method == "POST"
         else form_defaults(current_user.company_id)
         | {"contact_phone": current_user.phone}
+        | drafts.form_defaults(draft)
     )
     contract = fill_choices(form, contracts)
     form.follows_case = earlier_case(request.values.get("follows", ""))
-    if request.args.get("fragment") == "serials":
+    fragment = NEW_CASE_FRAGMENTS.get(request.args.get("fragment", ""))
+    if fragment:
         return render_page_or_fragment(
             "cases/new.html",
-            "cases/_contract_fields.html",
+            fragment,
             form=form,
             contract=contract,
             contracts=contracts,
+            window=request_window(contract, form.severity.data, now),
         )
 
     def again(staged=(), consent_error=None, status=None):
+        if consent_error:  # the checkbox's error, listed with the others
+            form.share.errors = [consent_error]
         return render_template(
             "cases/new.html",
             form=form,
             contract=contract,
             contracts=contracts,
             kept_files=kept_files(staged),
-            consent_error=consent_error,
+            window=request_window(contract, form.severity.data, now),
+            draft=draft,
+            draft_files=drafts.draft_files(draft) if draft else None,
         ), status or (422 if form.is_submitted() else 200)
 
     if not form.is_submitted():
         return again()
-    valid = form.validate_on_submit()
+    valid = form.validate_on_submit() or unasked_site_only(form, contract)
     device = covered_device(form, contract)
     consent_error = consent_refusal(form, contract)
     staged = []
@@ -116,7 +140,7 @@ def new():
             **form.case_fields(),
             share_with=form.consent_partner.data if form.share.data else None,
             files=staged,
-            now=now,
+            **drafts.confirming(draft, current_user, now),
             follows=form.follows_case,
             site=form.site_fields() if contract.needs_site else None,
         )
@@ -125,6 +149,8 @@ def new():
         return again(staged, consent_refusal(form, contract, force=True))
     except StorageError as exc:
         return again(status=storage_failed(form, exc))
+    except MailTaken:  # the draft was confirmed (another tab) or discarded meanwhile
+        return drafts.gone(draft)
     flash(
         _(
             "Case %(number)s has been reported. An engineer will contact you by "
@@ -179,6 +205,17 @@ def format_due(moment) -> str:
 
 
 # -- one case ------------------------------------------------------------------
+
+
+@bp.post("/drafts/<int:draft_id>/discard")
+@customer_required
+def discard_draft(draft_id):
+    """The customer discards a draft from their e-mail (no case is made)."""
+    draft = drafts.own_draft(str(draft_id), current_user)
+    if not drafts.discard(draft, current_user):
+        return drafts.gone(draft)
+    flash(_("The draft from your e-mail has been discarded."), "success")
+    return redirect(url_for(".index"), 303)
 
 
 @bp.get("/<number>")

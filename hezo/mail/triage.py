@@ -60,12 +60,13 @@ def case_form_defaults(mail: ReceivedMail) -> dict:
     }
 
 
-def link_to_case(mail: ReceivedMail, case, message, actor) -> None:
+def link_to_case(mail: ReceivedMail, case, message, actor, waiting="triage") -> None:
     """In the transaction that opened ``case``: mark ``mail`` linked and put its
-    .eml and attachments (upload checks applied) on the first message."""
+    .eml and attachments (upload checks applied) on the first message.
+    ``waiting``: the status it must still have ("draft" for a customer's draft)."""
     updated = (
         ReceivedMail.update(status="linked", case=case, filed_as=message)
-        .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == "triage"))
+        .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == waiting))
         .execute()
     )
     if updated != 1:

@@ -179,7 +179,7 @@ def new_case():
     if request.args.get("fragment") == "serials":
         return render_page_or_fragment(
             "staff/new_case.html",
-            "staff/_serial_field.html",
+            "cases/_serial_site_fields.html",
             company=company,
             form=form,
             contract=contract,

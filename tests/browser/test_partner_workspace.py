@@ -1,17 +1,18 @@
 """A V-ZAM partner's workspace on a phone: contracts, renewals (CSV), and a
-case reported for a customer, followed and answered."""
+case reported for a customer (with a site address and a file), followed and
+answered."""
 
 from datetime import date, timedelta
 
 import pytest
 
-from hezo.models import Message, OutboxMessage, SupportCase
+from hezo.models import Attachment, Message, OutboxMessage, SupportCase
 
 from ..factories import make_company, make_contract, make_user
 from ..oidc.fixture import PARTNER_NIP
 from .conftest import serving
 from .helpers import assert_no_horizontal_scroll
-from .test_vzam import config_overrides  # noqa: F401 (V-ZAM configured)
+from .test_vzam import config_overrides, provider  # noqa: F401 (V-ZAM configured)
 
 
 @pytest.fixture
@@ -62,6 +63,11 @@ def test_partner_workspace_on_a_phone(phone, portal):
     page.get_by_label("Temat").fill("Przełącznik się restartuje")
     page.get_by_label("Opis").fill("Od poniedziałku co godzinę")
     page.get_by_label("Wysoka — usługa działa z ograniczeniami").check()
+    # The replacement's address, and a log, as on the customer's form.
+    page.get_by_label("Adres dostawy lub serwisu na miejscu").fill("ul. Polna 1, Łódź")
+    page.get_by_label("Załączniki").set_input_files(
+        files=[{"name": "switch.log", "mimeType": "text/plain", "buffer": b"up\n"}]
+    )
     page.get_by_role("button", name="Wyślij zgłoszenie").click()
     page.wait_for_url("**/pl/cases/ZG-*")
     assert "Firma Klienta" in page.locator("#flash").inner_text()
@@ -72,5 +78,7 @@ def test_partner_workspace_on_a_phone(phone, portal):
 
     case = SupportCase.get()
     assert case.device.serial == "FG-BETA"
+    assert case.site_address == "ul. Polna 1, Łódź"
+    assert [a.filename for a in Attachment.select()] == ["switch.log"]
     assert Message.select().where(Message.body == "Proszę o logi").count() == 1
     assert OutboxMessage.select().where(OutboxMessage.recipient == "it@klient.pl")

@@ -17,18 +17,24 @@ from .conftest import serving
 
 
 @pytest.fixture
-def config_overrides(oidc_provider):
-    return {
-        "SESSION_COOKIE_SECURE": False,
-        "SESSION_COOKIE_NAME": "hezo_session",
-    } | oidc_provider.app_config()
+def provider(oidc_provider):
+    """The provider the portal is configured with (a module may start its own)."""
+    return oidc_provider
 
 
 @pytest.fixture
-def portal(app, dbconn, oidc_provider):
+def config_overrides(provider):
+    return {
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_NAME": "hezo_session",
+    } | provider.app_config()
+
+
+@pytest.fixture
+def portal(app, dbconn, provider):
     company = make_company(nip=PARTNER_NIP, name="Partner Sieci")
     make_contract(partner=company)
-    with serving(app, oidc_provider.redirect_port) as base:
+    with serving(app, provider.redirect_port) as base:
         yield base
 
 

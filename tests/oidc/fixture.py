@@ -15,7 +15,9 @@ import selectors
 import shutil
 import socket
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
@@ -66,6 +68,7 @@ class TestProvider:
     client_secret: str
     key: RSAKey  # the provider's signing key: tests sign their own ID tokens
     redirect_port: int  # the live server that V-ZAM may redirect to
+    process: "ProviderProcess" = field(repr=False, default=None)
 
     def app_config(self) -> dict:
         return {
@@ -74,6 +77,13 @@ class TestProvider:
             "VZAM_CLIENT_SECRET": self.client_secret,
             "VZAM_MFA_ACR_VALUES": [MFA_ACR],
         }
+
+    def restart(self, key: RSAKey) -> None:
+        """Stop the provider and start it again at the same issuer URL,
+        signing with ``key`` (and publishing only it)."""
+        self.process.stop()
+        self.process.key = self.key = key
+        self.process.start(port=urlsplit(self.issuer).port)
 
     def sign_in(self, authorize_url: str, login: str) -> str:
         """Follow the portal's redirect at the provider as ``login`` (no
@@ -110,53 +120,64 @@ def _unavailable(reason: str):
     pytest.skip(f"test OpenID provider: {reason} (run scripts/setup test)")
 
 
-@pytest.fixture(scope="session")
-def oidc_provider(tmp_path_factory):
-    node = shutil.which("node")
-    if node is None:
-        _unavailable("node is not installed")
-    if not (ROOT / "node_modules" / "oidc-provider").is_dir():
-        _unavailable("node_modules/oidc-provider is missing")
-    port = _free_port()
-    key = RSAKey.generate_key(
+def signing_key() -> RSAKey:
+    """A new RSA key the provider may sign with (a fresh ``kid``)."""
+    return RSAKey.generate_key(
         2048, {"kid": secrets.token_hex(4), "use": "sig", "alg": "RS256"}
     )
-    live = f"http://127.0.0.1:{port}"
-    client = {
-        "client_id": "myhezo-test",
-        "client_secret": secrets.token_urlsafe(32),
-        "redirect_uris": [f"{live}/vzam/callback", "http://localhost/vzam/callback"],
-        "post_logout_redirect_uris": [f"{live}/", "http://localhost/"],
-    }
-    folder = tmp_path_factory.mktemp("oidc")
-    config = folder / "config.json"
-    config.write_text(
-        json.dumps({"client": client, "jwk": key.as_dict(private=True), "users": USERS})
-    )
-    log = (folder / "provider.log").open("w")
-    process = subprocess.Popen(
-        [node, str(SCRIPT), str(config)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-    )
-    try:
-        with selectors.DefaultSelector() as selector:
-            selector.register(process.stdout, selectors.EVENT_READ)
-            line = process.stdout.readline() if selector.select(START_SECONDS) else ""
-        if not line:
-            process.kill()
-            process.wait()
-            log.close()
-            _unavailable(
-                "did not start: " + (folder / "provider.log").read_text()[-2000:]
+
+
+class ProviderProcess:
+    """One ``provider.mjs`` process: ``start`` it (again), ``stop`` it.
+
+    ``options``: ``clockOffsetSeconds`` and ``idTokenTtl`` of provider.mjs.
+    """
+
+    def __init__(self, folder: Path, client: dict, key: RSAKey, **options):
+        self.folder, self.client, self.key, self.options = folder, client, key, options
+        self.process = None
+
+    def start(self, port: int = 0) -> str:
+        """Start it (on ``port``, or a free one); returns its issuer."""
+        node = shutil.which("node")
+        if node is None:
+            _unavailable("node is not installed")
+        if not (ROOT / "node_modules" / "oidc-provider").is_dir():
+            _unavailable("node_modules/oidc-provider is missing")
+        config = self.folder / "config.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "client": self.client,
+                    "jwk": self.key.as_dict(private=True),
+                    "users": USERS,
+                    "port": port,
+                }
+                | self.options
             )
-        issuer = json.loads(line)["issuer"]
-        yield TestProvider(
-            issuer, client["client_id"], client["client_secret"], key, port
         )
-    finally:
+        log_path = self.folder / "provider.log"
+        self.log = log_path.open("a")
+        self.process = subprocess.Popen(
+            [node, str(SCRIPT), str(config)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            ready = selector.select(START_SECONDS)
+            line = self.process.stdout.readline() if ready else ""
+        if not line:
+            self.stop()
+            _unavailable("did not start: " + log_path.read_text()[-2000:])
+        return json.loads(line)["issuer"]
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
         if process.poll() is None:
             process.terminate()
             try:
@@ -165,4 +186,33 @@ def oidc_provider(tmp_path_factory):
                 process.kill()
                 process.wait()
         process.stdout.close()
-        log.close()
+        self.log.close()
+
+
+@contextmanager
+def running_provider(folder: Path, **options) -> Iterator[TestProvider]:
+    """A provider with the test client (whose redirect URI is a free loopback
+    port, for the live server) and users, stopped at the end."""
+    port = _free_port()
+    key = signing_key()
+    live = f"http://127.0.0.1:{port}"
+    client = {
+        "client_id": "myhezo-test",
+        "client_secret": secrets.token_urlsafe(32),
+        "redirect_uris": [f"{live}/vzam/callback", "http://localhost/vzam/callback"],
+        "post_logout_redirect_uris": [f"{live}/", "http://localhost/"],
+    }
+    process = ProviderProcess(folder, client, key, **options)
+    try:
+        issuer = process.start()
+        yield TestProvider(
+            issuer, client["client_id"], client["client_secret"], key, port, process
+        )
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    with running_provider(tmp_path_factory.mktemp("oidc")) as provider:
+        yield provider

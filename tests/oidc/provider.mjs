@@ -6,10 +6,14 @@
 // CONFIG.json: {
 //   "client": {client_id, client_secret, redirect_uris, post_logout_redirect_uris},
 //   "jwk": a private RSA JWK (with "kid"): the provider signs ID tokens with it,
-//   "users": {"<login>": {"claims": {...}, "amr": ["pwd", "mfa"], "acr": "..."}}
+//   "users": {"<login>": {"claims": {...}, "amr": ["pwd", "mfa"], "acr": "..."}},
+//   "port": the loopback port to listen on (optional; a free one by default),
+//   "clockOffsetSeconds": its clock runs this much ahead (negative: behind),
+//   "idTokenTtl": seconds an ID token is valid (optional; 300 by default)
 // }
 // Prints one JSON line {"issuer": "http://127.0.0.1:PORT"} once it listens, and
-// serves until it is killed. Its sign-in page asks only for a login (one of
+// serves until it is killed. Started again on the same port with another
+// "jwk", it is the same issuer signing with another key. Its sign-in page asks only for a login (one of
 // "users"); the consent is granted at once.
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -19,6 +23,13 @@ import Provider from "oidc-provider";
 
 const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const users = config.users;
+
+// A provider whose clock is wrong: every time it stamps (iat, exp, auth_time)
+// and checks comes from Date.now().
+if (config.clockOffsetSeconds) {
+  const realNow = Date.now;
+  Date.now = () => realNow() + config.clockOffsetSeconds * 1000;
+}
 
 // The claims each scope releases: the standard ones plus whatever the users
 // carry (the partner's NIP under its configured name) on "openid".
@@ -31,7 +42,7 @@ for (const name of ["email", "email_verified", "name", "given_name", "family_nam
 }
 
 const server = http.createServer();
-await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+await new Promise((resolve) => server.listen(config.port || 0, "127.0.0.1", resolve));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
@@ -77,7 +88,7 @@ const provider = new Provider(issuer, {
       claims: async () => ({ sub: id, ...users[id].claims }),
     },
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  ttl: { IdToken: 300, AccessToken: 300, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: { IdToken: config.idTokenTtl || 300, AccessToken: 300, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600 },
 });
 
 const escape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -135,4 +146,7 @@ server.on("request", (req, res) => {
 });
 
 process.stdout.write(JSON.stringify({ issuer }) + "\n");
-process.on("SIGTERM", () => server.close(() => process.exit(0)));
+process.on("SIGTERM", () => {
+  server.closeAllConnections(); // browsers' kept-alive ones: the port is free at once
+  server.close(() => process.exit(0));
+});
