@@ -267,12 +267,7 @@ def format_relative(value: datetime | None, now: datetime | None = None) -> str:
     which app.js keeps current without a reload."""
     if value is None:
         return ""
-    return relative_words(value, now or utcnow(), _language().locale)
-
-
-def relative_words(value: datetime, now: datetime, locale) -> str:
-    """``format_relative`` in ``locale`` (bench/floor_app.py renders with it)."""
-    delta = value - now
+    delta = value - (now or utcnow())
     if abs(delta) < timedelta(minutes=1):
         delta = timedelta(minutes=1 if delta >= timedelta(0) else -1)
     return babel_dates.format_timedelta(
@@ -281,7 +276,7 @@ def relative_words(value: datetime, now: datetime, locale) -> str:
         threshold=RELATIVE_THRESHOLD,
         add_direction=True,
         format="short",
-        locale=_european(locale),
+        locale=_european(_language().locale),
     )
 
 
@@ -299,14 +294,9 @@ def format_by_time(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
     language = _language()
-    moment = by_time_moment(value, now or utcnow(), language.zone, language.locale)
+    local = value.astimezone(language.zone)
+    if local.date() == (now or utcnow()).astimezone(language.zone).date():
+        moment = babel_dates.format_time(local, "HH:mm", locale=language.locale)
+    else:
+        moment = format_moment(value, language.zone, language.locale)
     return translate(BY_TIME) % {"moment": moment}
-
-
-def by_time_moment(value: datetime, now: datetime, zone, locale) -> str:
-    """The moment of ``format_by_time``: its time alone on today's date in
-    ``zone`` (bench/floor_app.py renders with it)."""
-    local = value.astimezone(zone)
-    if local.date() == now.astimezone(zone).date():
-        return babel_dates.format_time(local, "HH:mm", locale=locale)
-    return format_moment(value, zone, locale)

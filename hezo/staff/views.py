@@ -40,6 +40,7 @@ from .forms import PhoneCaseForm
 def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in queries.FILTER_NAMES}
+    filters["q"] = request.args.get("q", "").strip()[: queries.SEARCH_LENGTH]
     number_arg("assignee")  # digits beyond ids or not 0-9 are refused
     page = requested_page()
     result = queries.queue_page(filters, current_user.id, page, now)
