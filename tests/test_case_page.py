@@ -217,13 +217,17 @@ def test_the_properties_fold_into_details_beside_the_page(client, world):
     for fact in (
         "Żółw Sp. z o.o.",
         world["contract"].number,
-        "(ZOLW/2019/7)",
+        "ZOLW/2019/7",
         "Next Business Day Advanced Hardware Replacement",
         "SN-1",
         "X465-48W",
         "portal",
     ):
         assert fact in words, fact
+    # The contract in both notations, each kept whole.
+    assert re.search(
+        r'ident">HZ-[\d-]+</span> \(<span class="ident">ZOLW/2019/7<', side
+    )
     assert 'class="col-lg-4' in side
 
 
