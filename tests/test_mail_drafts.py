@@ -168,11 +168,11 @@ def test_confirming_twice_makes_one_case(client, world):
 
 def test_a_confirmation_racing_another_writes_nothing(client, world, monkeypatch):
     """The draft is confirmed elsewhere between this form's check and its write."""
-    from hezo.mail import triage
+    from hezo.cases import services
 
     draft = drafted(world)
     login(client, world["customer"])
-    real = triage.link_to_case
+    real = services.link_mail
 
     def meanwhile(mail, *args, **kwargs):
         ReceivedMail.update(status="discarded").where(
@@ -180,7 +180,7 @@ def test_a_confirmation_racing_another_writes_nothing(client, world, monkeypatch
         ).execute()
         return real(mail, *args, **kwargs)
 
-    monkeypatch.setattr(triage, "link_to_case", meanwhile)
+    monkeypatch.setattr(services, "link_mail", meanwhile)
     response = confirm(client, world, draft)
     assert response.status_code == 303
     assert not SupportCase.select().where(SupportCase.channel == "email").exists()

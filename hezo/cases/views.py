@@ -18,7 +18,7 @@ from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
 from ..mail import drafts
-from ..mail.triage import MailTaken
+from ..mail.messages import MailTaken
 from ..models import Attachment, SupportCase
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
@@ -140,7 +140,7 @@ def new():
             **form.case_fields(),
             share_with=form.consent_partner.data if form.share.data else None,
             files=staged,
-            **drafts.confirming(draft, current_user, now),
+            **drafts.confirming(draft, current_user, now, services.link_mail),
             follows=form.follows_case,
             site=form.site_fields() if contract.needs_site else None,
         )

@@ -24,7 +24,7 @@ from ..db import db
 from ..inputs import whole_number
 from ..models import User
 from ..models.mail import ReceivedMail
-from . import intake, triage
+from .messages import mail_attachments, parse
 from .queue import queue_mail
 
 SHOWN = 20
@@ -100,17 +100,18 @@ def form_defaults(draft: ReceivedMail | None) -> dict:
     return {"subject": draft.subject[:200], "description": draft.body}
 
 
-def confirming(draft: ReceivedMail | None, actor, now) -> dict:
+def confirming(draft: ReceivedMail | None, actor, now, link) -> dict:
     """``open_case``'s options for a case confirmed from ``draft`` (else only
     ``now``): channel "email", the clock from the mail's arrival, the mail
-    linked in the case's transaction (``triage.MailTaken`` when it was
-    confirmed or discarded meanwhile: nothing is written then)."""
+    linked in the case's transaction by ``link`` (``cases.services.link_mail``,
+    which raises ``MailTaken`` when it was confirmed or discarded meanwhile:
+    nothing is written then)."""
     if draft is None:
         return {"now": now}
     return {
         "now": draft.received_at,
         "channel": "email",
-        "then": lambda case, message: triage.link_to_case(
+        "then": lambda case, message: link(
             draft, case, message, actor, waiting="draft"
         ),
     }
@@ -136,6 +137,6 @@ def draft_files(draft: ReceivedMail) -> tuple[list[str], list[str]]:
     path = stored_path(draft.eml_sha256)
     if not draft.eml_sha256 or not path.is_file():
         return [], []
-    files, refused = intake.mail_attachments(intake.parse(path.read_bytes()))
+    files, refused = mail_attachments(parse(path.read_bytes()))
     discard_staged(files)
     return [f.filename for f in files], refused

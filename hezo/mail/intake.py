@@ -42,7 +42,6 @@ import email
 import email.policy
 import hashlib
 import imaplib
-import io
 import logging
 import os
 import re
@@ -59,21 +58,17 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 import click
 import imap_tools
 from flask import Flask, current_app
-from werkzeug.datastructures import FileStorage
 
 from ..attachments import (
     STAGED_PREFIX,
     StagedFile,
     StorageError,
-    UploadError,
     discard_staged,
     place_staged,
-    stage_upload,
     write_temporary,
 )
 from ..db import UNAVAILABLE_ERRORS, db, utcnow
 from ..models import (
-    Attachment,
     Contract,
     OutboxMessage,
     SupportCase,
@@ -81,11 +76,11 @@ from ..models import (
 )
 from ..models.mail import ReceivedMail, UndeliverableAddress
 from . import html_text, threads
+from .messages import EML_NAME, attach_eml, mail_attachments, parse
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 255
-EML_NAME = "message.eml"
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 #: What one batch may hold in memory (its messages' sizes as the server counts).
@@ -110,10 +105,6 @@ class IntakeReport:
 
 
 # --- reading one message -------------------------------------------------------
-
-
-def parse(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def message_id_of(message: EmailMessage, raw: bytes) -> str:
@@ -526,26 +517,6 @@ def _mark_undeliverable(address, status, diagnostic, at) -> None:
         ).on_conflict_ignore().execute()
 
 
-def mail_attachments(message: EmailMessage) -> tuple[list[StagedFile], list[str]]:
-    """The message's attachments through the upload checks: (staged, refusals)."""
-    staged, refused = [], []
-    try:
-        for part in message.iter_attachments():
-            name = part.get_filename() or "attachment"
-            data = part.get_payload(decode=True)
-            if not isinstance(data, bytes):
-                continue  # an attached message: it stays in the .eml
-            upload = FileStorage(stream=io.BytesIO(data), filename=name)
-            try:
-                staged.append(stage_upload(upload))
-            except UploadError as exc:
-                refused.append(str(exc))
-    except BaseException:
-        discard_staged(staged)
-        raise
-    return staged, refused
-
-
 def _file_reply(row, message, case, user) -> tuple[str, str, list]:
     from ..cases.services import CaseError, post_message
 
@@ -561,20 +532,6 @@ def _file_reply(row, message, case, user) -> tuple[str, str, list]:
         return "triage", "the case is settled; a new case is needed", files
     row.filed_as = posted
     return "filed", "", files
-
-
-def attach_eml(row, case, message, user) -> None:
-    """The original message (.eml) beside the case message, for the record."""
-    Attachment.create(
-        case=case,
-        message=message,
-        filename=EML_NAME,
-        content_type="message/rfc822",
-        size=row.eml_size,
-        sha256=row.eml_sha256,
-        kind="email",
-        uploaded_by=user,
-    )
 
 
 # --- the mailbox ---------------------------------------------------------------

@@ -257,7 +257,7 @@ def _open_phone_case(
             },
             then=None
             if mail is None
-            else lambda case, message: triage.link_to_case(
+            else lambda case, message: case_services.link_mail(
                 mail, case, message, current_user
             ),
         )
