@@ -674,7 +674,8 @@ def confirm_email(token):
     if user is None:
         return render_template("accounts/link_invalid.html"), 400
     flash(_("Your e-mail address is now %(email)s.", email=user.email), "success")
-    target = ".overview" if current_user.is_authenticated else ".login"
+    own = current_user.is_authenticated and current_user.id == user.id
+    target = ".overview" if own else ".login"
     return redirect(url_for(target), 303)
 
 
