@@ -75,6 +75,11 @@ RULES = {
     "accounts.overview": SIGNED,
     "accounts.notifications": SIGNED,
     "accounts.end_other_sessions": SIGNED,
+    "accounts.profile": SIGNED,
+    "accounts.change_email": SIGNED,
+    # A made-up token: refused (400) whoever opens it.
+    "accounts.confirm_email": ANY,
+    "accounts.colleagues": CUSTOMERS | PARTNERS,
     "staff.accounts": STAFF,
     "staff.account": STAFF,
     "staff.end_user_sessions": STAFF,
@@ -94,6 +99,11 @@ RULES = {
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
     "cases.site": OWNER_ONLY,
+    # Watchers and the contact: the customer company's people only.
+    "cases.watchers_list": OWNER_ONLY,
+    "cases.add_watcher": OWNER_ONLY,
+    "cases.remove_watcher": OWNER_ONLY,
+    "cases.hand_over": OWNER_ONLY,
     # A draft from customer_a's e-mail: theirs alone (not even a colleague's).
     "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,

@@ -29,7 +29,7 @@ from ..models import (
     User,
 )
 from ..models.mail import ReceivedMail
-from . import workflow
+from . import watchers, workflow
 from .workflow import next_due
 
 CONSENT_TEXT_VERSION = "2026-11"
@@ -296,15 +296,8 @@ def post_message(
                 changes["first_response_at"] = case.first_response_at = now
                 changes["next_due_at"] = case.next_due_at = next_due(case)
         SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
-        reporter = case.reporter
-        if actor.is_staff and not internal and reporter and reporter.notify_by_email:
-            queue_mail(
-                reporter.email,
-                "case_message",
-                reporter.language,
-                case=case,
-                author=actor.full_name,
-            )
+        if actor.is_staff and not internal:
+            watchers.notify(case, "case_message", author=actor.full_name)
         return message
 
     return _finish(files, work)

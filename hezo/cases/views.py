@@ -9,9 +9,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import sla, submissions
+from ..accounts.forms import ConfirmForm
 from ..attachments import MAX_CASE_BYTES, StorageError, discard_staged, stored_path
 from ..db import utcnow
 from ..extensions import posts_limit
@@ -22,8 +24,15 @@ from ..mail.messages import MailTaken
 from ..models import Attachment, SupportCase
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
-from . import bp, queries, services, shipment
-from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm, SiteForm
+from . import bp, queries, services, shipment, watchers
+from .forms import (
+    CaseForm,
+    ColleagueForm,
+    ConsentForm,
+    EscalationForm,
+    MessageForm,
+    SiteForm,
+)
 from .pages import (
     STATUS_PARTS,
     covered_device,
@@ -444,3 +453,84 @@ def download(number, attachment_id):
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# -- watchers and the contact (cases/_watchers.html) ----------------------------
+
+
+@bp.app_template_global()
+def watchers_panel(case, viewer):
+    return watchers.panel(case, viewer)
+
+
+def watchers_answer(case, done: str | None, error: str | None = None):
+    """The watchers fragment for htmx; else the case page (a redirect after
+    a change, the page with the message and 422 after a refusal)."""
+    status = 422 if error else 200
+    if wants_fragment():
+        html = render_template("cases/_watchers.html", case=case, watchers_error=error)
+        return html, status
+    if error:
+        context = detail_context(case) | {"watchers_error": error}
+        return render_template("cases/detail.html", **context), status
+    flash(done, "success")
+    return redirect(url_for(".detail", number=case.number, _anchor="watchers"), 303)
+
+
+def not_a_colleague() -> str:
+    return _("Choose a colleague of your company from the list.")
+
+
+@bp.get("/<number>/watchers")
+@customer_required
+def watchers_list(number):
+    return render_page_or_fragment(
+        "cases/detail.html", "cases/_watchers.html", **read_case(number)
+    )
+
+
+@bp.post("/<number>/watchers")
+@customer_required
+@posts_limit()
+def add_watcher(number):
+    return with_colleague(
+        number,
+        watchers.add_watcher,
+        _l("%(name)s now gets the e-mails of this case."),
+    )
+
+
+def with_colleague(number, change, done):
+    """Apply ``change`` (a service of hezo.cases.watchers) with the colleague
+    the form names; anyone else is refused with 422, nothing written."""
+    case = queries.get_case_or_404(number, current_user)
+    form = ColleagueForm()
+    try:
+        if not form.validate_on_submit():
+            raise watchers.WatcherError(form.user.data)
+        user = change(case, form.user.data, current_user, utcnow())
+    except watchers.WatcherError:
+        return watchers_answer(case, None, not_a_colleague())
+    return watchers_answer(case, str(done) % {"name": user.full_name})
+
+
+@bp.post("/<number>/watchers/<int:user_id>/remove")
+@customer_required
+@posts_limit()
+def remove_watcher(number, user_id):
+    case = queries.get_case_or_404(number, current_user)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    watchers.remove_watcher(case, user_id, current_user, utcnow())
+    return watchers_answer(case, _("The colleague no longer gets these e-mails."))
+
+
+@bp.post("/<number>/contact")
+@customer_required
+@posts_limit()
+def hand_over(number):
+    return with_colleague(
+        number,
+        watchers.hand_over,
+        _l("%(name)s is now the contact of this case."),
+    )

@@ -16,6 +16,7 @@ from .accounts import (
 from .audit import AuditEvent, ContactRequest, OutboxMessage
 from .cases import (
     Attachment,
+    CaseWatcher,
     ConsentEvent,
     Message,
     StatusChange,
@@ -42,6 +43,7 @@ ALL_MODELS = [
     Attachment,
     StatusChange,
     ConsentEvent,
+    CaseWatcher,
     AuditEvent,
     OutboxMessage,
     ContactRequest,

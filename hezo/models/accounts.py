@@ -30,6 +30,8 @@ class User(BaseModel):
     first_name = CharField(max_length=80)
     last_name = CharField(max_length=80)
     phone = CharField(max_length=32, default="")
+    # The person's role in their company ("IT manager"), as they give it.
+    position = CharField(max_length=80, default="")
     language = CharField(max_length=2, default="pl")
     role = CharField(max_length=16, index=True)  # the engineers' list
     company = ForeignKeyField(Company, null=True, backref="users")
@@ -105,6 +107,8 @@ class AuthToken(BaseModel):
     user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
     purpose = CharField(max_length=16)
     token_hash = CharField(max_length=64, unique=True)
+    # An e-mail change: the address the link confirms (sent there).
+    new_email = CharField(max_length=254, default="")
     created_at = UTCDateTimeField(default=utcnow)
     expires_at = UTCDateTimeField()
     used_at = UTCDateTimeField(null=True)
