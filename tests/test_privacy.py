@@ -19,6 +19,7 @@ from hezo.models import (
     AuditEvent,
     ContactRequest,
     EndedSession,
+    ExternalIdentity,
     Message,
     OutboxMessage,
     PrivacyRequest,
@@ -237,6 +238,10 @@ def erase(app, world):
     assert client.post("/pl/privacy/erasure", data={"confirm": "y"}).status_code == 303
     request = PrivacyRequest.get(PrivacyRequest.kind == "erasure")
     assert request.status == "pending"
+    told = OutboxMessage.select().where(
+        OutboxMessage.recipient == app.config["ENGINEERS_EMAIL"]
+    )
+    assert any("/pl/privacy/requests" in m.body_text for m in told)
     staff = signed_in(app, world["engineer"])
     page = staff.get("/pl/privacy/requests").get_data(as_text=True)
     assert EMAIL in page
@@ -270,6 +275,7 @@ def test_the_erased_person_cannot_sign_in_again(app, world):
 
     ala = world["ala"]
     RecoveryCode.create(user=ala, lookup="ABCD", code_hash="x")
+    ExternalIdentity.create(user=ala, issuer="https://vzam.example", subject="s-1")
     client = erase(app, world)
     # The session they had ends at once.
     response = client.get("/pl/privacy/mine")
@@ -336,6 +342,18 @@ def test_retention_removes_exactly_what_is_due(app, world, runner):
     SupportCase.update(last_activity_at=case_limit - second).where(
         SupportCase.id == still_open.id
     ).execute()
+    from hezo.attachments import stored_path
+
+    only_there = stored_path("ab" * 32)
+    only_there.parent.mkdir(parents=True, exist_ok=True)
+    only_there.write_bytes(b"a log of the old case only\n")
+    Attachment.create(
+        case=old,
+        filename="old.log",
+        content_type="text/plain",
+        size=27,
+        sha256="ab" * 32,
+    )
     # Two copies of data: one just expired, one still offered.
     carl = signed_in(app, world["carl"])
     carl.post("/pl/privacy/export")
@@ -349,8 +367,6 @@ def test_retention_removes_exactly_what_is_due(app, world, runner):
     PrivacyRequest.update(expires_at=now + second).where(
         PrivacyRequest.id == offered.id
     ).execute()
-    from hezo.attachments import stored_path
-
     expired_file = stored_path(expired.file_sha256)
     assert expired_file.is_file()
     # Accounts: quiet just past the period, and just within it.
@@ -374,6 +390,7 @@ def test_retention_removes_exactly_what_is_due(app, world, runner):
     assert not SupportCase.select().where(SupportCase.id == old.id).exists()
     assert not Message.select().where(Message.case == old.id).exists()
     assert not Attachment.select().where(Attachment.case == old.id).exists()
+    assert not only_there.exists() and report.files == 1
     # Its log has the same content as the kept cases' logs: the file stays.
     assert stored_path(world["file"].sha256).is_file()
     assert (

@@ -16,4 +16,14 @@ def author_label(name: str) -> str:
     return gettext("former user") if name == FORMER_USER else name
 
 
+@bp.app_template_filter("iso_moment")
+def iso_moment(value: str | None) -> str:
+    """An ISO timestamp of the export's data as the ``datetime`` filter shows it."""
+    from datetime import datetime
+
+    from ..i18n import format_local_datetime
+
+    return format_local_datetime(datetime.fromisoformat(value)) if value else "—"
+
+
 from . import views  # noqa: E402,F401

@@ -29,7 +29,7 @@ from ..accounts.services import end_sessions, public_url
 from ..attachments import stored_path, write_temporary
 from ..audit import audit, security_event
 from ..db import db
-from ..mail.queue import queue_mail
+from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
     ALL_MODELS,
     Attachment,
@@ -270,6 +270,9 @@ def request_erasure(user: User, now: datetime) -> PrivacyRequest:
             object_type="user",
             object_id=user.id,
             now=now,
+        )
+        queue_staff_mail(
+            "privacy_erasure_for_staff", link=public_url("/pl/privacy/requests")
         )
     security_event("privacy_erasure_requested", user)
     return request
