@@ -212,7 +212,7 @@ def create_app() -> Flask:
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
     from hezo.i18n import DEADLINE, format_day, format_moment
-    from hezo.vocabulary import term, tone
+    from hezo.vocabulary import STATUS_NOTES, term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
     # The app's package root: its templates/ and static/ (hezo/ in the checkout).
@@ -234,6 +234,7 @@ def create_app() -> Flask:
         new_submission_key=real.jinja_env.globals["new_submission_key"],
         # The vocabulary's words untranslated: English, the source language.
         label=lambda kind, value: term(kind, value).label,
+        status_note=lambda note: STATUS_NOTES.get(note, note),
         tone=tone,
     )
     # The app's formats (hezo/i18n.py), in English, the source language.

@@ -141,10 +141,11 @@ def _configure_blueprints(app: Flask) -> None:
 
 
 def _configure_web(app: Flask) -> None:
-    from . import submissions, web
+    from . import static_files, submissions, web
 
     web.init_app(app)
     submissions.init_app(app)
+    static_files.init_app(app)
 
 
 def _configure_cli(app: Flask) -> None:

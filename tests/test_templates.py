@@ -141,9 +141,10 @@ def test_a_reply_swaps_thread_and_files_as_themselves(client, world):
         headers=HX,
     ).get_data(as_text=True)
     roots = {r.get("id"): r for r in parse(answer).roots}
-    assert set(roots) == {"reply", "thread", "case-files"}
+    assert set(roots) == {"reply", "thread", "case-files", "case-live"}
     assert roots["thread"]["hx-swap-oob"] == "true"
     assert roots["case-files"]["hx-swap-oob"] == "true"
+    assert roots["case-live"]["hx-swap-oob"] == "innerHTML"
     assert_unique_ids(answer)
     assert "Nadal nie działa" in answer
 

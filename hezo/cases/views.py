@@ -25,18 +25,22 @@ from ..security import customer_required, roles_required, signed_in
 from . import bp, queries, services, shipment
 from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm, SiteForm
 from .pages import (
+    STATUS_PARTS,
     covered_device,
     detail_context,
     fill_choices,
     form_defaults,
     keep_files,
     kept_files,
+    live_answer,
     page_context,
     read_case,
     render_case_list,
     request_window,
     stage_files,
+    status_announcement,
     storage_failed,
+    summary_state,
     unasked_site_only,
 )
 
@@ -229,10 +233,20 @@ def detail(number):
 def thread(number):
     # Without HX-Request this is the whole case page: a partner's read either way.
     context = read_case(number)
-    services.record_partner_read(
-        context["case"], current_user, "partner_case_read", utcnow()
-    )
-    return render_page_or_fragment("cases/detail.html", "cases/_thread.html", **context)
+    case = context["case"]
+    services.record_partner_read(case, current_user, "partner_case_read", utcnow())
+    if not wants_fragment():
+        return render_page_or_fragment(
+            "cases/detail.html", "cases/_thread.html", **context
+        )
+    # The poll sends the state its page shows: a change brings the summary too.
+    seen = request.args.get("state", "")[:60]
+    changed, announce = [], ""
+    if seen and seen != context["state"]:
+        changed = STATUS_PARTS
+        if seen.split(".")[0] != case.status:
+            announce = status_announcement(case)
+    return live_answer(case, "cases/_thread.html", changed, announce, context=context)
 
 
 @bp.post("/<number>/messages")
@@ -243,6 +257,7 @@ def post_message(number):
     case = queries.get_case_or_404(number, current_user)
     if not may_write(case):
         abort(404)
+    before = (case.status, summary_state(case))
     form = MessageForm()
     try:
         staged = stage_files(form) if form.validate_on_submit() else None
@@ -268,7 +283,16 @@ def post_message(number):
     except StorageError as exc:
         return render_reply_form(case, form, storage_failed(form, exc))
     if wants_fragment():
-        return render_template("cases/_after_reply.html", **page_context(case))
+        changed = summary_state(case) != before[1]  # a clock stopped, or moved
+        return live_answer(
+            case,
+            "cases/_reply.html",
+            ("thread", "files", *(STATUS_PARTS if changed else ())),
+            announce=_("Message sent")
+            if case.status == before[0]
+            else status_announcement(case),
+            focus="reply",
+        )
     return redirect(url_for(".detail", number=number, _anchor="thread"), 303)
 
 
@@ -314,14 +338,14 @@ def consent(number):
         }
         template = "cases/_consent.html" if wants_fragment() else "cases/detail.html"
         return render_template(template, **context), 422
-    if wants_fragment():
-        return render_template("cases/_consent.html", **detail_context(case))
-    flash(
+    done = (
         _("Partner access has been granted.")
         if form.grant.data
-        else _("Partner access has been withdrawn."),
-        "success",
+        else _("Partner access has been withdrawn.")
     )
+    if wants_fragment():
+        return live_answer(case, "cases/_consent.html", announce=done, focus="consent")
+    flash(done, "success")
     return redirect(url_for(".detail", number=number, _anchor="consent"), 303)
 
 
@@ -340,10 +364,11 @@ def site(number):
     if valid and not error:
         saved = shipment.set_site(case, current_user, form.site_fields(), utcnow())
         error = None if saved else shipped
+        done = _("The address has been saved.")
         if saved and wants_fragment():
-            return render_template("cases/_site.html", **detail_context(case))
+            return live_answer(case, "cases/_site.html", announce=done, focus="site")
         if saved:
-            flash(_("The address has been saved."), "success")
+            flash(done, "success")
             return redirect(url_for(".detail", number=number, _anchor="site"), 303)
     context = detail_context(case) | {"site_form": form, "site_error": error}
     template = "cases/_site.html" if wants_fragment() else "cases/detail.html"
@@ -363,7 +388,13 @@ def escalate(number):
     submissions.claim()
     services.escalate(case, current_user, form.reason.data.strip(), utcnow())
     if wants_fragment():
-        return render_template("cases/_escalation.html", **detail_context(case))
+        return live_answer(
+            case,
+            "cases/_escalation.html",
+            ("summary",),
+            announce=_("The case has been escalated."),
+            focus="escalation",
+        )
     flash(_("The case has been escalated."), "success")
     return redirect(url_for(".detail", number=number), 303)
 

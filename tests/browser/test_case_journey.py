@@ -69,7 +69,7 @@ def test_customer_reports_replies_withdraws_escalates_and_exports(
     report_case(page, base, tmp_path)
     flash = page.locator("#flash").inner_text()
     assert "An engineer will contact you by" in flash
-    assert page.get_by_text("Response due by").is_visible()
+    assert page.get_by_text("First response due").is_visible()
     assert "switch-log.txt" in page.locator("#case-files").inner_text()
     assert_no_horizontal_scroll(page)
 

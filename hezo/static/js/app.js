@@ -148,3 +148,18 @@
     announce(added, changed);
   });
 })();
+
+// The case page's details (details[data-open-wide]) are folded on a phone and
+// open beside the page on a wide screen; without this file they fold.
+(function () {
+  "use strict";
+  function openWide(root) {
+    if (!window.matchMedia || !window.matchMedia("(min-width: 62rem)").matches) return;
+    root.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    openWide(document);
+  });
+})();
