@@ -121,7 +121,7 @@ def _configure_inputs(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import accounts, cases, contracts, partners, public, sharing, staff
+    from . import accounts, cases, contracts, partners, privacy, public, sharing, staff
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
@@ -133,6 +133,7 @@ def _configure_blueprints(app: Flask) -> None:
         staff.bp,
         partners.bp,
         sharing.bp,
+        privacy.bp,
     ):
         register_localized(app, blueprint)
     app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language

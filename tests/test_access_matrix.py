@@ -118,6 +118,14 @@ RULES = {
     "partners.renewals": PARTNERS,
     "partners.renewals_csv": PARTNERS,
     "partners.new_case": PARTNERS,
+    # GDPR rights: one's own data only; staff decide on erasure.
+    "privacy.page": ANY,
+    "privacy.mine": SIGNED,
+    "privacy.request_export": SIGNED,
+    "privacy.download": {"customer_a"},  # customer_a's copy of their data
+    "privacy.request_erasure": SIGNED,
+    "privacy.requests": STAFF,
+    "privacy.decide": STAFF,
 }
 
 
@@ -167,11 +175,17 @@ def world(app, dbconn):
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
+    from hezo.privacy.services import request_erasure, request_export
+
+    export = request_export(users["customer_a"], utcnow())
+    erasure = request_erasure(users["customer_b"], utcnow())
     return {
         "users": users,
         "cases": cases,
         "contract": contract,
         "draft_id": draft.id,
+        "export_id": export.id,
+        "request_id": erasure.id,
     }
 
 
@@ -184,6 +198,8 @@ def urls_for(app, rule, world):
         "user_id": world["users"]["customer_b"].id,
         "mail_id": 1,
         "draft_id": world["draft_id"],
+        "export_id": world["export_id"],
+        "request_id": world["request_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

@@ -67,6 +67,8 @@ PUBLIC_ENDPOINTS = {
     # Partners' sign-in with V-ZAM: the redirect there, and its answer.
     "accounts.vzam_login",
     "vzam.callback",
+    # The privacy page (GDPR Arts. 12-14): what is kept, why, how long.
+    "privacy.page",
 }
 
 

@@ -24,6 +24,7 @@ from .cases import (
 )
 from .companies import Company, Contract, Device
 from .mail import ReceivedMail, UndeliverableAddress
+from .privacy import PrivacyRequest
 from .submissions import SubmissionKey
 
 ALL_MODELS = [
@@ -50,6 +51,7 @@ ALL_MODELS = [
     SubmissionKey,
     ReceivedMail,
     UndeliverableAddress,
+    PrivacyRequest,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

@@ -50,6 +50,12 @@ class User(BaseModel):
     notify_by_email = BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
+    # Erased under GDPR Art. 17 (hezo.privacy): the row stays for the case
+    # record, its personal data replaced; it never signs in again.
+    erased_at = UTCDateTimeField(null=True)
+    # Warned of inactivity (``hezo run-retention``); disabled 30 days later
+    # unless the person signs in after this.
+    inactivity_warned_at = UTCDateTimeField(null=True)
 
     # flask-login: the id in the cookie is the rotating session token.
     is_anonymous = False
