@@ -216,6 +216,7 @@ def page_urls(app, world) -> list[str]:
         "user_id": world["users"]["customer"].id,
         "number": world["case"].number,
         "attachment_id": 0,
+        "export_id": 0,
     }
     urls = []
     with app.test_request_context():
@@ -392,6 +393,7 @@ def test_every_mail_carries_the_facts_and_no_other_contact(
         "subject": "Awaria",
         "received_at": case.reported_at,
         "draft": SimpleNamespace(id=12),
+        "days": 7,
     }
     with app.test_request_context():
         subject, body = render_mail(template, language, **context)

@@ -26,6 +26,7 @@ def seed_demo_world(migrate: bool = False) -> dict:
         .first()
     )
     _triage_mail()
+    draft = _customer_draft(customer)
     numbers = itertools.count(1)
     registered: list[str] = []
     return {
@@ -38,6 +39,7 @@ def seed_demo_world(migrate: bool = False) -> dict:
         "case": case.number,
         "contract": case.contract_id,
         "customer_id": customer.id,
+        "draft": draft.id,
         "new_email": lambda: f"zofia.wojcik.{next(numbers)}@example.pl",
         "registered": registered,
         "confirm": lambda: confirmation_path(registered[-1]),
@@ -81,3 +83,18 @@ def _triage_mail() -> None:
             body=body,
             status=status,
         )
+
+
+def _customer_draft(customer: User) -> ReceivedMail:
+    """The customer's new e-mail thread waiting to be confirmed as a case."""
+    return ReceivedMail.create(
+        message_id="<demo-draft@example.pl>",
+        folder="INBOX",
+        received_at=utcnow() - timedelta(minutes=10),
+        from_address=customer.email,
+        from_name=customer.full_name,
+        subject="Punkt dostępowy w magazynie restartuje się co godzinę",
+        body="Dzień dobry,\nAP w magazynie restartuje się co godzinę od wczoraj.",
+        status="draft",
+        user=customer,
+    )

@@ -129,6 +129,7 @@ STATES = (
     PageState("anonymous", "contact", "/{lang}/contact"),
     PageState("anonymous", "contact-errors", "/{lang}/contact", _errors, 422),
     PageState("anonymous", "not-found", "/{lang}/no-such-page", status=404),
+    PageState("anonymous", "privacy", "/{lang}/privacy/"),
     PageState("anonymous", "register", "/{lang}/register"),
     PageState("anonymous", "register-errors", "/{lang}/register", _errors, 422),
     PageState("anonymous", "register-contact", "/{lang}/register", _register_proof),
@@ -149,10 +150,13 @@ STATES = (
     ),
     PageState("customer", "new-case", "/{lang}/cases/new"),
     PageState("customer", "new-case-errors", "/{lang}/cases/new", _errors, 422),
+    PageState("customer", "new-case-from-email", "/{lang}/cases/new?draft={draft}"),
     PageState("customer", "case", "/{lang}/cases/{case}"),
     PageState("customer", "sharing", "/{lang}/partner/sharing"),
     PageState("customer", "account", "/{lang}/account"),
     PageState("customer", "change-password", "/{lang}/account/password"),
+    PageState("customer", "colleagues", "/{lang}/account/colleagues"),
+    PageState("customer", "my-data", "/{lang}/privacy/mine"),
     PageState("customer", "not-found", "/{lang}/cases/ZG-1999-99999", status=404),
     # -- partner -------------------------------------------------------------
     PageState("partner", "workspace-cases", "/{lang}/partner/"),
@@ -163,6 +167,7 @@ STATES = (
     PageState("partner", "new-case", "/{lang}/partner/cases/new"),
     PageState("partner", "new-case-errors", "/{lang}/partner/cases/new", _errors, 422),
     PageState("partner", "account", "/{lang}/account"),
+    PageState("partner", "colleagues", "/{lang}/account/colleagues"),
     # -- engineer ------------------------------------------------------------
     PageState("engineer", "queue", "/{lang}/staff/"),
     PageState("engineer", "case", "/{lang}/cases/{case}"),
@@ -173,6 +178,7 @@ STATES = (
     ),
     PageState("engineer", "mail-triage", "/{lang}/staff/mail"),
     PageState("engineer", "accounts", "/{lang}/staff/accounts"),
+    PageState("engineer", "privacy-requests", "/{lang}/privacy/requests"),
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
 )
 
