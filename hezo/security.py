@@ -22,6 +22,10 @@ from .statements import Statement, param
 login_manager = LoginManager()
 ACCESS_ATTR = "_hezo_access"
 SEEN_AT_STEP_SECONDS = 60
+#: Pages a proxy may keep for a short while when asked without a session: they
+#: show nothing of a visitor (the landing page in each language).
+PUBLIC_PAGES = frozenset({"public.home"})
+PUBLIC_MAX_AGE = 300
 
 
 @dataclass(frozen=True)
@@ -133,13 +137,27 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _no_store(response):
-        if request.endpoint != "static":
+        if request.endpoint == "static":
+            return response
+        if (
+            request.endpoint in PUBLIC_PAGES
+            and response.status_code == 200
+            and not session
+            and not session.modified
+        ):
+            # The same page for every visitor without a session (and so
+            # without a cookie, which a shared cache would key on: Vary).
+            response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+            response.vary.add("Cookie")
+        else:
             response.headers["Cache-Control"] = "no-store"
         return response
 
 
 def _expire_session():
     """Idle (30 min) and absolute (12 h) limits, from timestamps in the session."""
+    if request.endpoint == "static":  # public files: no user to load for them
+        return
     if not current_user.is_authenticated:
         return
     now = now_ts()
