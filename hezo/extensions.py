@@ -27,6 +27,20 @@ def limit_gets(limit):
     return register
 
 
+def check_limits_of_counted_requests_only(app) -> None:
+    """Flask-Limiter checks every request in a ``before_request`` hook, which
+    costs ~70 us even when the filter below then exempts it: the hook now runs
+    only for requests that can count (call after ``limiter.init_app``)."""
+    hooks = app.before_request_funcs.setdefault(None, [])
+    for index, hook in enumerate(hooks):
+        if getattr(hook, "__self__", None) is limiter:
+
+            def check(hook=hook):
+                return None if _unlimited_read() else hook()
+
+            hooks[index] = check
+
+
 @limiter.request_filter
 def _unlimited_read() -> bool:
     from flask import current_app, request
