@@ -106,8 +106,10 @@ def _configure_i18n(app: Flask) -> None:
 
 
 def _configure_extensions(app: Flask) -> None:
-    from . import security
+    from . import html_params, security
     from .extensions import check_limits_of_counted_requests_only, csrf, limiter
+
+    html_params.install()
 
     csrf.init_app(app)
     limiter.init_app(app)
