@@ -29,7 +29,7 @@ identical lines) to show they are the same page.
 import gc
 import json
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,43 @@ PAGES = {
 
 def real_path(name: str, manifest: dict) -> str:
     return PAGES[name][1].format(**manifest)
+
+
+def _relative(value) -> str:
+    """hezo.i18n.format_relative in English, without the app's request."""
+    from babel.dates import format_timedelta
+
+    from hezo.i18n import EN_GB, RELATIVE_THRESHOLD
+
+    if value is None:
+        return ""
+    delta = value - datetime.now(UTC)
+    if abs(delta) < timedelta(minutes=1):
+        delta = timedelta(minutes=1 if delta >= timedelta(0) else -1)
+    return format_timedelta(
+        delta,
+        granularity="minute",
+        threshold=RELATIVE_THRESHOLD,
+        add_direction=True,
+        format="short",
+        locale=EN_GB,
+    )
+
+
+def _by_time(value) -> str:
+    """hezo.i18n.format_by_time in English, without the app's request."""
+    from babel.dates import format_time
+
+    from hezo.i18n import BY_TIME, format_moment
+
+    if value is None:
+        return ""
+    local = value.astimezone(WARSAW)
+    if local.date() == datetime.now(WARSAW).date():
+        moment = format_time(local, "HH:mm", locale=LOCALE)
+    else:
+        moment = format_moment(value, WARSAW, LOCALE)
+    return BY_TIME % {"moment": moment}
 
 
 def floor_path(name: str) -> str:
@@ -175,7 +212,7 @@ def create_app() -> Flask:
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
     from hezo.i18n import DEADLINE, format_day, format_moment
-    from hezo.vocabulary import term, tone
+    from hezo.vocabulary import STATUS_NOTES, term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
     # The app's package root: its templates/ and static/ (hezo/ in the checkout).
@@ -197,6 +234,7 @@ def create_app() -> Flask:
         new_submission_key=real.jinja_env.globals["new_submission_key"],
         # The vocabulary's words untranslated: English, the source language.
         label=lambda kind, value: term(kind, value).label,
+        status_note=lambda note: STATUS_NOTES.get(note, note),
         tone=tone,
     )
     # The app's formats (hezo/i18n.py), in English, the source language.
@@ -212,6 +250,8 @@ def create_app() -> Flask:
         "" if value is None else format_day(value, LOCALE)
     )
     env.filters["tel"] = real.jinja_env.filters["tel"]
+    env.filters["relative"] = _relative
+    env.filters["by_time"] = _by_time
     site = {k: real.config[k] for k in TEMPLATE_SETTINGS}
 
     # The real app's URL rules, so url_for() builds the same links the same way.

@@ -124,7 +124,7 @@ def _configure_inputs(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import accounts, cases, contracts, partners, public, sharing, staff
+    from . import accounts, cases, contracts, partners, privacy, public, sharing, staff
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
@@ -136,6 +136,7 @@ def _configure_blueprints(app: Flask) -> None:
         staff.bp,
         partners.bp,
         sharing.bp,
+        privacy.bp,
     ):
         register_localized(app, blueprint)
     app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language
@@ -143,10 +144,11 @@ def _configure_blueprints(app: Flask) -> None:
 
 
 def _configure_web(app: Flask) -> None:
-    from . import submissions, web
+    from . import static_files, submissions, web
 
     web.init_app(app)
     submissions.init_app(app)
+    static_files.init_app(app)
 
 
 def _configure_cli(app: Flask) -> None:

@@ -84,6 +84,12 @@ class Defaults:
     MAIL_INTAKE_DONE_FOLDER = "Processed"
     MAIL_INTAKE_INTERVAL = 60
     MAIL_INTAKE_BATCH = 100
+    # Wait for new mail in IMAP IDLE (where the server offers it) instead of
+    # polling every MAIL_INTAKE_INTERVAL seconds.
+    MAIL_INTAKE_IDLE = True
+    # Accept a reply only with a valid DKIM signature of its sender's domain
+    # (off: a failing signature still rejects it; README "E-mail channel").
+    MAIL_REQUIRE_DKIM = False
 
     PDF_FONT_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
     PDF_FONT_BOLD_PATH = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
@@ -135,3 +141,17 @@ class Defaults:
     # expired two minutes ago).
     VZAM_CLOCK_SKEW_SECONDS = 30
     VZAM_HTTP_TIMEOUT_SECONDS = 10
+
+    # GDPR rights and retention (hezo/privacy, README "Privacy"). Periods in
+    # days; the privacy page states them, ``hezo run-retention`` applies them.
+    # A copy of one's data is offered for this long, then deleted at once.
+    PRIVACY_EXPORT_DAYS = 7
+    # Accounts with at most this many cases, messages and files get their copy
+    # at once; larger ones from ``hezo privacy-exports`` (the same code).
+    PRIVACY_EXPORT_INLINE_MAX_ITEMS = 200
+    RETENTION_AUDIT_DAYS = 730  # audit events: 2 years
+    RETENTION_CLOSED_CASE_DAYS = 1825  # closed cases, from their last activity: 5 years
+    # No sign-in for this long: a warning by e-mail; no sign-in within the
+    # next INACTIVE_DISABLE_AFTER_WARNING_DAYS: the account is disabled.
+    INACTIVE_ACCOUNT_DAYS = 548  # about 18 months
+    INACTIVE_DISABLE_AFTER_WARNING_DAYS = 30

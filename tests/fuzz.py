@@ -95,6 +95,7 @@ QUERY_NAMES = [
     "_external",
     "_anchor",
     "lang",
+    "draft",
 ]
 HEADERS = [
     {},
@@ -111,6 +112,7 @@ def form_field_names() -> list[str]:
     """The field names of every form of the app (FlaskForm subclasses)."""
     import hezo.accounts.forms  # noqa: F401 - the forms register as subclasses
     import hezo.cases.forms  # noqa: F401
+    import hezo.privacy.forms  # noqa: F401
     import hezo.staff.forms  # noqa: F401
 
     names, todo = set(), [FlaskForm]
@@ -168,6 +170,23 @@ def make_world(app) -> World:
         body="<b>Pomocy</b>",
         status="triage",
     )
+    # A draft from the customer's e-mail (``draft_id`` 2; hezo/mail/drafts.py).
+    ReceivedMail.create(
+        message_id="<fuzz-draft@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address=users["customer"].email,
+        subject="Awaria z e-maila",
+        body="<b>Pomocy</b>",
+        status="draft",
+        user=users["customer"],
+    )
+    # The customer's copy of their data (``export_id`` 1) and another
+    # person's erasure request (``request_id`` 2; hezo/privacy).
+    from hezo.privacy.services import request_erasure, request_export
+
+    request_export(users["customer"], utcnow())
+    request_erasure(make_user(company=b, email="leaving@example.pl"), utcnow())
     return World(
         users=users,
         numbers=numbers,
@@ -192,6 +211,8 @@ def sign_in(app, world: World, role: str):
             failed_otps=0,
             otp_blocked_until=None,
             is_enabled=True,
+            email=user.email,  # an approved erasure replaced it
+            erased_at=None,
         ).where(User.id == user.id).execute()
         ThrottleEvent.delete().execute()
         login(client, user)
@@ -348,6 +369,9 @@ def sweep(app, world: World, raise_on_problem=True) -> Tally:
         "contract_id": world.contract_ids[0],
         "user_id": world.user_ids[0],
         "mail_id": 1,
+        "draft_id": 2,
+        "export_id": 1,
+        "request_id": 2,
         "lang": "pl",
         "filename": "css/app.css",
         "number": world.numbers[0],

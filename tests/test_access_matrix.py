@@ -75,6 +75,11 @@ RULES = {
     "accounts.overview": SIGNED,
     "accounts.notifications": SIGNED,
     "accounts.end_other_sessions": SIGNED,
+    "accounts.profile": SIGNED,
+    "accounts.change_email": SIGNED,
+    # A made-up token: refused (400) whoever opens it.
+    "accounts.confirm_email": ANY,
+    "accounts.colleagues": CUSTOMERS | PARTNERS,
     "staff.accounts": STAFF,
     "staff.account": STAFF,
     "staff.end_user_sessions": STAFF,
@@ -94,6 +99,13 @@ RULES = {
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
     "cases.site": OWNER_ONLY,
+    # Watchers and the contact: the customer company's people only.
+    "cases.watchers_list": OWNER_ONLY,
+    "cases.add_watcher": OWNER_ONLY,
+    "cases.remove_watcher": OWNER_ONLY,
+    "cases.hand_over": OWNER_ONLY,
+    # A draft from customer_a's e-mail: theirs alone (not even a colleague's).
+    "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
@@ -106,6 +118,14 @@ RULES = {
     "partners.renewals": PARTNERS,
     "partners.renewals_csv": PARTNERS,
     "partners.new_case": PARTNERS,
+    # GDPR rights: one's own data only; staff decide on erasure.
+    "privacy.page": ANY,
+    "privacy.mine": SIGNED,
+    "privacy.request_export": SIGNED,
+    "privacy.download": {"customer_a"},  # customer_a's copy of their data
+    "privacy.request_erasure": SIGNED,
+    "privacy.requests": STAFF,
+    "privacy.decide": STAFF,
 }
 
 
@@ -143,10 +163,30 @@ def world(app, dbconn):
         from_address="obcy@example.pl",
         status="triage",
     )
+    # A draft from customer_a's e-mail (hezo/mail/drafts.py).
+    draft = ReceivedMail.create(
+        message_id="<d1@example.pl>",
+        folder="INBOX",
+        received_at=utcnow(),
+        from_address=users["customer_a"].email,
+        status="draft",
+        user=users["customer_a"],
+    )
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
-    return {"users": users, "cases": cases, "contract": contract}
+    from hezo.privacy.services import request_erasure, request_export
+
+    export = request_export(users["customer_a"], utcnow())
+    erasure = request_erasure(users["customer_b"], utcnow())
+    return {
+        "users": users,
+        "cases": cases,
+        "contract": contract,
+        "draft_id": draft.id,
+        "export_id": export.id,
+        "request_id": erasure.id,
+    }
 
 
 def urls_for(app, rule, world):
@@ -157,6 +197,9 @@ def urls_for(app, rule, world):
         "contract_id": world["contract"].id,
         "user_id": world["users"]["customer_b"].id,
         "mail_id": 1,
+        "draft_id": world["draft_id"],
+        "export_id": world["export_id"],
+        "request_id": world["request_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

@@ -326,7 +326,7 @@ def test_case_list_filters_by_status_and_finds_by_subject_serial_or_number(
 
     def listed(query):
         html = client.get("/pl/cases/", query_string=query).get_data(as_text=True)
-        subjects = re.findall(r"<td data-label=\"Temat\">([^<]+)<", html)
+        subjects = re.findall(r'<a class="headline" href="[^"]+">([^<]+)<', html)
         return sorted(subjects), html
 
     subjects, html = listed({"status": "closed"})

@@ -8,6 +8,7 @@ tests read the number back from the same configuration that printed it.
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from babel.messages.pofile import read_po
@@ -390,6 +391,7 @@ def test_every_mail_carries_the_facts_and_no_other_contact(
         "message": "Pomocy",
         "subject": "Awaria",
         "received_at": case.reported_at,
+        "draft": SimpleNamespace(id=12),
     }
     with app.test_request_context():
         subject, body = render_mail(template, language, **context)

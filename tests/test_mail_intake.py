@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import timedelta
 from email.message import EmailMessage
@@ -25,11 +26,11 @@ from hezo.mail import intake
 from hezo.mail.delivery import deliver_pending
 from hezo.mail.intake import MailboxSettings, run_pass
 from hezo.mail.transports import transport_from_config
-from hezo.models import Attachment, Message, OutboxMessage, SupportCase
+from hezo.models import Attachment, Message, OutboxMessage, SupportCase, User
 from hezo.models.mail import ReceivedMail, UndeliverableAddress
 
 from .conftest import PG_URL
-from .factories import make_company, make_user
+from .factories import make_user
 from .test_outbox import SmtpServer, free_port
 from .test_staff import make_world, new_case
 
@@ -281,28 +282,104 @@ def test_reply_attachments_pass_the_upload_checks(
     assert "virus.exe" in last.body and "fake.png" in last.body
 
 
-def test_reply_by_subject_alone_needs_a_valid_dkim_signature(
-    app, world, smtp_server, dovecot, imap_user
+def signed(message, domain, key) -> bytes:
+    """``message`` as its sender's server sends it: DKIM-signed for ``domain``."""
+    raw = bytes(message).replace(b"\n", b"\r\n")
+    return dkim.sign(raw, b"s1", domain.encode(), key) + raw
+
+
+def reply_to_case_mail(world, text, **kwargs):
+    """A reply from the customer naming the case mail we sent them."""
+    case = new_case(world)
+    sent = OutboxMessage.get(OutboxMessage.recipient == world["customer"].email)
+    message = mail(
+        world["customer"].email, "Re: awaria", text, in_reply_to=sent.message_id
+    )
+    return case, message
+
+
+def test_a_reply_naming_our_mail_with_a_valid_dkim_signature_is_filed(
+    app, world, dovecot, imap_user
 ):
-    """No reference to our mail, only the case number in the subject: a
-    sender allowed on the case is accepted when DKIM proves the address."""
+    key, dns = dkim_key("example.pl")
+    case, reply = reply_to_case_mail(world, "Podpisana odpowiedź")
+    dovecot.append(imap_user, signed(reply, "example.pl", key))
+    assert take(app, dnsfunc=dns).counts == {"filed": 1}
+    assert messages_of(case)[-1].body == "Podpisana odpowiedź"
+
+
+def test_a_reply_whose_dkim_signature_fails_is_rejected(app, world, dovecot, imap_user):
+    """It names our mail, but the body was changed after signing (or the
+    signature was made up): the From is not believed."""
+    key, dns = dkim_key("example.pl")
+    case, reply = reply_to_case_mail(world, "Zamknijcie sprawę")
+    raw = signed(reply, "example.pl", key).replace(b"Zamknijcie", b"Zostawcie")
+    dovecot.append(imap_user, raw)
+    assert take(app, dnsfunc=dns).counts == {"rejected": 1}
+    assert len(messages_of(case)) == 1
+    rejected = ReceivedMail.get(ReceivedMail.status == "rejected")
+    assert rejected.case_id == case.id and "DKIM" in rejected.reason
+
+
+def test_a_reply_naming_no_mail_of_ours_is_rejected_even_when_signed(
+    app, world, dovecot, imap_user
+):
+    """Only the case number in the subject: it proves nothing about the
+    sender, a valid DKIM signature of the sender's domain or not."""
     case = new_case(world)
     key, dns = dkim_key("example.pl")
     customer = world["customer"]
     unsigned = mail(customer.email, f"Re: [{case.number}] awaria", "Bez podpisu")
-    signed = mail(customer.email, f"Sprawa {case.number}", "Z podpisem")
-    raw = bytes(signed)
-    raw = dkim.sign(raw, b"s1", b"example.pl", key) + raw
+    with_dkim = mail(customer.email, f"Sprawa {case.number}", "Z podpisem")
     dovecot.append(imap_user, bytes(unsigned))
-    dovecot.append(imap_user, raw)
+    dovecot.append(imap_user, signed(with_dkim, "example.pl", key))
+    assert take(app, dnsfunc=dns).counts == {"rejected": 2}
+    assert len(messages_of(case)) == 1
+    reasons = {r.reason for r in ReceivedMail.select()}
+    assert reasons == {"names no mail of ours to this sender"}
 
+
+@pytest.mark.parametrize("required", [False, True])
+def test_an_unsigned_reply_naming_our_mail_is_filed_unless_dkim_is_required(
+    app, world, dovecot, imap_user, required
+):
+    """Many small companies' mail has no DKIM at all: it is accepted on the
+    reference to our mail, unless MAIL_REQUIRE_DKIM says otherwise."""
+    app.config["MAIL_REQUIRE_DKIM"] = required
+    key, dns = dkim_key("example.pl")
+    other_key, _ = dkim_key("poczta.example.com")
+    case, reply = reply_to_case_mail(world, "Bez DKIM")
+    # A signature of another domain (a provider's, a list's) says nothing
+    # about the sender: it is neither required's proof nor a failure.
+    dovecot.append(imap_user, signed(reply, "poczta.example.com", other_key))
     report = take(app, dnsfunc=dns)
+    if required:
+        assert report.counts == {"rejected": 1}
+        assert ReceivedMail.get().reason == "DKIM required, none"
+        assert len(messages_of(case)) == 1
+    else:
+        assert report.counts == {"filed": 1}
+        assert messages_of(case)[-1].body == "Bez DKIM"
 
-    assert report.counts == {"rejected": 1, "filed": 1}
-    bodies = [m.body for m in messages_of(case)]
-    assert "Z podpisem" in bodies and "Bez podpisu" not in bodies
-    rejected = ReceivedMail.get(ReceivedMail.status == "rejected")
-    assert rejected.case_id == case.id and "DKIM" in rejected.reason
+
+def test_dkim_verdicts(app, dbconn):
+    import dkim as dkimpy
+
+    key, dns = dkim_key("example.pl")
+    message = mail("jan@example.pl", "x", "treść")
+    good = signed(message, "example.pl", key)
+
+    def unanswered(name, timeout=5):
+        raise dkimpy.DnsTimeoutError("timeout")
+
+    assert intake.dkim_verdict(good, "jan@example.pl", dns) == "pass"
+    assert intake.dkim_verdict(good, "jan@sub.example.pl", dns) == "pass"
+    assert intake.dkim_verdict(good, "jan@inna.pl", dns) == "none"
+    assert intake.dkim_verdict(bytes(message), "jan@example.pl", dns) == "none"
+    changed = good.replace("treść".encode(), b"inna")
+    assert intake.dkim_verdict(changed, "jan@example.pl", dns) == "fail"
+    assert intake.dkim_verdict(good, "jan@example.pl", unanswered) == "temperror"
+    assert intake.dkim_verdict(good, "jan@example.pl", lambda *a, **k: None) == "fail"
 
 
 def test_forged_reply_naming_mail_sent_to_someone_else_is_rejected(
@@ -322,24 +399,21 @@ def test_forged_reply_naming_mail_sent_to_someone_else_is_rejected(
     assert "Zamknijcie" not in [m.body for m in messages_of(case)]
 
 
-def test_reply_from_a_user_who_may_not_see_the_case_goes_to_triage(
-    app, world, smtp_server, dovecot, imap_user
+def test_reply_from_a_user_who_may_no_longer_see_the_case_goes_to_triage(
+    app, world, dovecot, imap_user
 ):
-    case = new_case(world)
-    key, dns = dkim_key("obcy.pl")
-    other = make_company("6281948218", "Obca Sp. z o.o.")
-    stranger = make_user(company=other, email="ktos@obcy.pl")  # another company
-    message = mail(stranger.email, f"Re: [{case.number}]", "Pokażcie mi tę sprawę")
-    raw = bytes(message)
-    dovecot.append(imap_user, dkim.sign(raw, b"s1", b"obcy.pl", key) + raw)
-    assert take(app, dnsfunc=dns).counts == {"triage": 1}
+    case, reply = reply_to_case_mail(world, "Pokażcie mi tę sprawę")
+    User.update(is_enabled=False).where(User.id == world["customer"].id).execute()
+    dovecot.append(imap_user, bytes(reply))
+    assert take(app).counts == {"triage": 1}
     assert len(messages_of(case)) == 1
+    assert ReceivedMail.get().reason == "sender may not see the case"
 
 
 # --- new threads, loops, bounces ----------------------------------------------
 
 
-def test_new_thread_from_unknown_and_registered_senders_waits_in_triage(
+def test_new_thread_from_unknown_sender_waits_in_triage_a_customers_is_a_draft(
     app, world, dovecot, imap_user
 ):
     dovecot.append(imap_user, bytes(mail("nowy@firma.pl", "Awaria", "Pomocy")))
@@ -347,12 +421,12 @@ def test_new_thread_from_unknown_and_registered_senders_waits_in_triage(
         imap_user, bytes(mail(world["customer"].email, "Nowa awaria", "SN-2 padł"))
     )
     cases_before = SupportCase.select().count()
-    assert take(app).counts == {"triage": 2}
+    assert take(app).counts == {"triage": 1, "draft": 1}
     assert SupportCase.select().count() == cases_before
     rows = list(ReceivedMail.select().order_by(ReceivedMail.id))
-    assert [(r.from_address, r.body) for r in rows] == [
-        ("nowy@firma.pl", "Pomocy"),
-        (world["customer"].email, "SN-2 padł"),
+    assert [(r.from_address, r.body, r.status, r.user_id) for r in rows] == [
+        ("nowy@firma.pl", "Pomocy", "triage", None),
+        (world["customer"].email, "SN-2 padł", "draft", world["customer"].id),
     ]
     assert all(r.received_at <= utcnow() for r in rows)
 
@@ -500,6 +574,134 @@ def test_worker_killed_mid_batch_and_restarted_gives_exactly_one_of_each(
     assert bodies == sorted(f"t{n}" for n in range(count))
     assert inbox(dovecot, imap_user) == []
     assert len(processed(dovecot, imap_user)) == count
+
+
+# --- IDLE ----------------------------------------------------------------------
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def start_worker(app, **kwargs):
+    stop = threading.Event()
+    worker = threading.Thread(
+        target=intake.run_worker, args=(app,), kwargs={"stop": stop, **kwargs}
+    )
+    worker.start()
+    return worker, stop
+
+
+def stop_worker(worker, stop):
+    stop.set()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the worker did not stop"
+
+
+def test_the_worker_waits_in_idle_and_takes_new_mail_within_seconds(
+    app, world, dovecot, imap_user, monkeypatch
+):
+    """Polling every two minutes would not see it: IDLE hears of it at once."""
+    idles = []
+    real_idle_wait = intake.idle_wait
+
+    def counted(box, seconds, stop):
+        idles.append(seconds)
+        return real_idle_wait(box, seconds, stop)
+
+    monkeypatch.setattr(intake, "idle_wait", counted)
+    worker, stop = start_worker(app, interval=120)
+    try:
+        dovecot.append(imap_user, bytes(mail("a@firma.pl", "Pierwszy", "1")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 20)
+        assert wait_for(lambda: idles, 10)  # waiting in IDLE again
+        time.sleep(0.3)
+        appended = time.monotonic()
+        dovecot.append(imap_user, bytes(mail("b@firma.pl", "Drugi", "2")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 2, 10)
+        assert time.monotonic() - appended < 5
+    finally:
+        stop_worker(worker, stop)
+    assert idles and all(seconds == 120 for seconds in idles)
+    assert inbox(dovecot, imap_user) == [] and len(processed(dovecot, imap_user)) == 2
+
+
+def test_mail_arriving_between_a_pass_and_the_idle_is_not_left_waiting(
+    app, world, dovecot, imap_user, monkeypatch
+):
+    """The server tells of it in the SELECT's answer, not in the IDLE."""
+    real_take_all = intake.take_all
+    passes = []
+
+    def then_mail_arrives(*args, **kwargs):
+        report = real_take_all(*args, **kwargs)
+        passes.append(report.taken)
+        if len(passes) == 1:
+            dovecot.append(imap_user, bytes(mail("a@firma.pl", "W szczelinie", "1")))
+        return report
+
+    monkeypatch.setattr(intake, "take_all", then_mail_arrives)
+    worker, stop = start_worker(app, interval=120)
+    try:
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 10)
+    finally:
+        stop_worker(worker, stop)
+    assert passes[:2] == [0, 1]
+
+
+def test_sigterm_stops_the_idling_worker_within_seconds(
+    app, world, dovecot, imap_user, tmp_path
+):
+    db.close()
+    worker = subprocess.Popen(
+        [HEZO, "mail-intake", "--interval", "600"],
+        env=worker_env(app, tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        db.connect(reuse_if_open=True)
+        dovecot.append(imap_user, bytes(mail("a@firma.pl", "Pierwszy", "1")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 30)
+        time.sleep(1)  # back in IDLE
+        worker.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        assert worker.wait(timeout=10) == 0
+        assert time.monotonic() - stopped < 5
+        assert b"Traceback" not in worker.stderr.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        worker.stderr.close()
+
+
+def test_without_idle_on_the_server_the_worker_polls(
+    app, world, dovecot, imap_user, monkeypatch
+):
+    monkeypatch.setattr(intake, "supports_idle", lambda box: False)
+    monkeypatch.setattr(intake, "idle_wait", None)  # never called
+    worker, stop = start_worker(app, interval=0.5)
+    try:
+        dovecot.append(imap_user, bytes(mail("a@firma.pl", "Pierwszy", "1")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 20)
+    finally:
+        stop_worker(worker, stop)
+
+
+def test_the_worker_can_be_told_to_poll(app, world, dovecot, imap_user, monkeypatch):
+    monkeypatch.setattr(intake, "watch", None)  # never called
+    worker, stop = start_worker(app, interval=0.5, idle=False)
+    try:
+        dovecot.append(imap_user, bytes(mail("a@firma.pl", "Pierwszy", "1")))
+        assert wait_for(lambda: ReceivedMail.select().count() == 1, 20)
+    finally:
+        stop_worker(worker, stop)
 
 
 # --- helpers ---------------------------------------------------------------------

@@ -307,3 +307,20 @@ def test_site_fields_a_partners_form_did_not_show_never_block_it(app, world):
     page = report(partner, world["soon"], "SN-A2", site_contact_phone="not a phone")
     assert page.status_code == 422
     assert 'id="site_contact_phone"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "tab"),
+    [
+        ("/en/partner/", "Cases"),
+        ("/en/partner/contracts", "Contracts sold"),
+        ("/en/partner/renewals", "Renewals"),
+        ("/en/partner/cases/new", "Report a case for a customer"),
+    ],
+)
+def test_the_workspace_tabs_mark_the_page_shown(app, world, path, tab):
+    html = signed_in(app, world["p1"]).get(path).get_data(True)
+    nav = re.search(r'<nav class="workspace-nav".*?</nav>', html, re.S).group(0)
+    assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [tab]
+    # The main menu marks the workspace as the section the partner is in.
+    assert re.search(r'aria-current="(page|true)">Shared cases</a>', html)

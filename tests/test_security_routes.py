@@ -61,9 +61,14 @@ PUBLIC_ENDPOINTS = {
     "accounts.forgot_password",
     "accounts.reset_password",
     "accounts.contact",
+    # The e-mail change link: opened from the new address's mailbox, maybe on
+    # a device not signed in (the 256-bit one-time token is the proof).
+    "accounts.confirm_email",
     # Partners' sign-in with V-ZAM: the redirect there, and its answer.
     "accounts.vzam_login",
     "vzam.callback",
+    # The privacy page (GDPR Arts. 12-14): what is kept, why, how long.
+    "privacy.page",
 }
 
 

@@ -303,16 +303,19 @@ def test_response_breach_warning_goes_to_engineers_once(app, dbconn, world):
     )  # + new
 
 
-def test_queue_query_count_does_not_grow(client, world):
+@pytest.mark.parametrize("query", ["", "?q=sprawa"])
+def test_queue_query_count_does_not_grow(client, world, query):
     new_case(world)
     login(client, world["engineer"])
     with count_queries() as few:
-        client.get("/pl/staff/")
+        client.get("/pl/staff/" + query)
     for i in range(30):
         new_case(world, subject=f"Sprawa {i}")
     with count_queries() as many:
-        client.get("/pl/staff/")
+        html = client.get("/pl/staff/" + query).get_data(as_text=True)
     assert few.count == many.count
+    # The search keeps only the 30 "Sprawa" cases.
+    assert html.count('data-testid="queue-row"') == 30 + (not query)
 
 
 def test_queue_refresh_fragment(client, world):

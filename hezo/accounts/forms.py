@@ -143,3 +143,26 @@ class ContactRequestForm(FlaskForm):
         _l("I agree that HEZO contacts me about this message."),
         validators=[InputRequired(message=_l("Please confirm."))],
     )
+
+
+LANGUAGES = [SelectChoice("pl", "Polski"), SelectChoice("en", "English")]
+
+
+class ProfileForm(FlaskForm):
+    """The signed-in user's details (the view drops the name for V-ZAM's people)."""
+
+    first_name = StringField(
+        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+    )
+    last_name = StringField(
+        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+    )
+    phone = TelField(_l("Phone"), validators=[Optional(), PHONE])
+    position = StringField(
+        _l("Role in your company"), validators=[Optional(), Length(max=80), NO_CRLF]
+    )
+    language = SelectField(_l("Language of our e-mails"), choices=LANGUAGES)
+
+
+class EmailChangeForm(FlaskForm):
+    email = email_field(_l("New e-mail address"))

@@ -7,12 +7,14 @@ both succeed, on SQLite and PostgreSQL alike.
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from peewee import IntegrityError
 
 from .. import crypto
 from ..audit import audit, security_event
@@ -46,6 +48,7 @@ TOKEN_LIFETIME = {
     "invite": timedelta(days=3),
     "reset": timedelta(minutes=30),
     "register": timedelta(hours=1),
+    "email_change": timedelta(hours=24),
 }
 RESETS_PER_HOUR = 3
 
@@ -885,3 +888,146 @@ def set_enabled(user: User, enabled: bool, actor: User) -> None:
             object_type="user",
             object_id=user.id,
         )
+
+
+# -- the user's own profile -------------------------------------------------
+
+#: What a user edits on their account page; V-ZAM's people get their name
+#: (and e-mail) from V-ZAM, so for them the name is not theirs to edit here.
+PROFILE_FIELDS = ("first_name", "last_name", "phone", "position", "language")
+PROVIDER_FIELDS = ("first_name", "last_name")
+
+
+def from_provider(user: User) -> bool:
+    """True for an account linked to V-ZAM (name and e-mail come from there)."""
+    return user.external_identities.exists()
+
+
+def _changed(user: User, field: str, old, new, actor: User, now: datetime) -> None:
+    audit(
+        f"{field}_changed" if field == "email" else "profile_changed",
+        actor=actor,
+        object_type="user",
+        object_id=user.id,
+        details=json.dumps({"field": field, "old": old, "new": new}),
+        now=now,
+    )
+
+
+def update_profile(user: User, values: dict, actor: User, now: datetime) -> list[str]:
+    """Save the profile fields in ``values`` that differ (one audit event
+    each, with the old and new value); returns the names of those changed.
+    Fields outside ``PROFILE_FIELDS``, and a V-ZAM account's name, are ignored."""
+    allowed = [
+        f
+        for f in PROFILE_FIELDS
+        if f in values and not (f in PROVIDER_FIELDS and from_provider(user))
+    ]
+    changes = {
+        f: str(values[f] or "").strip()
+        for f in allowed
+        if str(values[f] or "").strip() != getattr(user, f)
+    }
+    if not changes:
+        return []
+    with db.atomic():
+        User.update(**changes).where(User.id == user.id).execute()
+        for field, new in changes.items():
+            _changed(user, field, getattr(user, field), new, actor, now)
+            setattr(user, field, new)
+    return list(changes)
+
+
+class EmailTaken(ValueError):
+    """The address belongs to another account."""
+
+
+def email_taken(email: str, user: User) -> bool:
+    return (
+        User.select()
+        .where((User.email == email.strip().lower()) & (User.id != user.id))
+        .exists()
+    )
+
+
+def request_email_change(user: User, new_email: str, actor: User, now: datetime):
+    """Send a link to ``new_email`` that makes it the account's address, and
+    tell the present address (its owner sees a change they did not ask for).
+    Older links of the account are void. Raises EmailTaken when another
+    account has the address; the same address again changes nothing."""
+    new_email = new_email.strip().lower()
+    if new_email == user.email:
+        return None
+    if email_taken(new_email, user):
+        raise EmailTaken(new_email)
+    with db.atomic():
+        AuthToken.update(used_at=now).where(
+            (AuthToken.user == user)
+            & (AuthToken.purpose == "email_change")
+            & AuthToken.used_at.is_null()
+        ).execute()
+        token = _issue_token(user, "email_change", now)
+        AuthToken.update(new_email=new_email).where(
+            AuthToken.token_hash == crypto.token_hash(token)
+        ).execute()
+        audit(
+            "email_change_requested",
+            actor=actor,
+            object_type="user",
+            object_id=user.id,
+            details=json.dumps({"old": user.email, "new": new_email}),
+            now=now,
+        )
+        queue_mail(
+            new_email,
+            "email_change_confirm",
+            user.language,
+            name=user.first_name,
+            link=public_url(f"/{user.language}/account/email/{token}"),
+        )
+        queue_mail(
+            user.email,
+            "email_change_notice",
+            user.language,
+            name=user.first_name,
+            new_email=new_email,
+        )
+    security_event("email_change_requested", user)
+    return token
+
+
+def confirm_email_change(token: str, now: datetime) -> User | None:
+    """Make the link's new address the account's: once, before it expires,
+    while no other account has it (EmailTaken: nothing is written, and two
+    accounts confirming one address at once get one winner and one refusal,
+    by the unique index). None for an invalid, expired or used link."""
+    try:
+        with db.atomic():
+            user = consume_token(token, "email_change", now)
+            if user is None:
+                return None
+            row = AuthToken.get(AuthToken.token_hash == crypto.token_hash(token))
+            if email_taken(row.new_email, user):
+                raise EmailTaken(row.new_email)
+            User.update(email=row.new_email).where(User.id == user.id).execute()
+            _changed(user, "email", user.email, row.new_email, user, now)
+    except IntegrityError as exc:
+        raise EmailTaken(token) from exc
+    security_event("email_changed", user)
+    return User.get_by_id(user.id)
+
+
+def colleagues(viewer: User) -> list[User]:
+    """The enabled portal accounts of the viewer's company (its customers' or
+    its partner's people), the viewer among them; nobody without a company."""
+    if not viewer.company_id:
+        return []
+    return list(
+        User.select()
+        .where(
+            (User.company == viewer.company_id)
+            & (User.role == viewer.role)
+            & (User.is_enabled == True)  # noqa: E712
+        )
+        .order_by(User.last_name, User.first_name, User.id)
+    )

@@ -28,6 +28,7 @@ from ..security import (
     now_ts,
     post_limit,
     public,
+    roles_required,
     setup_pending,
     signed_in,
 )
@@ -39,9 +40,11 @@ from .forms import (
     ConfirmForm,
     ContactForm,
     ContactRequestForm,
+    EmailChangeForm,
     ForgotForm,
     LoginForm,
     PasswordForm,
+    ProfileForm,
     ReauthForm,
 )
 
@@ -444,11 +447,20 @@ def reset_password(token):
 @bp.get("/account")
 @signed_in
 def overview():
+    return overview_page()
+
+
+def overview_page(status=200, **forms):
+    """The account page; ``forms`` are the forms sent back with their errors."""
+    user = current_user._get_current_object()
     return render_template(
         "accounts/overview.html",
-        codes_left=services.remaining_recovery_codes(current_user),
+        codes_left=services.remaining_recovery_codes(user),
         confirm_form=ConfirmForm(formdata=None),
-    )
+        profile_form=forms.get("profile_form") or ProfileForm(formdata=None, obj=user),
+        email_form=forms.get("email_form") or EmailChangeForm(formdata=None),
+        from_provider=services.from_provider(user),
+    ), status
 
 
 @bp.post("/account/notifications")
@@ -590,3 +602,86 @@ def contact():
             {name: form[name].data for name in services.CONTACT_FIELDS}, utcnow()
         )
     return render_template("accounts/contact.html", form=None, sent=True)
+
+
+# -- the signed-in user's profile and e-mail address --------------------------
+
+
+@bp.post("/account/profile")
+@signed_in
+def profile():
+    user = current_user._get_current_object()
+    form = ProfileForm()
+    if services.from_provider(user):  # V-ZAM's: the name comes from there
+        del form.first_name, form.last_name
+    if not form.validate_on_submit():
+        return overview_page(422, profile_form=form)
+    changed = services.update_profile(user, form.data, user, utcnow())
+    flash(
+        _("Your details have been saved.") if changed else _("Nothing was changed."),
+        "success",
+    )
+    return redirect(url_for(".overview"), 303)
+
+
+@bp.post("/account/email")
+@signed_in
+@post_limit()
+def change_email():
+    user = current_user._get_current_object()
+    form = EmailChangeForm()
+    if services.from_provider(user):
+        abort(403)  # V-ZAM's people change their address in V-ZAM
+    if form.validate_on_submit():
+        try:
+            sent = services.request_email_change(user, form.email.data, user, utcnow())
+        except services.EmailTaken:
+            form.email.errors.append(
+                _("This address belongs to another account of the portal.")
+            )
+        else:
+            flash(
+                _(
+                    "We have sent a link to %(email)s. Your address changes when "
+                    "you open it (within 24 hours).",
+                    email=form.email.data.strip().lower(),
+                )
+                if sent
+                else _("This is your address already."),
+                "success",
+            )
+            return redirect(url_for(".overview"), 303)
+    return overview_page(422, email_form=form)
+
+
+@bp.route("/account/email/<token>", methods=["GET", "POST"])
+@public
+@post_limit()
+def confirm_email(token):
+    now = utcnow()
+    row = services.valid_token(token, "email_change", now)
+    if row is None:
+        return render_template("accounts/link_invalid.html"), 400
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "accounts/confirm.html", form=form, kind="email", new_email=row.new_email
+        )
+    try:
+        user = services.confirm_email_change(token, now)
+    except services.EmailTaken:
+        return render_template("accounts/email_taken.html"), 409
+    if user is None:
+        return render_template("accounts/link_invalid.html"), 400
+    flash(_("Your e-mail address is now %(email)s.", email=user.email), "success")
+    own = current_user.is_authenticated and current_user.id == user.id
+    target = ".overview" if own else ".login"
+    return redirect(url_for(target), 303)
+
+
+@bp.get("/account/colleagues")
+@roles_required("customer", "partner")
+def colleagues():
+    return render_template(
+        "accounts/colleagues.html", people=services.colleagues(current_user)
+    )

@@ -153,3 +153,10 @@ class TransitionForm(FlaskForm):
     note = TextAreaField(
         _l("Note for the customer"), validators=[Optional(), Length(max=2000)]
     )
+
+
+class ColleagueForm(FlaskForm):
+    """A colleague to add as a watcher or make the contact (checked by the
+    service against the case's company, whatever the page offered)."""
+
+    user = StringField(_l("Colleague"), validators=[REQUIRED, Length(max=20)])

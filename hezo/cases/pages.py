@@ -7,7 +7,10 @@ Each builder reads the request and the signed-in viewer and returns a
 template's context or a response; none writes.
 """
 
-from flask import request
+from datetime import datetime
+from typing import NamedTuple
+
+from flask import make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -27,6 +30,7 @@ from ..htmx import render_page_or_fragment
 from ..models import Contract, Device
 from ..models.cases import STATUSES
 from ..paging import Page, requested_page
+from ..vocabulary import label
 from . import queries, shipment, workflow
 from .forms import (
     AssignForm,
@@ -212,13 +216,90 @@ def covered_device(form, contract) -> Device | None:
 # -- one case ----------------------------------------------------------------------
 
 
+#: The life cycle as the case page shows it: with a replacement, and the end
+#: when no hardware was needed (``waiting_for_customer`` is a pause within
+#: verification, shown on its step).
+RESOLVED_STEPS = ("new", "in_verification", "resolved", "closed")
+HARDWARE = ("validated", "replacement_sent", "awaiting_return")
+HARDWARE_STEPS = (*RESOLVED_STEPS[:2], *HARDWARE, "closed")
+
+
+class Step(NamedTuple):
+    status: str
+    state: str  # done · current · todo
+    moment: datetime | None  # when it was reached (done and current steps)
+
+
+def life_cycle(case, history, plan) -> list[Step]:
+    """The stepper's steps, each done one with the moment it was last reached."""
+    reached = {"new": case.reported_at}
+    for change in history:
+        reached[change.to_status] = change.created_at
+    hardware = "validated" in reached or case.status in HARDWARE
+    if not hardware and (
+        case.status in RESOLVED_STEPS[2:] or (plan and not plan.replacement)
+    ):
+        steps = RESOLVED_STEPS
+    else:
+        steps = HARDWARE_STEPS
+    status = "in_verification" if case.status == "waiting_for_customer" else case.status
+    current = steps.index(status) if status in steps else 0
+    return [
+        Step(
+            name,
+            "done" if i < current else "current" if i == current else "todo",
+            reached.get(name) if i <= current else None,
+        )
+        for i, name in enumerate(steps)
+    ]
+
+
+class DueClock(NamedTuple):
+    kind: str  # response · delivery · return
+    at: datetime
+    state: str  # sla.breach_state: ok · due_soon · breached
+
+
+def due_clock(case, now: datetime) -> DueClock | None:
+    """The service clock running now (``workflow.next_due``) and which one it is."""
+    at = workflow.next_due(case)
+    if at is None:
+        return None
+    if case.first_response_at is None and at == case.response_due_at:
+        kind = "response"
+    else:
+        kind = "return" if case.status == "awaiting_return" else "delivery"
+    return DueClock(kind, at, sla.breach_state(at, now))
+
+
+def summary_state(case) -> str:
+    """What the summary block shows, in a few characters: the thread's poll
+    sends it back, and the answer carries the summary (and the stepper, the
+    history, the shipment) only when it differs."""
+    due = workflow.next_due(case)
+    return ".".join(
+        (
+            case.status,
+            str(int(due.timestamp())) if due else "",
+            "e" if case.escalated_at else "",
+        )
+    )
+
+
 def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
     """The case page's data (its record read now unless given)."""
     record = record or queries.case_record(case, current_user)
     settled = workflow.settled_at(case, record.history)
+    plan = catalogue.get_plan(case.contract.service_code)
+    now = utcnow()
     return dict(
         case=case,
-        plan=catalogue.get_plan(case.contract.service_code),
+        plan=plan,
+        steps=life_cycle(case, record.history, plan),
+        clock=due_clock(case, now),
+        state=summary_state(case),
+        can_reply=current_user.role != "partner"
+        or case.reporting_partner_id == current_user.company_id,
         messages=record.messages,
         files=record.files,
         consents=record.consents,
@@ -230,8 +311,7 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         follows=next((c for c in record.related if c.id == case.follows_id), None),
         followed_by=[c for c in record.related if c.follows_id == case.id],
         # A customer's reply would no longer reopen it: offer a new case instead.
-        reply_closed=settled is not None
-        and not workflow.is_reopenable(settled, utcnow()),
+        reply_closed=settled is not None and not workflow.is_reopenable(settled, now),
         reopen_days=workflow.REOPEN_WITHIN.days,
         shipment=shipment.facts(case),
         site_form=SiteForm(formdata=None, obj=case),
@@ -267,3 +347,41 @@ def read_case(number: str) -> dict:
     """The page's data of a case the viewer may see (404 otherwise)."""
     case, record = queries.get_case_with_record_or_404(number, current_user)
     return page_context(case, record)
+
+
+# -- the htmx answers of the case page ----------------------------------------------
+
+#: The case page's regions that follow its status (each an element with a
+#: stable id, swapped out of band when it changed).
+STATUS_PARTS = ("summary", "steps", "history", "shipment")
+
+
+def live_answer(
+    case,
+    main: str,
+    changed=(),
+    announce: str = "",
+    focus: str = "",
+    context: dict | None = None,
+):
+    """An htmx answer of the case page: ``main`` (the element the request
+    targets), the ``changed`` regions out of band, ``announce`` for the page's
+    one polite live region, and ``focus`` naming where the user continues
+    (that element carries ``autofocus``: htmx focuses it after the swap).
+    ``context`` is the page's data when already read."""
+    response = make_response(
+        render_template(
+            "cases/_live_answer.html",
+            main=main,
+            changed=set(changed),
+            announce=announce,
+            focus=focus,
+            **(context or page_context(case)),
+        )
+    )
+    response.vary.add("HX-Request")
+    return response
+
+
+def status_announcement(case) -> str:
+    return _("Status changed to %(status)s", status=label("status", case.status))

@@ -314,14 +314,20 @@ def _related(case, role: str, company):
 def _messages(case, staff: bool):
     """The dialogue, oldest first; internal notes for staff only (each column
     read costs on a 100-message page: those a dialogue shows)."""
-    messages = Message.select(
-        Message.id,
-        Message.author_name,
-        Message.body,
-        Message.is_internal,
-        Message.is_from_staff,
-        Message.created_at,
-    ).where(Message.case == case)
+    messages = (
+        Message.select(
+            Message.id,
+            Message.author_name,
+            Message.body,
+            Message.is_internal,
+            Message.is_from_staff,
+            Message.created_at,
+            # The author's role, for the dialogue's "customer · partner · engineer".
+            fn.COALESCE(User.role, "").alias("author_role"),
+        )
+        .join(User, JOIN.LEFT_OUTER, on=(Message.author == User.id))
+        .where(Message.case == case)
+    )
     if not staff:
         messages = messages.where(Message.is_internal == False)  # noqa: E712
     return messages.order_by(Message.created_at, Message.id)

@@ -13,9 +13,10 @@ from datetime import datetime
 from flask import current_app
 
 from .. import sla
-from ..attachments import StagedFile, place_staged
+from ..attachments import StagedFile, discard_staged, place_staged, stored_path
 from ..audit import audit
 from ..db import db
+from ..mail.messages import MailTaken, attach_eml, mail_attachments, parse
 from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
     Attachment,
@@ -27,7 +28,8 @@ from ..models import (
     SupportCase,
     User,
 )
-from . import workflow
+from ..models.mail import ReceivedMail
+from . import watchers, workflow
 from .workflow import next_due
 
 CONSENT_TEXT_VERSION = "2026-11"
@@ -53,6 +55,32 @@ def save_files(case, message, staged: list[StagedFile], actor) -> None:
             sha256=f.sha256,
             uploaded_by=actor,
         )
+
+
+def link_mail(mail: ReceivedMail, case, message, actor, waiting="triage") -> None:
+    """In the transaction that opened ``case``: mark ``mail`` linked and put its
+    .eml and attachments (upload checks applied) on the first message.
+    ``waiting``: the status it must still have ("triage" for an engineer's
+    case from the triage list, "draft" for a customer's confirmed draft);
+    ``MailTaken`` when it no longer has it (nothing is written then)."""
+    updated = (
+        ReceivedMail.update(status="linked", case=case, filed_as=message)
+        .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == waiting))
+        .execute()
+    )
+    if updated != 1:
+        raise MailTaken()
+    attach_eml(mail, case, message, actor)
+    raw = stored_path(mail.eml_sha256).read_bytes()
+    files, refused = mail_attachments(parse(raw))
+    try:
+        place_staged(files)
+        save_files(case, message, files, actor)
+    finally:
+        discard_staged(files)
+    if refused:
+        message.body += "\n\n" + "\n".join(f"[{r}]" for r in refused)
+        message.save()
 
 
 def _finish(staged: list[StagedFile], work):
@@ -268,15 +296,8 @@ def post_message(
                 changes["first_response_at"] = case.first_response_at = now
                 changes["next_due_at"] = case.next_due_at = next_due(case)
         SupportCase.update(**changes).where(SupportCase.id == case.id).execute()
-        reporter = case.reporter
-        if actor.is_staff and not internal and reporter and reporter.notify_by_email:
-            queue_mail(
-                reporter.email,
-                "case_message",
-                reporter.language,
-                case=case,
-                author=actor.full_name,
-            )
+        if actor.is_staff and not internal:
+            watchers.notify(case, "case_message", author=actor.full_name)
         return message
 
     return _finish(files, work)

@@ -9,32 +9,47 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from .. import sla, submissions
+from ..accounts.forms import ConfirmForm
 from ..attachments import MAX_CASE_BYTES, StorageError, discard_staged, stored_path
 from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
 from ..inputs import clean_filename
+from ..mail import drafts
+from ..mail.messages import MailTaken
 from ..models import Attachment, SupportCase
 from ..pdf import pdf_response, render_pdf
 from ..security import customer_required, roles_required, signed_in
-from . import bp, queries, services, shipment
-from .forms import CaseForm, ConsentForm, EscalationForm, MessageForm, SiteForm
+from . import bp, queries, services, shipment, watchers
+from .forms import (
+    CaseForm,
+    ColleagueForm,
+    ConsentForm,
+    EscalationForm,
+    MessageForm,
+    SiteForm,
+)
 from .pages import (
+    STATUS_PARTS,
     covered_device,
     detail_context,
     fill_choices,
     form_defaults,
     keep_files,
     kept_files,
+    live_answer,
     page_context,
     read_case,
     render_case_list,
     request_window,
     stage_files,
+    status_announcement,
     storage_failed,
+    summary_state,
     unasked_site_only,
 )
 
@@ -57,7 +72,7 @@ def may_write(case) -> bool:
 @bp.get("/")
 @readers
 def index():
-    return render_case_list("cases/list.html")
+    return render_case_list("cases/list.html", drafts=drafts.drafts_of(current_user))
 
 
 #: The parts of the new-case form htmx refreshes (``?fragment=``): the
@@ -75,6 +90,10 @@ NEW_CASE_FRAGMENTS = {
 @submissions.one_time
 def new():
     now = utcnow()
+    # A draft from the customer's e-mail (hezo/mail/drafts.py) to confirm.
+    draft = drafts.own_draft(request.values.get("draft"), current_user)
+    if draft is not None and draft.status != "draft":
+        return drafts.gone(draft)
     contracts = queries.reportable_contracts(
         current_user.company_id, sla.local_day(now)
     )
@@ -83,6 +102,7 @@ def new():
         if request.method == "POST"
         else form_defaults(current_user.company_id)
         | {"contact_phone": current_user.phone}
+        | drafts.form_defaults(draft)
     )
     contract = fill_choices(form, contracts)
     form.follows_case = earlier_case(request.values.get("follows", ""))
@@ -107,6 +127,8 @@ def new():
             contracts=contracts,
             kept_files=kept_files(staged),
             window=request_window(contract, form.severity.data, now),
+            draft=draft,
+            draft_files=drafts.draft_files(draft) if draft else None,
         ), status or (422 if form.is_submitted() else 200)
 
     if not form.is_submitted():
@@ -127,7 +149,7 @@ def new():
             **form.case_fields(),
             share_with=form.consent_partner.data if form.share.data else None,
             files=staged,
-            now=now,
+            **drafts.confirming(draft, current_user, now, services.link_mail),
             follows=form.follows_case,
             site=form.site_fields() if contract.needs_site else None,
         )
@@ -136,6 +158,8 @@ def new():
         return again(staged, consent_refusal(form, contract, force=True))
     except StorageError as exc:
         return again(status=storage_failed(form, exc))
+    except MailTaken:  # the draft was confirmed (another tab) or discarded meanwhile
+        return drafts.gone(draft)
     flash(
         _(
             "Case %(number)s has been reported. An engineer will contact you by "
@@ -192,6 +216,17 @@ def format_due(moment) -> str:
 # -- one case ------------------------------------------------------------------
 
 
+@bp.post("/drafts/<int:draft_id>/discard")
+@customer_required
+def discard_draft(draft_id):
+    """The customer discards a draft from their e-mail (no case is made)."""
+    draft = drafts.own_draft(str(draft_id), current_user)
+    if not drafts.discard(draft, current_user):
+        return drafts.gone(draft)
+    flash(_("The draft from your e-mail has been discarded."), "success")
+    return redirect(url_for(".index"), 303)
+
+
 @bp.get("/<number>")
 @readers
 def detail(number):
@@ -207,10 +242,20 @@ def detail(number):
 def thread(number):
     # Without HX-Request this is the whole case page: a partner's read either way.
     context = read_case(number)
-    services.record_partner_read(
-        context["case"], current_user, "partner_case_read", utcnow()
-    )
-    return render_page_or_fragment("cases/detail.html", "cases/_thread.html", **context)
+    case = context["case"]
+    services.record_partner_read(case, current_user, "partner_case_read", utcnow())
+    if not wants_fragment():
+        return render_page_or_fragment(
+            "cases/detail.html", "cases/_thread.html", **context
+        )
+    # The poll sends the state its page shows: a change brings the summary too.
+    seen = request.args.get("state", "")[:60]
+    changed, announce = [], ""
+    if seen and seen != context["state"]:
+        changed = STATUS_PARTS
+        if seen.split(".")[0] != case.status:
+            announce = status_announcement(case)
+    return live_answer(case, "cases/_thread.html", changed, announce, context=context)
 
 
 @bp.post("/<number>/messages")
@@ -221,6 +266,7 @@ def post_message(number):
     case = queries.get_case_or_404(number, current_user)
     if not may_write(case):
         abort(404)
+    before = (case.status, summary_state(case))
     form = MessageForm()
     try:
         staged = stage_files(form) if form.validate_on_submit() else None
@@ -246,7 +292,16 @@ def post_message(number):
     except StorageError as exc:
         return render_reply_form(case, form, storage_failed(form, exc))
     if wants_fragment():
-        return render_template("cases/_after_reply.html", **page_context(case))
+        changed = summary_state(case) != before[1]  # a clock stopped, or moved
+        return live_answer(
+            case,
+            "cases/_reply.html",
+            ("thread", "files", *(STATUS_PARTS if changed else ())),
+            announce=_("Message sent")
+            if case.status == before[0]
+            else status_announcement(case),
+            focus="reply",
+        )
     return redirect(url_for(".detail", number=number, _anchor="thread"), 303)
 
 
@@ -292,14 +347,14 @@ def consent(number):
         }
         template = "cases/_consent.html" if wants_fragment() else "cases/detail.html"
         return render_template(template, **context), 422
-    if wants_fragment():
-        return render_template("cases/_consent.html", **detail_context(case))
-    flash(
+    done = (
         _("Partner access has been granted.")
         if form.grant.data
-        else _("Partner access has been withdrawn."),
-        "success",
+        else _("Partner access has been withdrawn.")
     )
+    if wants_fragment():
+        return live_answer(case, "cases/_consent.html", announce=done, focus="consent")
+    flash(done, "success")
     return redirect(url_for(".detail", number=number, _anchor="consent"), 303)
 
 
@@ -318,10 +373,11 @@ def site(number):
     if valid and not error:
         saved = shipment.set_site(case, current_user, form.site_fields(), utcnow())
         error = None if saved else shipped
+        done = _("The address has been saved.")
         if saved and wants_fragment():
-            return render_template("cases/_site.html", **detail_context(case))
+            return live_answer(case, "cases/_site.html", announce=done, focus="site")
         if saved:
-            flash(_("The address has been saved."), "success")
+            flash(done, "success")
             return redirect(url_for(".detail", number=number, _anchor="site"), 303)
     context = detail_context(case) | {"site_form": form, "site_error": error}
     template = "cases/_site.html" if wants_fragment() else "cases/detail.html"
@@ -341,7 +397,13 @@ def escalate(number):
     submissions.claim()
     services.escalate(case, current_user, form.reason.data.strip(), utcnow())
     if wants_fragment():
-        return render_template("cases/_escalation.html", **detail_context(case))
+        return live_answer(
+            case,
+            "cases/_escalation.html",
+            ("summary",),
+            announce=_("The case has been escalated."),
+            focus="escalation",
+        )
     flash(_("The case has been escalated."), "success")
     return redirect(url_for(".detail", number=number), 303)
 
@@ -391,3 +453,84 @@ def download(number, attachment_id):
     response.headers["Content-Security-Policy"] = "sandbox"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# -- watchers and the contact (cases/_watchers.html) ----------------------------
+
+
+@bp.app_template_global()
+def watchers_panel(case, viewer):
+    return watchers.panel(case, viewer)
+
+
+def watchers_answer(case, done: str | None, error: str | None = None):
+    """The watchers fragment for htmx; else the case page (a redirect after
+    a change, the page with the message and 422 after a refusal)."""
+    status = 422 if error else 200
+    if wants_fragment():
+        html = render_template("cases/_watchers.html", case=case, watchers_error=error)
+        return html, status
+    if error:
+        context = detail_context(case) | {"watchers_error": error}
+        return render_template("cases/detail.html", **context), status
+    flash(done, "success")
+    return redirect(url_for(".detail", number=case.number, _anchor="watchers"), 303)
+
+
+def not_a_colleague() -> str:
+    return _("Choose a colleague of your company from the list.")
+
+
+@bp.get("/<number>/watchers")
+@customer_required
+def watchers_list(number):
+    return render_page_or_fragment(
+        "cases/detail.html", "cases/_watchers.html", **read_case(number)
+    )
+
+
+@bp.post("/<number>/watchers")
+@customer_required
+@posts_limit()
+def add_watcher(number):
+    return with_colleague(
+        number,
+        watchers.add_watcher,
+        _l("%(name)s now gets the e-mails of this case."),
+    )
+
+
+def with_colleague(number, change, done):
+    """Apply ``change`` (a service of hezo.cases.watchers) with the colleague
+    the form names; anyone else is refused with 422, nothing written."""
+    case = queries.get_case_or_404(number, current_user)
+    form = ColleagueForm()
+    try:
+        if not form.validate_on_submit():
+            raise watchers.WatcherError(form.user.data)
+        user = change(case, form.user.data, current_user, utcnow())
+    except watchers.WatcherError:
+        return watchers_answer(case, None, not_a_colleague())
+    return watchers_answer(case, str(done) % {"name": user.full_name})
+
+
+@bp.post("/<number>/watchers/<int:user_id>/remove")
+@customer_required
+@posts_limit()
+def remove_watcher(number, user_id):
+    case = queries.get_case_or_404(number, current_user)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    watchers.remove_watcher(case, user_id, current_user, utcnow())
+    return watchers_answer(case, _("The colleague no longer gets these e-mails."))
+
+
+@bp.post("/<number>/contact")
+@customer_required
+@posts_limit()
+def hand_over(number):
+    return with_colleague(
+        number,
+        watchers.hand_over,
+        _l("%(name)s is now the contact of this case."),
+    )

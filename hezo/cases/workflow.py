@@ -19,6 +19,7 @@ from ..catalogue import get_plan
 from ..db import db
 from ..mail.queue import queue_mail
 from ..models import StatusChange, SupportCase, User
+from . import watchers
 
 TRANSITIONS = {
     "new": ("in_verification", "waiting_for_customer", "resolved"),
@@ -263,8 +264,11 @@ def _effects(case, to, now, carrier, waybill, delivered_at, return_waybill) -> d
 
 
 def _notify(case: SupportCase) -> None:
-    reporter = case.reporter
-    if reporter and reporter.notify_by_email:
-        queue_mail(reporter.email, "case_status", reporter.language, case=case)
-    elif case.contact_email and not case.reporter_id and case.channel != "migrated":
+    if watchers.notify(case, "case_status"):
+        return
+    if (
+        case.contact_email
+        and not (case.reporter_id or case.contact_user_id)
+        and case.channel != "migrated"
+    ):
         queue_mail(case.contact_email, "case_status", "pl", case=case)

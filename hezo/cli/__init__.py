@@ -4,10 +4,10 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
-from . import accounts, demo, imports, mail, schema, storage, translate
+from . import accounts, demo, imports, mail, privacy, schema, storage, translate
 
 #: One module per area; each adds its commands to ``app.cli``.
-AREAS = (schema, imports, accounts, mail, storage, demo, translate)
+AREAS = (schema, imports, accounts, mail, storage, demo, translate, privacy)
 
 
 def main() -> None:

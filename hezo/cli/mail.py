@@ -27,15 +27,21 @@ def init_app(app: Flask) -> None:
         "--interval",
         type=click.FloatRange(min=1),
         default=None,
-        help="Seconds between passes (MAIL_INTAKE_INTERVAL, 60).",
+        help="Seconds between passes (MAIL_INTAKE_INTERVAL, 60); in IDLE, "
+        "the longest wait before the folders are looked at again.",
     )
-    def mail_intake(once, interval):
+    @click.option(
+        "--poll",
+        is_flag=True,
+        help="Poll every --interval seconds instead of waiting in IMAP IDLE.",
+    )
+    def mail_intake(once, interval, poll):
         """Turn mail to the help mailbox into case messages and triage items."""
         from ..mail.intake import run_worker
 
         app_ = current_app._get_current_object()
         interval = interval or float(app_.config.get("MAIL_INTAKE_INTERVAL") or 60)
-        run_worker(app_, once=once, interval=interval)
+        run_worker(app_, once=once, interval=interval, idle=False if poll else None)
 
     @app.cli.command("run-reminders")
     def run_reminders_command():

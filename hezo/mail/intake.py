@@ -1,6 +1,7 @@
 """Mail intake: messages to the help mailbox become case messages or triage items.
 
-``hezo mail-intake`` polls the help mailbox over IMAP (``MAIL_INTAKE_*``). Each
+``hezo mail-intake`` watches the help mailbox over IMAP (``MAIL_INTAKE_*``): in
+IDLE where the server offers it, else (or with ``--poll``) polling. Each
 message is read by UID without marking it seen, parsed with the standard
 library's ``email`` (``policy.default``) and handled in ONE transaction that
 also inserts its ``ReceivedMail`` row (unique Message-ID). Only after that
@@ -18,10 +19,15 @@ What a message becomes (``ReceivedMail.status``):
   case number in the subject from a sender allowed on the case) from a
   registered user who may see the case: a message in it (``filed``), with the
   original ``.eml`` and its attachments (the upload checks apply);
-- a reply whose ``From`` may be forged (DKIM fails AND it names nothing we sent
-  to that address): ``rejected``, shown to engineers, never filed;
-- a new thread, or a sender who may not see the case: ``triage``, the engineers'
-  list where it becomes a case (channel "email") or is answered;
+- a reply whose ``From`` may be forged (it names no mail we sent to that
+  address, or a DKIM signature of the sender's domain fails, or, with
+  ``MAIL_REQUIRE_DKIM``, none verifies): ``rejected``, shown to engineers,
+  never filed;
+- a new thread from an enabled customer user's address: that customer's
+  ``draft`` (``mail.drafts``), which they confirm in the portal with a contract
+  and a serial, or discard;
+- any other new thread, or a sender who may not see the case: ``triage``, the
+  engineers' list where it becomes a case (channel "email") or is answered;
 - auto-replies, bulk mail and our own mail: ``ignored`` (recorded, never
   answered, so no loop);
 - a delivery status notification: ``bounce``; its failed recipients are marked
@@ -36,7 +42,6 @@ import email
 import email.policy
 import hashlib
 import imaplib
-import io
 import logging
 import os
 import re
@@ -53,21 +58,17 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 import click
 import imap_tools
 from flask import Flask, current_app
-from werkzeug.datastructures import FileStorage
 
 from ..attachments import (
     STAGED_PREFIX,
     StagedFile,
     StorageError,
-    UploadError,
     discard_staged,
     place_staged,
-    stage_upload,
     write_temporary,
 )
 from ..db import UNAVAILABLE_ERRORS, db, utcnow
 from ..models import (
-    Attachment,
     Contract,
     OutboxMessage,
     SupportCase,
@@ -75,11 +76,11 @@ from ..models import (
 )
 from ..models.mail import ReceivedMail, UndeliverableAddress
 from . import html_text, threads
+from .messages import EML_NAME, attach_eml, mail_attachments, parse
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_ID = 255
-EML_NAME = "message.eml"
 _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 #: What one batch may hold in memory (its messages' sizes as the server counts).
@@ -104,10 +105,6 @@ class IntakeReport:
 
 
 # --- reading one message -------------------------------------------------------
-
-
-def parse(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def message_id_of(message: EmailMessage, raw: bytes) -> str:
@@ -248,11 +245,30 @@ def _status_blocks(part) -> list:
 # --- who wrote it --------------------------------------------------------------
 
 
-def dkim_passes(raw: bytes, address: str, dnsfunc=None) -> bool:
-    """True when a DKIM signature of the From address's domain verifies."""
+def dkim_verdict(raw: bytes, address: str, dnsfunc=None) -> str:
+    """What DKIM says of the From address: "pass" (a signature of its domain,
+    or a parent domain, verifies), "fail" (there are such signatures and none
+    verifies), "temperror" (none verified because DNS did not answer) or
+    "none" (no signature of that domain: other domains' signatures, a mailing
+    list's say, tell nothing about the sender)."""
     import dkim
+    from dkim.dnsplug import get_txt
+
+    end = raw.find(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.find(b"\n\n")
+    if b"dkim-signature" not in (raw if end < 0 else raw[:end]).lower():
+        return "none"
+    lookup = dnsfunc or get_txt
+    unanswered = []
+
+    def recording(name, timeout=5):
+        try:
+            return lookup(name, timeout=timeout)
+        except dkim.DnsTimeoutError:
+            unanswered.append(name)
+            raise
 
     domain = address.rpartition("@")[2].encode()
+    aligned = False
     try:
         verifier = dkim.DKIM(raw)
         signatures = [h for h in verifier.headers if h[0].lower() == b"dkim-signature"]
@@ -261,14 +277,29 @@ def dkim_passes(raw: bytes, address: str, dnsfunc=None) -> bool:
                 t.strip().split(b"=", 1) for t in value.split(b";") if b"=" in t
             )
             signer = tags.get(b"d", b"").strip().lower()
-            if signer != domain and not domain.endswith(b"." + signer):
+            if not signer or (signer != domain and not domain.endswith(b"." + signer)):
                 continue
-            kwargs = {"dnsfunc": dnsfunc} if dnsfunc else {}
-            if verifier.verify(idx=index, **kwargs):
-                return True
-    except Exception as exc:  # malformed signature, DNS failure: not verified
+            aligned = True
+            if verifier.verify(idx=index, dnsfunc=recording):
+                return "pass"
+    except Exception as exc:  # a malformed message or signature: not verified
         log.info("mail intake: DKIM not verified (%s)", type(exc).__name__)
-    return False
+        return "fail"
+    if not aligned:
+        return "none"
+    return "temperror" if unanswered else "fail"
+
+
+def dkim_refusal(raw: bytes, address: str, dnsfunc=None) -> str | None:
+    """Why the message's From cannot be believed by DKIM, or None: a failing
+    signature of the sender's domain always refuses; a missing (or unchecked)
+    one only when ``MAIL_REQUIRE_DKIM`` is on."""
+    verdict = dkim_verdict(raw, address, dnsfunc)
+    if verdict == "fail":
+        return "DKIM signature of the sender's domain fails"
+    if verdict != "pass" and _as_bool(current_app.config.get("MAIL_REQUIRE_DKIM")):
+        return f"DKIM required, {verdict}"
+    return None
 
 
 def may_see(user: User, case: SupportCase) -> bool:
@@ -435,12 +466,22 @@ def _decide(row, message, raw, sender, dnsfunc) -> tuple[str, str, list]:
     if not sender:
         return "triage", "no sender address", []
     thread = find_thread(message, sender)
-    if thread is None:
-        return "triage", "new thread", []
-    row.case = thread.case
-    if not thread.sent_to_sender and not dkim_passes(raw, sender, dnsfunc):
-        return "rejected", "DKIM failed and no mail of ours to this sender named", []
     user = User.get_or_none(User.email == sender)  # stored lower-case
+    if thread is None:
+        from . import drafts
+
+        if not drafts.may_draft(user):
+            return "triage", "new thread", []
+        forged = dkim_refusal(raw, sender, dnsfunc)
+        return ("triage", forged, []) if forged else drafts.open_draft(row, user)
+    row.case = thread.case
+    # A reply must name mail we sent to its From address (our Message-IDs
+    # are unguessable), and a DKIM signature it carries must verify.
+    if not thread.sent_to_sender:
+        return "rejected", "names no mail of ours to this sender", []
+    forged = dkim_refusal(raw, sender, dnsfunc)
+    if forged:
+        return "rejected", forged, []
     if user is None or not may_see(user, thread.case):
         return "triage", "sender may not see the case", []
     return _file_reply(row, message, thread.case, user)
@@ -476,26 +517,6 @@ def _mark_undeliverable(address, status, diagnostic, at) -> None:
         ).on_conflict_ignore().execute()
 
 
-def mail_attachments(message: EmailMessage) -> tuple[list[StagedFile], list[str]]:
-    """The message's attachments through the upload checks: (staged, refusals)."""
-    staged, refused = [], []
-    try:
-        for part in message.iter_attachments():
-            name = part.get_filename() or "attachment"
-            data = part.get_payload(decode=True)
-            if not isinstance(data, bytes):
-                continue  # an attached message: it stays in the .eml
-            upload = FileStorage(stream=io.BytesIO(data), filename=name)
-            try:
-                staged.append(stage_upload(upload))
-            except UploadError as exc:
-                refused.append(str(exc))
-    except BaseException:
-        discard_staged(staged)
-        raise
-    return staged, refused
-
-
 def _file_reply(row, message, case, user) -> tuple[str, str, list]:
     from ..cases.services import CaseError, post_message
 
@@ -511,20 +532,6 @@ def _file_reply(row, message, case, user) -> tuple[str, str, list]:
         return "triage", "the case is settled; a new case is needed", files
     row.filed_as = posted
     return "filed", "", files
-
-
-def attach_eml(row, case, message, user) -> None:
-    """The original message (.eml) beside the case message, for the record."""
-    Attachment.create(
-        case=case,
-        message=message,
-        filename=EML_NAME,
-        content_type="message/rfc822",
-        size=row.eml_size,
-        sha256=row.eml_sha256,
-        kind="email",
-        uploaded_by=user,
-    )
 
 
 # --- the mailbox ---------------------------------------------------------------
@@ -672,17 +679,28 @@ def run_pass(
     dnsfunc=None,
 ) -> IntakeReport:
     """One pass over the configured folders (a connection of its own)."""
+    with settings.connect() as box:
+        return take_all(box, settings, now, stop=stop, dnsfunc=dnsfunc)
+
+
+def take_all(
+    box,
+    settings: MailboxSettings,
+    now: Callable[[], datetime] = utcnow,
+    *,
+    stop: Callable[[], bool] | None = None,
+    dnsfunc=None,
+) -> IntakeReport:
+    """One pass over the configured folders on the open connection ``box``
+    (the database connection only for the pass: none is held while idling)."""
     report = IntakeReport()
     opened = db.is_closed()
     db.connect(reuse_if_open=True)
     try:
-        with settings.connect() as box:
-            if not box.folder.exists(settings.done_folder):
-                box.folder.create(settings.done_folder)
-            for folder in settings.folders:
-                take_folder(
-                    box, folder, settings, now, report, stop=stop, dnsfunc=dnsfunc
-                )
+        if not box.folder.exists(settings.done_folder):
+            box.folder.create(settings.done_folder)
+        for folder in settings.folders:
+            take_folder(box, folder, settings, now, report, stop=stop, dnsfunc=dnsfunc)
     finally:
         if opened and not db.is_closed():
             db.close()
@@ -695,25 +713,103 @@ def run_pass(
     return report
 
 
-def run_worker(app: Flask, *, once: bool = False, interval: float = 60.0) -> None:
-    """Poll the mailbox every ``interval`` seconds until SIGTERM or Ctrl-C.
+#: RFC 2177: an IDLE is ended and issued again within 29 minutes.
+MAX_IDLE_SECONDS = 25 * 60
 
-    A failing pass (mailbox or database unreachable) is logged and retried
-    after ``interval``; ``once`` runs one pass and lets its errors through.
+
+def supports_idle(box) -> bool:
+    status, data = box.client.capability()
+    words = b" ".join(d for d in data if isinstance(d, bytes)).upper().split()
+    return status == "OK" and b"IDLE" in words
+
+
+def _selected_count(answer) -> int:
+    """The number of messages in a SELECT's answer (imaplib's ``(typ, [b"3"])``)."""
+    try:
+        return int(answer[1][-1])
+    except (TypeError, ValueError, IndexError):
+        return 0
+
+
+def idle_wait(box, seconds: float, stop: Callable[[], bool]) -> list[bytes]:
+    """Wait in IDLE on the selected folder until the server reports a change,
+    ``seconds`` pass or ``stop()`` says so (looked at every second; the IDLE
+    itself is issued once). Returns the server's responses."""
+    deadline = time.monotonic() + min(seconds, MAX_IDLE_SECONDS)
+    box.idle.start()
+    try:
+        while not stop():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return []
+            responses = box.idle.poll(timeout=min(left, 1.0))
+            if responses:
+                return responses
+        return []
+    finally:
+        box.idle.stop()
+
+
+def watch(settings: MailboxSettings, interval: float, stop: threading.Event) -> bool:
+    """Take the mail there is, then wait in IMAP IDLE on the first folder and
+    take it again as soon as the server reports new mail (and every
+    ``interval`` seconds, which also covers the other folders), on one
+    connection, until ``stop``. Returns False at once when the server does
+    not offer IDLE (the caller polls instead)."""
+    with settings.connect() as box:
+        if not supports_idle(box):
+            log.warning("mail intake: the server offers no IDLE; polling instead")
+            return False
+        log.info("mail intake: waiting for new mail in IDLE")
+        again = False
+        while not stop.is_set():
+            report = take_all(box, settings, stop=stop.is_set)
+            # Mail that came after the pass looked, before the IDLE began, is
+            # told in the SELECT's answer, not in the IDLE: take it first
+            # (once more only, when the pass took nothing: no busy loop).
+            waiting = _selected_count(box.folder.set(settings.folders[0]))
+            if waiting and (report.taken or report.already or not again):
+                again = True
+                continue
+            again = False
+            idle_wait(box, interval, stop.is_set)
+    return True
+
+
+def run_worker(
+    app: Flask,
+    *,
+    once: bool = False,
+    interval: float = 60.0,
+    idle: bool | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Take the mailbox's mail until SIGTERM, Ctrl-C or ``stop``.
+
+    With ``idle`` (``MAIL_INTAKE_IDLE``, on by default) the worker waits in
+    IMAP IDLE, so new mail is taken within seconds; a server without IDLE, or
+    ``idle`` off, is polled every ``interval`` seconds. A failing pass
+    (mailbox or database unreachable) is logged and retried after
+    ``interval``; ``once`` runs one pass and lets its errors through.
     """
     with app.app_context():
         settings = MailboxSettings.from_config(app.config)
         if once:
             run_pass(settings)
             return
-        stop = threading.Event()
+        if idle is None:
+            idle = _as_bool(app.config.get("MAIL_INTAKE_IDLE", True))
+        stop = stop or threading.Event()
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        log.info("mail intake started (every %ss)", interval)
+        log.info("mail intake started (%s)", "IDLE" if idle else f"every {interval}s")
         try:
             while not stop.is_set():
                 try:
+                    if idle:
+                        idle = watch(settings, interval, stop)
+                        continue
                     run_pass(settings, stop=stop.is_set)
                 except Exception:
                     log.exception("mail intake: pass failed; retrying")

@@ -29,8 +29,9 @@ class ReminderReport:
 
 
 def _recipient(case: SupportCase) -> tuple[str, str] | None:
-    if case.reporter_id:
-        return case.reporter.email, case.reporter.language
+    contact = case.contact_user if case.contact_user_id else case.reporter
+    if contact is not None:
+        return contact.email, contact.language
     if case.contact_email:
         return case.contact_email, "pl"
     return None

@@ -12,18 +12,12 @@ from __future__ import annotations
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
 
-from ..attachments import discard_staged, place_staged, stored_path
-from ..cases.services import save_files
 from ..db import db
 from ..models.mail import ReceivedMail, UndeliverableAddress
-from . import intake
+from .messages import MailTaken
 from .queue import queue_mail
 
 SHOWN = 100
-
-
-class MailTaken(Exception):
-    """Another engineer handled this message first."""
 
 
 def waiting_count() -> int:
@@ -58,29 +52,6 @@ def case_form_defaults(mail: ReceivedMail) -> dict:
         "contact_name": mail.from_name,
         "contact_email": mail.from_address,
     }
-
-
-def link_to_case(mail: ReceivedMail, case, message, actor) -> None:
-    """In the transaction that opened ``case``: mark ``mail`` linked and put its
-    .eml and attachments (upload checks applied) on the first message."""
-    updated = (
-        ReceivedMail.update(status="linked", case=case, filed_as=message)
-        .where((ReceivedMail.id == mail.id) & (ReceivedMail.status == "triage"))
-        .execute()
-    )
-    if updated != 1:
-        raise MailTaken()
-    intake.attach_eml(mail, case, message, actor)
-    raw = stored_path(mail.eml_sha256).read_bytes()
-    files, refused = intake.mail_attachments(intake.parse(raw))
-    try:
-        place_staged(files)
-        save_files(case, message, files, actor)
-    finally:
-        discard_staged(files)
-    if refused:
-        message.body += "\n\n" + "\n".join(f"[{r}]" for r in refused)
-        message.save()
 
 
 def waiting_and_rejected(shown: int = SHOWN) -> dict:

@@ -16,6 +16,7 @@ from .accounts import (
 from .audit import AuditEvent, ContactRequest, OutboxMessage
 from .cases import (
     Attachment,
+    CaseWatcher,
     ConsentEvent,
     Message,
     StatusChange,
@@ -23,6 +24,7 @@ from .cases import (
 )
 from .companies import Company, Contract, Device
 from .mail import ReceivedMail, UndeliverableAddress
+from .privacy import PrivacyRequest
 from .submissions import SubmissionKey
 
 ALL_MODELS = [
@@ -42,12 +44,14 @@ ALL_MODELS = [
     Attachment,
     StatusChange,
     ConsentEvent,
+    CaseWatcher,
     AuditEvent,
     OutboxMessage,
     ContactRequest,
     SubmissionKey,
     ReceivedMail,
     UndeliverableAddress,
+    PrivacyRequest,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

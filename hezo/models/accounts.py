@@ -30,6 +30,8 @@ class User(BaseModel):
     first_name = CharField(max_length=80)
     last_name = CharField(max_length=80)
     phone = CharField(max_length=32, default="")
+    # The person's role in their company ("IT manager"), as they give it.
+    position = CharField(max_length=80, default="")
     language = CharField(max_length=2, default="pl")
     role = CharField(max_length=16, index=True)  # the engineers' list
     company = ForeignKeyField(Company, null=True, backref="users")
@@ -48,6 +50,12 @@ class User(BaseModel):
     notify_by_email = BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
     last_login_at = UTCDateTimeField(null=True)
+    # Erased under GDPR Art. 17 (hezo.privacy): the row stays for the case
+    # record, its personal data replaced; it never signs in again.
+    erased_at = UTCDateTimeField(null=True)
+    # Warned of inactivity (``hezo run-retention``); disabled 30 days later
+    # unless the person signs in after this.
+    inactivity_warned_at = UTCDateTimeField(null=True)
 
     # flask-login: the id in the cookie is the rotating session token.
     is_anonymous = False
@@ -105,6 +113,8 @@ class AuthToken(BaseModel):
     user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
     purpose = CharField(max_length=16)
     token_hash = CharField(max_length=64, unique=True)
+    # An e-mail change: the address the link confirms (sent there).
+    new_email = CharField(max_length=254, default="")
     created_at = UTCDateTimeField(default=utcnow)
     expires_at = UTCDateTimeField()
     used_at = UTCDateTimeField(null=True)

@@ -40,6 +40,9 @@ class SupportCase(BaseModel):
     reporting_partner = ForeignKeyField(
         Company, null=True, backref="partner_reported_cases"
     )
+    # The colleague the customer handed the case to: told of it instead of
+    # the reporter (hezo.cases.watchers); None while the reporter is.
+    contact_user = ForeignKeyField(User, null=True, backref="contact_cases")
     contact_name = CharField(max_length=160, default="")
     contact_email = CharField(max_length=254, default="")
     contact_phone = CharField(max_length=32, default="")
@@ -136,3 +139,15 @@ class ConsentEvent(BaseModel):
     text_version = CharField(max_length=16)
     via = CharField(max_length=24)
     created_at = UTCDateTimeField(default=utcnow)
+
+
+class CaseWatcher(BaseModel):
+    """A colleague of the customer company told of a case like its contact."""
+
+    case = ForeignKeyField(SupportCase, backref="watchers", on_delete="CASCADE")
+    user = ForeignKeyField(User, backref="watched_cases", on_delete="CASCADE")
+    added_by = ForeignKeyField(User, null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("case", "user"), True),)

@@ -3,6 +3,7 @@
 from peewee import BigIntegerField, CharField, ForeignKeyField, IntegerField, TextField
 
 from ..db import BaseModel, UTCDateTimeField, utcnow
+from .accounts import User
 from .cases import Message, SupportCase
 
 #: What the intake made of a message (``ReceivedMail.status``).
@@ -13,7 +14,9 @@ MAIL_STATUSES = (
     "answered",  # an engineer asked the sender to register
     "ignored",  # auto-reply, bulk, our own mail: recorded, never answered
     "bounce",  # a delivery status notification; its address is marked undeliverable
-    "rejected",  # a forged reply: failed DKIM and referenced nothing sent to its sender
+    "rejected",  # a forged reply: names no mail we sent to its sender, or failed DKIM
+    "draft",  # a registered customer's new thread: waits for them to confirm it
+    "discarded",  # a draft its customer discarded
 )
 
 
@@ -44,6 +47,8 @@ class ReceivedMail(BaseModel):
     # The original message (.eml) in the upload folder, by content hash.
     eml_sha256 = CharField(max_length=64, default="")
     eml_size = IntegerField(default=0)
+    # A draft's customer (the registered user who wrote it): only they see it.
+    user = ForeignKeyField(User, null=True, backref="mail_drafts")
 
     class Meta:
         indexes = (

@@ -8,6 +8,7 @@ from peewee import JOIN, SQL, Case, Select, fn
 from ..cases.queries import engineers_query
 from ..catalogue import SERVICES
 from ..db import db, fetch_all, scalars
+from ..identifiers import normalize_serial
 from ..inputs import whole_number
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
@@ -16,6 +17,7 @@ PAGE_SIZE = 50
 DUE_SOON = timedelta(minutes=15)
 Assignee = User.alias()
 FILTER_NAMES = ("status", "severity", "window", "assignee", "escalated", "replied")
+SEARCH_LENGTH = 100
 
 
 def severity_rank():
@@ -61,8 +63,9 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     round trip on PostgreSQL.
 
     ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
-    ("me", "none" or a user id), escalated ("1") and replied ("1": the
-    customer wrote since an engineer last answered); others are ignored. The
+    ("me", "none" or a user id), escalated ("1"), replied ("1": the
+    customer wrote since an engineer last answered) and q (a search, see
+    ``_search``); others are ignored. The
     total is counted only when something is filtered (else it is the open
     count). The count and the choice of the page's rows read ``support_case``
     alone (through the ``(next_due_at, severity)`` index); only the 50 rows
@@ -114,7 +117,29 @@ def _queue_ids(filters: dict, viewer_id: int) -> tuple:
         conditions.append(SupportCase.escalated_at.is_null(False))
     if filters.get("replied") == "1":
         conditions.append(SupportCase.customer_replied_at.is_null(False))
+    if (filters.get("q") or "").strip():
+        conditions.append(_search(filters["q"].strip()))
     return (ids.where(*conditions) if conditions else ids), bool(conditions)
+
+
+def _search(term: str):
+    """Cases whose number or subject holds ``term`` (any case), whose company's
+    name or contract's number holds it, or whose serial is it: a condition on
+    ``support_case`` alone (subqueries), so the count still reads one table."""
+    like = term.lower()
+    return (
+        fn.LOWER(SupportCase.number).contains(like)
+        | fn.LOWER(SupportCase.subject).contains(like)
+        | SupportCase.company.in_(
+            Company.select(Company.id).where(fn.LOWER(Company.name).contains(like))
+        )
+        | SupportCase.contract.in_(
+            Contract.select(Contract.id).where(fn.LOWER(Contract.number).contains(like))
+        )
+        | SupportCase.device.in_(
+            Device.select(Device.id).where(Device.serial == normalize_serial(term))
+        )
+    )
 
 
 def _queue_rows(ids, start: int):

@@ -10,12 +10,15 @@ from ..cases import queries as case_queries
 from ..cases import services as case_services
 from ..cases.forms import AssignForm, TransitionForm
 from ..cases.pages import (
+    STATUS_PARTS,
     covered_device,
     fill_choices,
     form_defaults,
     keep_files,
     kept_files,
+    live_answer,
     page_context,
+    status_announcement,
     storage_failed,
 )
 from ..cases.workflow import StaleCase, TransitionError, transition
@@ -37,6 +40,7 @@ from .forms import PhoneCaseForm
 def queue():
     now = utcnow()
     filters = {k: request.args.get(k, "")[:20] for k in queries.FILTER_NAMES}
+    filters["q"] = request.args.get("q", "").strip()[: queries.SEARCH_LENGTH]
     number_arg("assignee")  # digits beyond ids or not 0-9 are refused
     page = requested_page()
     result = queries.queue_page(filters, current_user.id, page, now)
@@ -58,18 +62,26 @@ def staff_case(number: str) -> SupportCase:
     return case_queries.get_case_or_404(number, current_user)
 
 
-def back_to_case(case, template: str):
+def back_to_case(case, changed=(), announce: str = ""):
+    """The panel again (with the regions that ``changed``, out of band, and
+    the focus on its heading) for htmx; the case page otherwise."""
     if wants_fragment():
-        return render_template(template, **page_context(case))
+        return live_answer(case, "staff/_panel.html", changed, announce, "panel")
     return redirect(url_for("cases.detail", number=case.number), 303)
 
 
 def changed_meanwhile(number: str, what: str):
     """The answer to a move made on a state that has just changed: 409 and
-    the case as it is now (``what``: "status" or "assignee")."""
-    context = page_context(staff_case(number)) | {"stale": what}
-    template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
-    return render_template(template, **context), 409
+    the case as it is now (``what``: "status" or "assignee"); for htmx, the
+    panel with the summary, stepper, history and shipment of the new status."""
+    case = staff_case(number)
+    context = page_context(case) | {"stale": what}
+    if wants_fragment():
+        changed = STATUS_PARTS if what == "status" else ()
+        return live_answer(
+            case, "staff/_panel.html", changed, "", "panel", context
+        ), 409
+    return render_template("cases/detail.html", **context), 409
 
 
 @bp.post("/cases/<number>/assign")
@@ -90,7 +102,8 @@ def assign(number):
         abort(400)
     except StaleCase:
         return changed_meanwhile(number, "assignee")
-    return back_to_case(case, "staff/_panel.html")
+    engineer = case.assignee.full_name if case.assignee else _("nobody")
+    return back_to_case(case, announce=_("Assigned to %(engineer)s", engineer=engineer))
 
 
 @bp.post("/cases/<number>/transition")
@@ -122,7 +135,7 @@ def change_status(number):
         except TransitionError as exc:
             form.status.errors = [transition_message(str(exc))]
         else:
-            return back_to_case(case, "staff/_panel.html")
+            return back_to_case(case, STATUS_PARTS, status_announcement(case))
     context = page_context(case) | {"transition_form": form}
     template = "staff/_panel.html" if wants_fragment() else "cases/detail.html"
     return render_template(template, **context), 422
@@ -244,7 +257,7 @@ def _open_phone_case(
             },
             then=None
             if mail is None
-            else lambda case, message: triage.link_to_case(
+            else lambda case, message: case_services.link_mail(
                 mail, case, message, current_user
             ),
         )

@@ -69,7 +69,7 @@ def test_customer_reports_replies_withdraws_escalates_and_exports(
     report_case(page, base, tmp_path)
     flash = page.locator("#flash").inner_text()
     assert "An engineer will contact you by" in flash
-    assert page.get_by_text("Response due by").is_visible()
+    assert page.get_by_text("First response due").is_visible()
     assert "switch-log.txt" in page.locator("#case-files").inner_text()
     assert_no_horizontal_scroll(page)
 
@@ -116,7 +116,7 @@ def test_partner_reads_until_withdrawal_and_engineer_works_the_case(
 
     pctx, partner = new_page()
     sign_in(partner, base, world["partner"], landing="**/en/partner/")
-    partner.get_by_role("link", name=number).click()
+    partner.get_by_role("link", name=SUBJECT).click()  # the row's headline
     partner.get_by_text(SUBJECT).first.wait_for()
     with partner.expect_download() as download_info:
         partner.get_by_role("link", name="switch-log.txt").first.click()
@@ -127,7 +127,7 @@ def test_partner_reads_until_withdrawal_and_engineer_works_the_case(
     sign_in(engineer, base, world["engineer"], landing="**/en/staff/")
     first_row = engineer.get_by_test_id("queue-row").first
     assert number in first_row.inner_text() and "critical" in first_row.inner_text()
-    first_row.get_by_role("link", name=number).click()
+    first_row.get_by_role("link", name=SUBJECT).click()
     engineer.get_by_label("Your message").fill("Dzień dobry, proszę o logi.")
     engineer.get_by_role("button", name="Send").click()
     engineer.locator("#thread").get_by_text("proszę o logi").wait_for()

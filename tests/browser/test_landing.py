@@ -41,3 +41,16 @@ def test_htmx_loads_with_the_strict_csp(phone, live_server):
     phone.goto(live_server + "/pl/")
     phone.wait_for_function("window.htmx !== undefined")
     assert phone.evaluate("htmx.version").startswith("2.")
+
+
+def test_cards_start_with_their_heading_at_the_padding(phone, live_server):
+    # A heading's own top margin inside a card once left a blank band above it.
+    phone.goto(live_server + "/en/")
+    for card in phone.locator(".card-body").all():
+        gap = card.evaluate(
+            "c => c.firstElementChild.getBoundingClientRect().top"
+            " - c.getBoundingClientRect().top"
+            " - parseFloat(getComputedStyle(c).paddingTop)"
+            " - parseFloat(getComputedStyle(c).borderTopWidth)"
+        )
+        assert gap <= 1, f"{gap}px above {card.locator('h2').inner_text()}"

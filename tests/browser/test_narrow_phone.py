@@ -101,6 +101,7 @@ def test_queue_filter_checkboxes_keep_their_labels_on_one_line(
     engineer = make_user(role="engineer", language="en")
     sign_in(narrow, live_server, engineer, landing="**/en/staff/**")
     narrow.goto(live_server + "/en/staff/")
+    narrow.get_by_role("button", name="Filters").click()  # folded on a phone
     for name in ("escalated", "replied"):
         box = narrow.locator(f".filters input[name={name}]").bounding_box()
         label = narrow.locator(f".filters .form-check:has(input[name={name}])")

@@ -72,3 +72,94 @@
     refreshRelativeTimes(event.target);
   });
 })();
+
+// The engineers' queue (#queue) replaces itself every 30 s (htmx polling).
+// The refresh waits while the engineer works in it (focus in the filter bar
+// or the list, text selected in the list, the pointer over it) or the tab is
+// hidden, so nothing is swapped under their hands; what a refresh brought is
+// told in #queue-news ("New cases: 2, changed: 1"), never the whole list.
+(function () {
+  "use strict";
+
+  var before = null; // the rows' versions when a refresh was sent
+
+  function versions(queue) {
+    var found = {};
+    queue.querySelectorAll("tr[data-case]").forEach(function (row) {
+      found[row.getAttribute("data-case")] = row.getAttribute("data-version");
+    });
+    return found;
+  }
+
+  function engineerIsInQueue(queue) {
+    var active = document.activeElement;
+    if (active && active.closest && active.closest("#queue, .queue-bar")) return true;
+    var selection = window.getSelection ? window.getSelection() : null;
+    if (selection && !selection.isCollapsed && queue.contains(selection.anchorNode)) {
+      return true;
+    }
+    return window.matchMedia("(hover: hover)").matches && queue.matches(":hover");
+  }
+
+  function announce(added, changed) {
+    var news = document.getElementById("queue-news");
+    if (!news) return;
+    news.textContent = "";
+    if (!added && !changed) return;
+    var key = added && changed ? "data-both" : added ? "data-new" : "data-changed";
+    var text = news.getAttribute(key).replace("{new}", added).replace("{changed}", changed);
+    // A moment later, so the same words twice are announced twice.
+    window.setTimeout(function () {
+      news.textContent = text;
+    }, 100);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (elt.id !== "queue") {
+      // A filter or a page of the queue: a new list, not news.
+      if (event.detail.target && event.detail.target.id === "queue") before = null;
+      return;
+    }
+    if (document.hidden || engineerIsInQueue(elt)) {
+      event.preventDefault();
+      return;
+    }
+    before = versions(elt);
+  });
+
+  document.addEventListener("htmx:load", function (event) {
+    var queue = event.target;
+    if (queue.id !== "queue" || !before) return;
+    var seen = before;
+    var added = 0;
+    var changed = 0;
+    before = null;
+    queue.querySelectorAll("tr[data-case]").forEach(function (row) {
+      var number = row.getAttribute("data-case");
+      if (!Object.prototype.hasOwnProperty.call(seen, number)) {
+        added += 1;
+        row.classList.add("is-new");
+      } else if (seen[number] !== row.getAttribute("data-version")) {
+        changed += 1;
+        row.classList.add("is-changed");
+      }
+    });
+    announce(added, changed);
+  });
+})();
+
+// The case page's details (details[data-open-wide]) are folded on a phone and
+// open beside the page on a wide screen; without this file they fold.
+(function () {
+  "use strict";
+  function openWide(root) {
+    if (!window.matchMedia || !window.matchMedia("(min-width: 62rem)").matches) return;
+    root.querySelectorAll("details[data-open-wide]").forEach(function (details) {
+      details.open = true;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    openWide(document);
+  });
+})();
