@@ -25,6 +25,17 @@ if [ ! -f "$manifest" ]; then
   echo "peer.sh: making our data (20,000 cases) under $work/gen/s01"
   .venv/bin/python "$peer/ours_gen.py" "$work/gen/s01" 0.1 sqlite
 fi
+# Data made by an older checkout gets this one's schema (the app does not migrate at start).
+.venv/bin/python - "$manifest" <<'PY'
+import json, sys
+from hezo import create_app
+from hezo.migrations import migrate_database
+m = json.load(open(sys.argv[1]))
+app = create_app({"DATABASE_URL": m["url"], "DATABASE_OPTIONS": m.get("options"),
+                  "SECRET_KEY": m["secret_key"], "TOTP_ENCRYPTION_KEY": m["totp_encryption_key"]})
+with app.app_context():
+    print("peer.sh: migrations applied to our data:", migrate_database() or "none")
+PY
 echo "peer.sh: load before: $(cat /proc/loadavg) ($(nproc) cores)"
 PEERBENCH_DIR=$work/peerbench OURS_DIR=$root OURS_DATASETS=20k=$manifest \
   ROUNDS=${ROUNDS:-2} DUR=${DUR:-5s} WARM=${WARM:-2s} TAG=$tag \
