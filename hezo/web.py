@@ -145,7 +145,8 @@ def once_per_language(*key, caller):
     from .i18n import current_language
 
     parts = app.extensions["hezo_page_parts"]
-    full_key = (current_language(), request.script_root, *key)
+    root = request.script_root if request else ""  # (a page rendered off-request)
+    full_key = (current_language(), root, *key)
     html = parts.get(full_key)
     if html is None:
         html = parts[full_key] = Markup(caller())
