@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from flask import Flask, abort, render_template
+from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 from wtforms import Form
 
@@ -225,7 +226,16 @@ def create_app() -> Flask:
     env.add_extension("jinja2.ext.i18n")
     env.install_null_translations(newstyle=True)
     env.policies["ext.i18n.trimmed"] = True
+    parts = {}
+
+    def once_per_language(*key, caller):
+        # As the app's (hezo/web.py): the layout's fixed parts rendered once.
+        if key not in parts:
+            parts[key] = Markup(caller())
+        return parts[key]
+
     env.globals.update(
+        once_per_language=once_per_language,
         csrf_token=lambda: CSRF_TOKEN,
         current_language=lambda: "en",
         other_languages=lambda: ["pl"],

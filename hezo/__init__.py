@@ -106,11 +106,14 @@ def _configure_i18n(app: Flask) -> None:
 
 
 def _configure_extensions(app: Flask) -> None:
-    from . import security
-    from .extensions import csrf, limiter
+    from . import html_params, security
+    from .extensions import check_limits_of_counted_requests_only, csrf, limiter
+
+    html_params.install()
 
     csrf.init_app(app)
     limiter.init_app(app)
+    check_limits_of_counted_requests_only(app)
     security.init_app(app)
 
 

@@ -128,7 +128,8 @@ def template_gettext(eval_ctx, string: str, **variables) -> str:
     text = _language().translations.ugettext(string)
     if eval_ctx.autoescape:
         text = Markup(text)
-    return text % variables
+    # Without a "%" formatting changes nothing (a page's 20-odd labels: ~1 us each).
+    return text % variables if "%" in text else text
 
 
 def register_localized(app: Flask, bp) -> None:

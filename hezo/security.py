@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, current_user, login_user, logout_user
 from peewee import JOIN, SQL, fn
 
@@ -22,6 +23,10 @@ from .statements import Statement, param
 login_manager = LoginManager()
 ACCESS_ATTR = "_hezo_access"
 SEEN_AT_STEP_SECONDS = 60
+#: Pages a proxy may keep for a short while when asked without a session: they
+#: show nothing of a visitor (the landing page in each language).
+PUBLIC_PAGES = frozenset({"public.home"})
+PUBLIC_MAX_AGE = 300
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,23 @@ def now_ts() -> int:
     return int(time.time())
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer made once per
+    secret key: Flask makes a new one on every request (~40 us)."""
+
+    _made: tuple = (None, None)
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made_for, serializer = self._made
+        if made_for != keys:
+            serializer = super().get_signing_serializer(app)
+            self._made = (keys, serializer)
+        return serializer
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = SessionInterface()
     login_manager.init_app(app)
     login_manager.session_protection = None  # timeouts below, token rotation in get_id
 
@@ -133,13 +154,27 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _no_store(response):
-        if request.endpoint != "static":
+        if request.endpoint == "static":
+            return response
+        if (
+            request.endpoint in PUBLIC_PAGES
+            and response.status_code == 200
+            and not session
+            and not session.modified
+        ):
+            # The same page for every visitor without a session (and so
+            # without a cookie, which a shared cache would key on: Vary).
+            response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+            response.vary.add("Cookie")
+        else:
             response.headers["Cache-Control"] = "no-store"
         return response
 
 
 def _expire_session():
     """Idle (30 min) and absolute (12 h) limits, from timestamps in the session."""
+    if request.endpoint == "static":  # public files: no user to load for them
+        return
     if not current_user.is_authenticated:
         return
     now = now_ts()

@@ -55,7 +55,8 @@ def test_unknown_host_is_refused(client):
 
 def test_htmx_is_served_from_our_static_folder(client):
     html = client.get("/pl/").get_data(as_text=True)
-    assert '<script src="/static/vendor/htmx.min.js" defer>' in html
+    # ``?v=``: the file's content version (cached a year, a new URL on change).
+    assert re.search(r'<script src="/static/vendor/htmx\.min\.js\?v=\w+" defer>', html)
     assert "unpkg" not in html and "cdn" not in html
     with client.get("/static/vendor/htmx.min.js") as response:
         assert response.status_code == 200

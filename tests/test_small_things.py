@@ -56,7 +56,8 @@ def test_every_page_links_our_favicon_and_logo_from_our_static_folder(client):
     logo = re.search(r'<img class="logo" src="([^"]+)" alt=""', html)
     assert icon and logo
     for url in (icon.group(1), logo.group(1)):
-        assert url.startswith("/static/img/") and url.endswith(".svg")
+        # ``?v=``: the file's content version (cached a year, a new URL on change).
+        assert re.fullmatch(r"/static/img/[\w-]+\.svg\?v=[0-9a-f]{12}", url)
         with client.get(url) as response:
             assert response.status_code == 200
             assert response.mimetype == "image/svg+xml"

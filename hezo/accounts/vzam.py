@@ -38,7 +38,7 @@ from peewee import IntegrityError
 
 from ..audit import audit, security_event
 from ..db import db, utcnow
-from ..extensions import limiter
+from ..extensions import limit_gets
 from ..i18n import preferred_language
 from ..identifiers import normalize_nip
 from ..models import Company, Contract, ExternalIdentity, User
@@ -57,7 +57,7 @@ PENDING_KEYS = ("vzam_lang", "vzam_next", "vzam_invite")
 
 
 def _limit():
-    return limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+    return limit_gets(lambda: current_app.config["LOGIN_RATE_LIMIT"])
 
 
 @bp.get("/login/vzam")
