@@ -293,6 +293,21 @@ def test_the_erased_person_cannot_sign_in_again(app, world):
     assert not user.external_identities.exists()
 
 
+def test_an_erased_account_is_never_enabled_again(app, world):
+    erase(app, world)
+    admin = signed_in(app, make_user(role="admin"))
+    page = admin.get(f"/en/staff/accounts/{world['ala'].id}").get_data(as_text=True)
+    assert "erased at the person's request" in page
+    assert "Enable the account" not in page
+    # A crafted POST is refused and changes nothing.
+    response = admin.post(
+        f"/en/staff/accounts/{world['ala'].id}/enabled", data={"enabled": "1"}
+    )
+    assert response.status_code == 409
+    assert "cannot be enabled again" in response.get_data(as_text=True)
+    assert not User.get_by_id(world["ala"].id).is_enabled
+
+
 def test_erasure_refused_tells_the_person_and_erases_nothing(app, world):
     client = signed_in(app, world["ala"])
     client.post("/pl/privacy/erasure", data={"confirm": "y"})

@@ -876,8 +876,15 @@ def staff_reset_authenticator(user: User, actor: User, now: datetime) -> None:
     security_event("totp_reset_by_staff", user, actor=actor.id)
 
 
+class AccountErased(ValueError):
+    """The account was erased (GDPR Art. 17): it is never enabled again."""
+
+
 def set_enabled(user: User, enabled: bool, actor: User) -> None:
-    """Disable (ending every session at once) or enable an account."""
+    """Disable (ending every session at once) or enable an account; an erased
+    account is never enabled again (``AccountErased``, nothing written)."""
+    if enabled and user.erased_at is not None:
+        raise AccountErased()
     with db.atomic():
         User.update(is_enabled=enabled).where(User.id == user.id).execute()
         if not enabled:

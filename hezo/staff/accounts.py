@@ -143,7 +143,22 @@ def set_enabled(user_id):
     if not ActionForm().validate_on_submit() or user.id == current_user.id:
         abort(400)
     enabled = request.form.get("enabled") == "1"
-    services.set_enabled(user, enabled, current_user)
+    try:
+        services.set_enabled(user, enabled, current_user)
+    except services.AccountErased:
+        flash(
+            _(
+                "This account was erased at its owner's request: it cannot be "
+                "enabled again."
+            ),
+            "error",
+        )
+        return render_template(
+            "staff/account.html",
+            user=user,
+            form=ResetForm(formdata=None),
+            action_form=ActionForm(formdata=None),
+        ), 409
     flash(
         _("The account is enabled.") if enabled else _("The account is disabled."),
         "success",
