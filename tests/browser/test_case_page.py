@@ -47,6 +47,21 @@ def active(page) -> dict:
     )
 
 
+def focus_lands_on(page, element_id: str) -> bool:
+    """True once focus is on ``element_id``: htmx moves it to the answer's
+    ``autofocus`` element when the swap settles, a moment after the swapped
+    content is visible (waits up to 5 s for that moment)."""
+    try:
+        page.wait_for_function(
+            "id => document.activeElement && document.activeElement.id === id",
+            arg=element_id,
+            timeout=5000,
+        )
+    except PlaywrightTimeout:
+        return False
+    return True
+
+
 def assert_settled(page):
     """Still the page first loaded, nothing wider than the screen, and axe
     finds no WCAG violation."""
@@ -99,7 +114,7 @@ def test_engineer_changes_the_status_and_the_page_follows(
             )
             assert word in page.locator("#history").inner_text()
             # Focus on the panel's heading: the engineer goes on from there.
-            assert active(page)["id"] == "staff-title"
+            assert focus_lands_on(page, "staff-title"), active(page)
         assert "Replacement delivery due" in summary.inner_text()
         assert page.locator("#case-steps .step-done").count() == 2
         assert_settled(page)
@@ -138,7 +153,7 @@ def test_customer_replies_and_sees_the_engineers_change_by_the_poll(
         assert "customer" in message.locator(".role").text_content()
         assert page.locator("#case-live").inner_text() == "Message sent"
         # Focus back in the emptied reply box: the customer goes on writing.
-        assert active(page)["id"] == "body"
+        assert focus_lands_on(page, "body"), active(page)
         assert page.get_by_label("Your message").input_value() == ""
 
         # The relative times keep counting without a reload.
