@@ -165,6 +165,10 @@ def transition(
     with db.atomic():
         move(case, seen, changes | {"status": to}, steps, actor, now, note)
         _notify(case)
+        if to == "closed":  # one satisfaction question, queued with the close
+            from .closing import ask_satisfaction
+
+            ask_satisfaction(case)
 
 
 def reassign(case: SupportCase, engineer: User | None, seen: int | None) -> None:
