@@ -343,3 +343,18 @@ def test_staff_results_per_engineer_service_and_month(app, world):
         answered_case(world, jan, 3, march)
     assert results("2026-03")[1] == queries
     assert client.get("/pl/staff/satisfaction?month=2026-13").status_code == 200
+
+
+def test_an_engineers_resolution_brings_the_confirm_button_with_the_poll(
+    world, customer
+):
+    case = new_case(world)
+    page = customer.get(f"/pl/cases/{case.number}").get_data(as_text=True)
+    state = page.split('id="case-state" name="state" value="')[1].split('"')[0]
+    transition(case, world["engineer"], "resolved", utcnow())
+    poll = customer.get(
+        f"/pl/cases/{case.number}/thread?state={state}",
+        headers={"HX-Request": "true"},
+    ).get_data(as_text=True)
+    closing_part = poll.split('<section id="closing" hx-swap-oob="true"')[1]
+    assert 'value="confirm"' in closing_part and 'value="solved"' not in closing_part

@@ -369,7 +369,7 @@ def read_case(number: str) -> dict:
 
 #: The case page's regions that follow its status (each an element with a
 #: stable id, swapped out of band when it changed).
-STATUS_PARTS = ("summary", "steps", "history", "shipment")
+STATUS_PARTS = ("summary", "steps", "history", "shipment", "closing")
 
 
 def live_answer(
