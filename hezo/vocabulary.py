@@ -90,6 +90,9 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
 STATUS_NOTES = {
     "customer_answered": N_("the customer answered"),
     "reopened": N_("reopened by the customer's reply"),
+    "customer_solved": N_("marked solved by the customer"),
+    "customer_confirmed": N_("resolution confirmed by the customer"),
+    "customer_reopened": N_("reopened by the customer"),
 }
 
 

@@ -49,6 +49,13 @@ OWNER_ONLY = {
     "private": {"customer_a"},
     "partner": {"customer_a"},
 }
+# The customer's side of closing the loop: its people, and the partner that
+# reported the case (not staff: their panel moves the status).
+CLOSERS = {
+    "shared": {"customer_a"},
+    "private": {"customer_a"},
+    "partner": {"customer_a", "partner_p1"},
+}
 
 RULES = {
     "root.index": ANY,
@@ -98,6 +105,8 @@ RULES = {
     "cases.post_message": CASE_WRITERS,
     "cases.consent": OWNER_ONLY,
     "cases.escalate": OWNER_ONLY,
+    "cases.close_loop": CLOSERS,
+    "cases.satisfaction": CLOSERS,
     "cases.site": OWNER_ONLY,
     # Watchers and the contact: the customer company's people only.
     "cases.watchers_list": OWNER_ONLY,
@@ -107,6 +116,7 @@ RULES = {
     # A draft from customer_a's e-mail: theirs alone (not even a colleague's).
     "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,
+    "staff.satisfaction": STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
     "staff.new_case": STAFF,

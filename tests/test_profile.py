@@ -11,7 +11,7 @@ from hezo.accounts import services
 from hezo.db import utcnow
 from hezo.models import AuditEvent, AuthToken, ExternalIdentity, OutboxMessage, User
 
-from .factories import login, make_company, make_user, race
+from .factories import PASSWORD, fresh_code, login, make_company, make_user, race
 
 
 def mails_to(address):
@@ -117,10 +117,41 @@ def path_of(link: str) -> str:
     return "/" + link.split("/", 3)[3]
 
 
+def email_change(user, email, password=PASSWORD, code=None):
+    """The e-mail form as a user fills it in: the address and fresh proof."""
+    code = fresh_code(user) if code is None else code
+    return {"email": email, "current": password, "code": code}
+
+
+@pytest.mark.parametrize(
+    "proof",
+    [
+        {},
+        {"current": PASSWORD},
+        {"current": "wrong password", "code": "fresh"},
+        {"current": PASSWORD, "code": "000000"},
+    ],
+)
+def test_a_stolen_session_alone_cannot_move_the_account(client, dbconn, proof):
+    user = make_user(email="stary@example.pl")
+    login(client, user)
+    data = {"email": "zlodziej@example.pl"} | proof
+    if data.get("code") == "fresh":
+        data["code"] = fresh_code(user)
+    response = client.post("/pl/account/email", data=data)
+    assert response.status_code == 422
+    assert mails_to("zlodziej@example.pl") == [] and mails_to("stary@example.pl") == []
+    assert AuthToken.select().where(AuthToken.purpose == "email_change").count() == 0
+    page = client.get("/pl/account").get_data(as_text=True)
+    assert 'name="current"' in page and 'name="code"' in page
+
+
 def test_an_e_mail_change_is_confirmed_from_the_new_address(client, dbconn):
     user = make_user(email="stary@example.pl")
     login(client, user)
-    response = client.post("/pl/account/email", data={"email": "Nowy@Example.PL"})
+    response = client.post(
+        "/pl/account/email", data=email_change(user, "Nowy@Example.PL")
+    )
     assert response.status_code == 303
     # Nothing changed yet; the new address got the link, the old one the news.
     assert User.get_by_id(user.id).email == "stary@example.pl"
@@ -175,7 +206,9 @@ def test_an_address_of_another_account_is_refused(client, dbconn):
     make_user(email="zajety@example.pl")
     user = make_user()
     login(client, user)
-    response = client.post("/pl/account/email", data={"email": "ZAJETY@example.pl"})
+    response = client.post(
+        "/pl/account/email", data=email_change(user, "ZAJETY@example.pl")
+    )
     assert response.status_code == 422
     assert "należy do innego konta" in response.get_data(as_text=True)
     assert mails_to("zajety@example.pl") == []

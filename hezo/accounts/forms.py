@@ -164,5 +164,8 @@ class ProfileForm(FlaskForm):
     language = SelectField(_l("Language of our e-mails"), choices=LANGUAGES)
 
 
-class EmailChangeForm(FlaskForm):
+class EmailChangeForm(ReauthForm):
+    """A new address, asked with fresh proof (password and a second factor):
+    a stolen session alone cannot move the account to another mailbox."""
+
     email = email_field(_l("New e-mail address"))

@@ -632,7 +632,13 @@ def change_email():
     form = EmailChangeForm()
     if services.from_provider(user):
         abort(403)  # V-ZAM's people change their address in V-ZAM
-    if form.validate_on_submit():
+    # A stolen session alone must not move the account: fresh proof first.
+    fresh = form.validate_on_submit() and services.reauthenticate(
+        user, form.current.data, form.code.data, utcnow()
+    )
+    if form.is_submitted() and not form.errors and not fresh:
+        form.code.errors.append(_("The password or the code is not correct."))
+    if fresh:
         try:
             sent = services.request_email_change(user, form.email.data, user, utcnow())
         except services.EmailTaken:

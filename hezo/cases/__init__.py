@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
-from . import views  # noqa: E402,F401
+from . import closing_views, views  # noqa: E402,F401

@@ -160,3 +160,37 @@ class ColleagueForm(FlaskForm):
     service against the case's company, whatever the page offered)."""
 
     user = StringField(_l("Colleague"), validators=[REQUIRED, Length(max=20)])
+
+
+class ClosingForm(FlaskForm):
+    """The customer's move: mark solved, confirm the resolution, or reopen."""
+
+    action = HiddenField(
+        validators=[InputRequired(), AnyOf(("solved", "confirm", "reopen"))]
+    )
+    # The status the page showed: the move applies only if the case is still in it.
+    seen = HiddenField(validators=[InputRequired(), AnyOf(STATUSES)])
+    note = TextAreaField(
+        _l("Note for the engineers (optional)"),
+        validators=[Optional(), Length(max=2000)],
+    )
+
+
+RATING_CHOICES = [
+    SelectChoice("5", _l("5 — very satisfied")),
+    SelectChoice("4", _l("4 — satisfied")),
+    SelectChoice("3", _l("3 — neither")),
+    SelectChoice("2", _l("2 — dissatisfied")),
+    SelectChoice("1", _l("1 — very dissatisfied")),
+]
+
+
+class SatisfactionForm(FlaskForm):
+    rating = RadioField(
+        _l("How satisfied are you with how the case was handled?"),
+        choices=RATING_CHOICES,
+        validators=[InputRequired(message=_l("Choose a rating from 1 to 5."))],
+    )
+    comment = TextAreaField(
+        _l("Comment (optional)"), validators=[Optional(), Length(max=2000)]
+    )

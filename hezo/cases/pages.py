@@ -31,12 +31,14 @@ from ..models import Contract, Device
 from ..models.cases import STATUSES
 from ..paging import Page, requested_page
 from ..vocabulary import label
-from . import queries, shipment, workflow
+from . import closing, queries, shipment, workflow
 from .forms import (
     AssignForm,
+    ClosingForm,
     ConsentForm,
     EscalationForm,
     MessageForm,
+    SatisfactionForm,
     SiteForm,
     TransitionForm,
 )
@@ -316,6 +318,20 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         shipment=shipment.facts(case),
         site_form=SiteForm(formdata=None, obj=case),
         site_editable=shipment.site_editable(case),
+        **closing_context(case, settled, now),
+    )
+
+
+def closing_context(case, settled, now) -> dict:
+    """The closing section's data (``cases/_closing.html``)."""
+    closed = case.status == "closed"
+    return dict(
+        may_close=closing.may_close_loop(case, current_user),
+        closing_actions=closing.actions(case, settled, now),
+        reopen_until=settled + workflow.REOPEN_WITHIN if settled else None,
+        closing_form=ClosingForm(formdata=None),
+        satisfaction_form=SatisfactionForm(formdata=None),
+        satisfaction=closing.answer_of(case) if closed else None,
     )
 
 
@@ -353,7 +369,7 @@ def read_case(number: str) -> dict:
 
 #: The case page's regions that follow its status (each an element with a
 #: stable id, swapped out of band when it changed).
-STATUS_PARTS = ("summary", "steps", "history", "shipment")
+STATUS_PARTS = ("summary", "steps", "history", "shipment", "closing")
 
 
 def live_answer(

@@ -303,14 +303,20 @@ def post_message(
     return _finish(files, work)
 
 
+def engineers_address(case: SupportCase) -> tuple[str, str]:
+    """Who hears of the customer's doings on a case, and in which language:
+    the assigned engineer, or the engineers' team address (in Polish) when
+    nobody is assigned or the engineer is disabled or takes no e-mail."""
+    engineer = case.assignee if case.assignee_id else None
+    if engineer and engineer.is_enabled and engineer.notify_by_email:
+        return engineer.email, engineer.language
+    return current_app.config["ENGINEERS_EMAIL"], "pl"
+
+
 def _notify_reply(case: SupportCase, author: User, reopened: bool) -> None:
     """Tell the assigned engineer (the team address when nobody is assigned,
     or the engineer is disabled or takes no e-mail) of a customer's reply."""
-    engineer = case.assignee if case.assignee_id else None
-    if engineer and engineer.is_enabled and engineer.notify_by_email:
-        recipient, language = engineer.email, engineer.language
-    else:
-        recipient, language = current_app.config["ENGINEERS_EMAIL"], "pl"
+    recipient, language = engineers_address(case)
     queue_mail(
         recipient,
         "case_reply_for_staff",

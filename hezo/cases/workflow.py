@@ -7,9 +7,11 @@ the delivery clock, delivery the return clock. Every change is a StatusChange
 row (who, when) that the customer sees as the status history.
 
 A customer's reply ends a wait for them, and reopens a case resolved or closed
-within 14 days (to ``in_verification``). Every move and assignment is applied
-only from the state its author saw (a conditional UPDATE): of two engineers
-moving the same case at the same moment, one wins and the other is told.
+within 14 days (to ``in_verification``); the customer may also mark a case
+solved, confirm a resolution (closing it) or reopen it (``closing.py``).
+Every move and assignment is applied only from the state its author saw (a
+conditional UPDATE): of two engineers moving the same case at the same moment,
+one wins and the other is told.
 """
 
 from datetime import datetime, timedelta
@@ -165,6 +167,10 @@ def transition(
     with db.atomic():
         move(case, seen, changes | {"status": to}, steps, actor, now, note)
         _notify(case)
+        if to == "closed":  # one satisfaction question, queued with the close
+            from .closing import ask_satisfaction
+
+            ask_satisfaction(case)
 
 
 def reassign(case: SupportCase, engineer: User | None, seen: int | None) -> None:

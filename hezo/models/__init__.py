@@ -16,6 +16,7 @@ from .accounts import (
 from .audit import AuditEvent, ContactRequest, OutboxMessage
 from .cases import (
     Attachment,
+    CaseSatisfaction,
     CaseWatcher,
     ConsentEvent,
     Message,
@@ -45,6 +46,7 @@ ALL_MODELS = [
     StatusChange,
     ConsentEvent,
     CaseWatcher,
+    CaseSatisfaction,
     AuditEvent,
     OutboxMessage,
     ContactRequest,

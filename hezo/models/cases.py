@@ -151,3 +151,23 @@ class CaseWatcher(BaseModel):
 
     class Meta:
         indexes = ((("case", "user"), True),)
+
+
+class CaseSatisfaction(BaseModel):
+    """The customer's one answer, after a case was closed, to "how satisfied
+    are you" (1–5, an optional comment): one per case (the unique case, so
+    two answers at the same moment cannot both be kept). The engineer and the
+    service are those of the case when it was answered, for staff's results."""
+
+    case = ForeignKeyField(
+        SupportCase, unique=True, backref="satisfaction", on_delete="CASCADE"
+    )
+    rating = IntegerField()
+    comment = TextField(default="")
+    author = ForeignKeyField(User, null=True)
+    engineer = ForeignKeyField(User, null=True)
+    service_code = CharField(max_length=20)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("created_at",), False),)

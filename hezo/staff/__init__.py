@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from . import accounts, triage_views, views  # noqa: E402,F401
+from . import accounts, satisfaction, triage_views, views  # noqa: E402,F401

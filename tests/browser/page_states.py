@@ -178,6 +178,7 @@ STATES = (
     ),
     PageState("engineer", "mail-triage", "/{lang}/staff/mail"),
     PageState("engineer", "accounts", "/{lang}/staff/accounts"),
+    PageState("engineer", "satisfaction", "/{lang}/staff/satisfaction"),
     PageState("engineer", "privacy-requests", "/{lang}/privacy/requests"),
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
 )

@@ -1,0 +1,46 @@
+"""Staff's satisfaction results: the answers of one month per engineer and
+service (count, average, how many gave each rating), one query."""
+
+import re
+from datetime import datetime
+
+from flask import render_template, request
+from flask_babel import format_decimal
+
+from .. import sla
+from ..cases import closing
+from ..db import utcnow
+from ..security import staff_required
+from . import bp
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    """The month's first and next month's first moments, Warsaw time."""
+    start = datetime(year, month, 1, tzinfo=sla.WARSAW)
+    following = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=sla.WARSAW)
+    return start, following
+
+
+@bp.get("/satisfaction")
+@staff_required
+def satisfaction():
+    """``?month=YYYY-MM`` (Warsaw time; this month when absent or not one)."""
+    found = MONTH.match(request.args.get("month", "")[:8])
+    if found and 2000 <= int(found.group(1)) <= 2999:
+        year, month = int(found.group(1)), int(found.group(2))
+    else:
+        today = sla.local_day(utcnow())
+        year, month = today.year, today.month
+    rows = closing.results(*month_bounds(year, month))
+    for row in rows:
+        row["average_text"] = format_decimal(float(row["average"]), "0.00")
+        row["distribution"] = [row[f"r{r}"] or 0 for r in closing.RATINGS]
+    return render_template(
+        "staff/satisfaction.html",
+        rows=rows,
+        month=f"{year:04d}-{month:02d}",
+        ratings=closing.RATINGS,
+        total=sum(row["count"] for row in rows),
+    )
