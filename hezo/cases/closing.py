@@ -18,7 +18,7 @@ from peewee import JOIN, Case, IntegrityError, fn
 from ..db import db
 from ..mail.queue import queue_mail
 from ..models import CaseSatisfaction, SupportCase, User
-from . import watchers, workflow
+from . import workflow
 from .services import engineers_address
 from .workflow import StaleCase
 
@@ -96,7 +96,7 @@ def customer_move(
         )
         _tell_engineers(case, actor, action, note.strip())
         if to == "closed":
-            ask_satisfaction(case)
+            workflow.ask_satisfaction(case)
 
 
 def _tell_engineers(case, actor, action, note) -> None:
@@ -112,26 +112,6 @@ def _tell_engineers(case, actor, action, note) -> None:
         action=action,
         note=note,
         lang=language,
-    )
-
-
-def ask_satisfaction(case: SupportCase) -> None:
-    """Queue the satisfaction question to the case's contact, in their
-    language, once per case (a case closed again asks nothing more). Call
-    inside the closing transaction."""
-    user = watchers.contact_of(case)
-    if user is None or not (user.is_enabled and user.notify_by_email):
-        return
-    if CaseSatisfaction.select().where(CaseSatisfaction.case == case.id).exists():
-        return
-    queue_mail(
-        user.email,
-        "case_satisfaction",
-        user.language,
-        dedupe_key=f"satisfaction:{case.id}",
-        case=case,
-        name=user.first_name,
-        lang=user.language,
     )
 
 

@@ -20,7 +20,7 @@ from .. import sla
 from ..catalogue import get_plan
 from ..db import db
 from ..mail.queue import queue_mail
-from ..models import StatusChange, SupportCase, User
+from ..models import CaseSatisfaction, StatusChange, SupportCase, User
 from . import watchers
 
 TRANSITIONS = {
@@ -168,8 +168,6 @@ def transition(
         move(case, seen, changes | {"status": to}, steps, actor, now, note)
         _notify(case)
         if to == "closed":  # one satisfaction question, queued with the close
-            from .closing import ask_satisfaction
-
             ask_satisfaction(case)
 
 
@@ -278,3 +276,23 @@ def _notify(case: SupportCase) -> None:
         and case.channel != "migrated"
     ):
         queue_mail(case.contact_email, "case_status", "pl", case=case)
+
+
+def ask_satisfaction(case: SupportCase) -> None:
+    """Queue the satisfaction question to the case's contact, in their
+    language, once per case (a case closed again asks nothing more). Call
+    inside the closing transaction."""
+    user = watchers.contact_of(case)
+    if user is None or not (user.is_enabled and user.notify_by_email):
+        return
+    if CaseSatisfaction.select().where(CaseSatisfaction.case == case.id).exists():
+        return
+    queue_mail(
+        user.email,
+        "case_satisfaction",
+        user.language,
+        dedupe_key=f"satisfaction:{case.id}",
+        case=case,
+        name=user.first_name,
+        lang=user.language,
+    )
