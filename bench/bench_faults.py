@@ -108,28 +108,46 @@ def seed(url: str, options: dict, sessions: int) -> list[dict]:
             for n in range(sessions):
                 company = Company.create(nip=f"{9000000000 + n}", name=f"Firma {n}")
                 contract = Contract.create(
-                    number=f"HZ-BENCH-{n:05d}", customer=company,
-                    service_code="PW-AHR-NBD", start_date=today - timedelta(days=30),
-                    end_date=today + timedelta(days=300))
+                    number=f"HZ-BENCH-{n:05d}",
+                    customer=company,
+                    service_code="PW-AHR-NBD",
+                    start_date=today - timedelta(days=30),
+                    end_date=today + timedelta(days=300),
+                )
                 Device.create(contract=contract, serial=f"BF{n:08d}", product="X465")
                 secret = pyotp.random_base32()
                 User.create(
-                    email=f"bench{n}@example.pl", first_name="Jan",
-                    last_name=f"Bench{n}", role="customer", company=company,
-                    language="en", password_hash=password_hash,
-                    totp_secret=crypto.encrypt_secret(secret))
-                customers.append({"email": f"bench{n}@example.pl", "totp": secret,
-                                  "contract": contract.number,
-                                  "serial": f"BF{n:08d}"})
+                    email=f"bench{n}@example.pl",
+                    first_name="Jan",
+                    last_name=f"Bench{n}",
+                    role="customer",
+                    company=company,
+                    language="en",
+                    password_hash=password_hash,
+                    totp_secret=crypto.encrypt_secret(secret),
+                )
+                customers.append(
+                    {
+                        "email": f"bench{n}@example.pl",
+                        "totp": secret,
+                        "contract": contract.number,
+                        "serial": f"BF{n:08d}",
+                    }
+                )
     db.close()
     db.obj.close_all()
     return customers
 
 
 def server_config(url: str, options: dict) -> dict:
-    return {"DATABASE_URL": url, "DATABASE_OPTIONS": options,
-            "SECRET_KEY": SECRET_KEY, "TOTP_ENCRYPTION_KEY": TOTP_KEY,
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "TESTING": True}
+    return {
+        "DATABASE_URL": url,
+        "DATABASE_OPTIONS": options,
+        "SECRET_KEY": SECRET_KEY,
+        "TOTP_ENCRYPTION_KEY": TOTP_KEY,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "TESTING": True,
+    }
 
 
 def server_env(url: str, options: dict, smtp_port: int, uploads: Path) -> dict:
@@ -190,8 +208,12 @@ class OutboxWorker:
     def __init__(self, env: dict, log: Path):
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "hezo"), "outbox-worker", "--interval", "1"],
-            cwd=REPO_ROOT, env=env, stdout=log.open("wb"),
-            stderr=subprocess.STDOUT, start_new_session=True)
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         stop_process_group(self.proc)
@@ -244,8 +266,9 @@ def call(client: Client, tally: Tally, method: str, path: str, form=None):
     return status, headers, body
 
 
-def session(n: int, customer: dict, port: int, tally: Tally, until: float,
-            think: float) -> None:
+def session(
+    n: int, customer: dict, port: int, tally: Tally, until: float, think: float
+) -> None:
     """Sign in, open a case, then reply on it (and now and then open another)."""
     rng = random.Random(n)
     client = Client(port, timeout=30)
@@ -268,17 +291,20 @@ def session(n: int, customer: dict, port: int, tally: Tally, until: float,
                 time.sleep(1)
                 continue
             form = hidden_fields(body.decode(), "/cases/new") | {
-                "contract": customer["contract"], "serial": customer["serial"],
-                "subject": text, "description": text, "severity": "minor",
-                "contact_phone": "+48 600 100 200"}
+                "contract": customer["contract"],
+                "serial": customer["serial"],
+                "subject": text,
+                "description": text,
+                "severity": "minor",
+                "contact_phone": "+48 600 100 200",
+            }
             path = "/en/cases/new"
         else:
             status, _h, body = call(client, tally, "GET", case_url)
             if status != 200:
                 time.sleep(1)
                 continue
-            form = hidden_fields(body.decode(), case_url + "/messages") | {
-                "body": text}
+            form = hidden_fields(body.decode(), case_url + "/messages") | {"body": text}
             path = case_url + "/messages"
         with tally.lock:
             tally.attempted.add(text)
@@ -303,7 +329,8 @@ def kill_backends(pg_url: str, seconds: float = 5.0) -> int:
             rows = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE application_name = %s AND pid <> pg_backend_pid()",
-                (APP_NAME,)).fetchall()
+                (APP_NAME,),
+            ).fetchall()
             killed += sum(1 for (ok,) in rows if ok)
             time.sleep(0.2)
     return killed
@@ -345,36 +372,40 @@ def found_writes(url: str, options: dict) -> Counter:
             "SELECT subject FROM support_case WHERE subject LIKE %s "
             "UNION ALL SELECT body FROM message WHERE body LIKE %s "
             "AND body NOT IN (SELECT description FROM support_case)",
-            (MARK + " %", MARK + " %")).fetchall()
+            (MARK + " %", MARK + " %"),
+        ).fetchall()
     return Counter(text for (text,) in rows)
 
 
 def mail_delays(url: str, options: dict, first_seen: dict) -> dict:
     """Seconds from queueing (the write's commit) to arrival at the sink."""
     with check_connection(url, options) as conn:
-        queued = dict(conn.execute(
-            "SELECT id, extract(epoch FROM created_at) FROM outbox_message"
-        ).fetchall())
-    delays = sorted(first_seen[k] - float(queued[k]) for k in first_seen
-                    if k in queued)
+        queued = dict(
+            conn.execute(
+                "SELECT id, extract(epoch FROM created_at) FROM outbox_message"
+            ).fetchall()
+        )
+    delays = sorted(first_seen[k] - float(queued[k]) for k in first_seen if k in queued)
     if not delays:
         return {}
-    return {"mail_delay_median_s": round(delays[len(delays) // 2], 1),
-            "mail_delay_max_s": round(delays[-1], 1)}
+    return {
+        "mail_delay_median_s": round(delays[len(delays) // 2], 1),
+        "mail_delay_max_s": round(delays[-1], 1),
+    }
 
 
 def outbox_state(url: str, options: dict) -> tuple[int, int]:
     with check_connection(url, options) as conn:
         return conn.execute(
-            "SELECT count(*), count(sent_at) FROM outbox_message").fetchone()
+            "SELECT count(*), count(sent_at) FROM outbox_message"
+        ).fetchone()
 
 
 def run(args: argparse.Namespace) -> dict:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     uploads = OUT_DIR / "faults-uploads"
     with fresh_pg_schema(args.pg_url, "bench_faults") as schema:
-        options = {"options": f"-c search_path={schema}",
-                   "application_name": APP_NAME}
+        options = {"options": f"-c search_path={schema}", "application_name": APP_NAME}
         customers = seed(args.pg_url, options, args.sessions)
         sink = SmtpSink(free_port())
         sink.start()
@@ -383,14 +414,21 @@ def run(args: argparse.Namespace) -> dict:
         try:
             instances = []
             for name in ("a", "b"):
-                instance = Gunicorn(name, "app:app", REPO_ROOT, env, args.workers,
-                                    OUT_DIR / f"faults-{args.fault}-{name}.log")
+                instance = Gunicorn(
+                    name,
+                    "app:app",
+                    REPO_ROOT,
+                    env,
+                    args.workers,
+                    OUT_DIR / f"faults-{args.fault}-{name}.log",
+                )
                 processes.append(instance)
                 instances.append(instance)
             for instance in instances:
                 instance.wait_ready("/en/login")
             processes.append(
-                OutboxWorker(env, OUT_DIR / f"faults-{args.fault}-outbox.log"))
+                OutboxWorker(env, OUT_DIR / f"faults-{args.fault}-outbox.log")
+            )
             return measure(args, customers, instances, sink, options)
         finally:
             for process in reversed(processes):
@@ -406,7 +444,8 @@ def measure(args, customers, instances, sink, options) -> dict:
         threading.Thread(
             target=session,
             args=(n, c, instances[n % 2].port, tally, until, args.think),
-            daemon=True)
+            daemon=True,
+        )
         for n, c in enumerate(customers)
     ]
     for thread in threads:
@@ -431,62 +470,88 @@ def measure(args, customers, instances, sink, options) -> dict:
     acknowledged = tally.acknowledged
     delivered = {k: v for k, v in sink.received.items() if k > 0}
     return {
-        "fault": args.fault, "fault_at_s": round(fault_at, 1), **fault_result,
-        "sessions": args.sessions, "seconds": round(load_seconds, 1),
-        "requests": tally.requests, "errors": dict(tally.errors.most_common()),
+        "fault": args.fault,
+        "fault_at_s": round(fault_at, 1),
+        **fault_result,
+        "sessions": args.sessions,
+        "seconds": round(load_seconds, 1),
+        "requests": tally.requests,
+        "errors": dict(tally.errors.most_common()),
         "writes_attempted": len(tally.attempted),
         "writes_acknowledged": len(acknowledged),
         "writes_found": len(found),
         "writes_lost": sorted(acknowledged - set(found)),
         "writes_duplicated": sorted(t for t, c in found.items() if c > 1),
         "found_not_acknowledged": len(set(found) - acknowledged),
-        "notifications_queued": queued, "notifications_marked_sent": sent,
+        "notifications_queued": queued,
+        "notifications_marked_sent": sent,
         "notifications_delivered": len(delivered),
         "notifications_delivered_twice": sorted(
-            k for k, v in delivered.items() if v > 1),
+            k for k, v in delivered.items() if v > 1
+        ),
         **mail_delays(args.pg_url, options, sink.first_seen),
         "load_after": os.getloadavg()[0],
     }
 
 
 def report(result: dict) -> bool:
-    print(f"fault {result['fault']} at {result['fault_at_s']} s "
-          f"{ {k: v for k, v in result.items() if k in FAULT_KEYS} }")
-    print(f"{result['sessions']} sessions, {result['seconds']} s: "
-          f"{result['requests']} requests")
+    print(
+        f"fault {result['fault']} at {result['fault_at_s']} s "
+        f"{ {k: v for k, v in result.items() if k in FAULT_KEYS} }"
+    )
+    print(
+        f"{result['sessions']} sessions, {result['seconds']} s: "
+        f"{result['requests']} requests"
+    )
     for kind, count in result["errors"].items() or [("none", 0)]:
         print(f"  errors {kind:28} {count}")
-    print(f"writes: {result['writes_attempted']} posted, "
-          f"{result['writes_acknowledged']} acknowledged, "
-          f"{result['writes_found']} found; lost {len(result['writes_lost'])}, "
-          f"duplicated {len(result['writes_duplicated'])}, stored without "
-          f"acknowledgement {result['found_not_acknowledged']}")
-    print(f"notifications: {result['notifications_queued']} queued, "
-          f"{result['notifications_delivered']} delivered, delivered twice "
-          f"{len(result['notifications_delivered_twice'])}; from commit to "
-          f"arrival median {result.get('mail_delay_median_s')} s, "
-          f"max {result.get('mail_delay_max_s')} s")
+    print(
+        f"writes: {result['writes_attempted']} posted, "
+        f"{result['writes_acknowledged']} acknowledged, "
+        f"{result['writes_found']} found; lost {len(result['writes_lost'])}, "
+        f"duplicated {len(result['writes_duplicated'])}, stored without "
+        f"acknowledgement {result['found_not_acknowledged']}"
+    )
+    print(
+        f"notifications: {result['notifications_queued']} queued, "
+        f"{result['notifications_delivered']} delivered, delivered twice "
+        f"{len(result['notifications_delivered_twice'])}; from commit to "
+        f"arrival median {result.get('mail_delay_median_s')} s, "
+        f"max {result.get('mail_delay_max_s')} s"
+    )
     bare = sum(v for k, v in result["errors"].items() if k.startswith("bare"))
-    return not (result["writes_lost"] or result["writes_duplicated"] or bare
-                or result["notifications_delivered"] != result["notifications_queued"]
-                or result["notifications_delivered_twice"])
+    return not (
+        result["writes_lost"]
+        or result["writes_duplicated"]
+        or bare
+        or result["notifications_delivered"] != result["notifications_queued"]
+        or result["notifications_delivered_twice"]
+    )
 
 
-FAULT_KEYS = ("backends_terminated", "smtp_down_seconds", "killed_worker",
-              "workers_before")
+FAULT_KEYS = (
+    "backends_terminated",
+    "smtp_down_seconds",
+    "killed_worker",
+    "workers_before",
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fault", required=True,
-                        choices=["pg-kill", "smtp-down", "kill-worker", "none"])
+    parser.add_argument(
+        "--fault",
+        required=True,
+        choices=["pg-kill", "smtp-down", "kill-worker", "none"],
+    )
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--think", type=float, default=1.0)
     parser.add_argument("--drain", type=float, default=90)
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
+    )
     args = parser.parse_args()
     result = run(args)
     (OUT_DIR / f"faults-{args.fault}.json").write_text(json.dumps(result, indent=2))

@@ -87,8 +87,9 @@ class Client:
         self.timeout = timeout
         self.cookie = ""
 
-    def request(self, method: str, path: str, form: dict | None = None,
-                keep_cookie: bool = True) -> tuple[int, dict, bytes]:
+    def request(
+        self, method: str, path: str, form: dict | None = None, keep_cookie: bool = True
+    ) -> tuple[int, dict, bytes]:
         conn = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
         try:
             headers = {"Accept-Language": "en"}
@@ -130,16 +131,20 @@ class Client:
         import pyotp
 
         token = self.csrf("/en/login")
-        status, headers, data = self.request("POST", "/en/login", {
-            "email": email, "password": password, "csrf_token": token})
+        status, headers, data = self.request(
+            "POST",
+            "/en/login",
+            {"email": email, "password": password, "csrf_token": token},
+        )
         if status != 303:
             raise RuntimeError(f"login {email}: {status} {data[:300]!r}")
         totp = pyotp.TOTP(totp_secret)
         for offset in (0, 1):  # a code of a step used already is refused
             token = self.csrf("/en/login/code")
             code = totp.at(time.time(), counter_offset=offset)
-            status, headers, data = self.request("POST", "/en/login/code", {
-                "code": code, "csrf_token": token})
+            status, headers, data = self.request(
+                "POST", "/en/login/code", {"code": code, "csrf_token": token}
+            )
             if status == 303:
                 return
         raise RuntimeError(f"login code {email}: {status} {data[:300]!r}")
@@ -154,17 +159,32 @@ def free_port() -> int:
 class Gunicorn:
     """A gunicorn serving ``target`` on a free loopback port; stopped by ``stop``."""
 
-    def __init__(self, name: str, target: str, chdir: Path, env: dict,
-                 workers: int, log: Path):
+    def __init__(
+        self, name: str, target: str, chdir: Path, env: dict, workers: int, log: Path
+    ):
         self.name = name
         self.port = free_port()
         self.log = log
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "--bind", f"{HOST}:{self.port}",
-             "--workers", str(workers), "--worker-class", "sync",
-             "--timeout", "120", "--log-level", "warning",
-             "--chdir", str(chdir), target],
-            env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            [
+                str(VENV_BIN / "gunicorn"),
+                "--bind",
+                f"{HOST}:{self.port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "120",
+                "--log-level",
+                "warning",
+                "--chdir",
+                str(chdir),
+                target,
+            ],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, ended in stop()
         )
 
@@ -198,8 +218,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(rank) - 1]
 
 
-def interleaved(pairs: list[tuple[Client, str]], count: int, limit: float,
-                block: int = BLOCK) -> list[list[float]]:
+def interleaved(
+    pairs: list[tuple[Client, str]], count: int, limit: float, block: int = BLOCK
+) -> list[list[float]]:
     """``count`` sequential requests to each (client, path), in turns of
     ``block`` requests: a drift of the machine meanwhile (other processes, CPU
     frequency) falls on both sides alike, and within a turn each side runs as
@@ -220,8 +241,9 @@ def interleaved(pairs: list[tuple[Client, str]], count: int, limit: float,
     return times
 
 
-def concurrent(client: Client, path: str, count: int, threads: int,
-               limit: float) -> tuple[list[float], float]:
+def concurrent(
+    client: Client, path: str, count: int, threads: int, limit: float
+) -> tuple[list[float], float]:
     """``count`` requests from ``threads`` clients at once: latencies and wall time."""
     lock = threading.Lock()
     left = [count]
@@ -250,9 +272,11 @@ def concurrent(client: Client, path: str, count: int, threads: int,
 
 
 def summary(times: list[float], wall: float | None = None) -> dict:
-    out = {"n": len(times),
-           "median_ms": statistics.median(times) * 1000,
-           "p99_ms": percentile(times, 99) * 1000}
+    out = {
+        "n": len(times),
+        "median_ms": statistics.median(times) * 1000,
+        "p99_ms": percentile(times, 99) * 1000,
+    }
     if wall is not None:
         out["rps"] = len(times) / wall
     return out
@@ -264,8 +288,11 @@ def same_page(real: bytes, floor: bytes) -> dict:
 
     a, b = real.decode().splitlines(), floor.decode().splitlines()
     ratio = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-    return {"real_bytes": len(real), "floor_bytes": len(floor),
-            "same_lines": round(ratio, 3)}
+    return {
+        "real_bytes": len(real),
+        "floor_bytes": len(floor),
+        "same_lines": round(ratio, 3),
+    }
 
 
 def server_env(manifest: dict) -> dict:
@@ -297,7 +324,8 @@ def reset_logins(manifest: dict) -> None:
             'UPDATE "user" SET totp_last_step = 0, '
             "failed_otps = 0, otp_blocked_until = NULL "
             "WHERE email IN (%s, %s)".replace(
-                "%s", "?" if manifest["backend"] == "sqlite" else "%s"),
+                "%s", "?" if manifest["backend"] == "sqlite" else "%s"
+            ),
             (manifest["customer"]["email"], manifest["engineer"]["email"]),
         )
     finally:
@@ -308,38 +336,62 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
     backend = manifest["backend"]
     env = server_env(manifest)
     reset_logins(manifest)
-    results = {"backend": backend, "scale": manifest["scale"],
-               "counts": manifest["counts"], "workers": args.workers,
-               "concurrency": args.concurrency, "pages": {},
-               "load_before": os.getloadavg()[0]}
+    results = {
+        "backend": backend,
+        "scale": manifest["scale"],
+        "counts": manifest["counts"],
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "pages": {},
+        "load_before": os.getloadavg()[0],
+    }
     servers = []
     try:
-        app = Gunicorn("app", "app:app", REPO_ROOT, env, args.workers,
-                       OUT_DIR / f"pages-{backend}-app.log")
+        app = Gunicorn(
+            "app",
+            "app:app",
+            REPO_ROOT,
+            env,
+            args.workers,
+            OUT_DIR / f"pages-{backend}-app.log",
+        )
         servers.append(app)
-        floor = Gunicorn("floor", "floor_app:create_app()", BENCH_DIR, env,
-                         args.workers, OUT_DIR / f"pages-{backend}-floor.log")
+        floor = Gunicorn(
+            "floor",
+            "floor_app:create_app()",
+            BENCH_DIR,
+            env,
+            args.workers,
+            OUT_DIR / f"pages-{backend}-floor.log",
+        )
         servers.append(floor)
         app.wait_ready("/en/login")
         floor.wait_ready("/floor/")
         users = {}
         for role in ("customer", "engineer"):
             users[role] = Client(app.port)
-            users[role].sign_in(manifest[role]["email"], manifest["password"],
-                                manifest[role]["totp"])
+            users[role].sign_in(
+                manifest[role]["email"], manifest["password"], manifest[role]["totp"]
+            )
         floor_client = Client(floor.port)
         for name, (role, _path) in PAGES.items():
             path = real_path(name, manifest)
             page = same_page(users[role].get(path), floor_client.get(floor_path(name)))
             page["path"] = path
-            sides = (("app", users[role], path),
-                     ("floor", floor_client, floor_path(name)))
-            latencies = interleaved([(client, url) for _side, client, url in sides],
-                                    args.requests, args.time_limit)
+            sides = (
+                ("app", users[role], path),
+                ("floor", floor_client, floor_path(name)),
+            )
+            latencies = interleaved(
+                [(client, url) for _side, client, url in sides],
+                args.requests,
+                args.time_limit,
+            )
             for (side, client, url), times in zip(sides, latencies, strict=True):
                 page[side] = summary(times)
-                times, wall = concurrent(client, url, args.requests,
-                                         args.concurrency, args.time_limit)
+                times, wall = concurrent(
+                    client, url, args.requests, args.concurrency, args.time_limit
+                )
                 page[side + "_load"] = summary(times, wall)
             results["pages"][name] = page
             print_page(name, page)
@@ -348,33 +400,45 @@ def measure_backend(manifest: dict, args: argparse.Namespace) -> dict:
         for run in range(args.workers + args.pdf_runs):  # a warm-up per worker
             started = time.perf_counter()
             status, headers, data = users["customer"].request(
-                "GET", pdf_path, keep_cookie=False)
+                "GET", pdf_path, keep_cookie=False
+            )
             if run >= args.workers:
                 times.append(time.perf_counter() - started)
             if status != 200 or not data.startswith(b"%PDF"):
                 raise RuntimeError(f"GET {pdf_path}: {status} {data[:200]!r}")
-        results["pdf"] = {"path": pdf_path, "n": len(times), "bytes": len(data),
-                          "median_s": statistics.median(times),
-                          "max_s": max(times)}
-        print(f"  pdf {pdf_path}: median {results['pdf']['median_s']:.3f} s "
-              f"(max {max(times):.3f} s, {len(data):,} bytes)")
+        results["pdf"] = {
+            "path": pdf_path,
+            "n": len(times),
+            "bytes": len(data),
+            "median_s": statistics.median(times),
+            "max_s": max(times),
+        }
+        print(
+            f"  pdf {pdf_path}: median {results['pdf']['median_s']:.3f} s "
+            f"(max {max(times):.3f} s, {len(data):,} bytes)"
+        )
     finally:
         for server in servers:
             server.stop()
     results["load_after"] = os.getloadavg()[0]
-    print(f"  load average (1 min) {results['load_before']:.2f} before, "
-          f"{results['load_after']:.2f} after")
+    print(
+        f"  load average (1 min) {results['load_before']:.2f} before, "
+        f"{results['load_after']:.2f} after"
+    )
     return results
 
 
 def print_page(name: str, page: dict) -> None:
     a, f = page["app"], page["floor"]
-    print(f"  {name:<17} app {a['median_ms']:6.1f} / {a['p99_ms']:6.1f} ms "
-          f"(n={a['n']}), "
-          f"{page['app_load']['rps']:6.1f} req/s | floor {f['median_ms']:5.1f} / "
-          f"{f['p99_ms']:5.1f} ms, {page['floor_load']['rps']:6.1f} req/s | "
-          f"{page['real_bytes']:,} vs {page['floor_bytes']:,} bytes, "
-          f"{page['same_lines']:.0%} same lines", flush=True)
+    print(
+        f"  {name:<17} app {a['median_ms']:6.1f} / {a['p99_ms']:6.1f} ms "
+        f"(n={a['n']}), "
+        f"{page['app_load']['rps']:6.1f} req/s | floor {f['median_ms']:5.1f} / "
+        f"{f['p99_ms']:5.1f} ms, {page['floor_load']['rps']:6.1f} req/s | "
+        f"{page['real_bytes']:,} vs {page['floor_bytes']:,} bytes, "
+        f"{page['same_lines']:.0%} same lines",
+        flush=True,
+    )
 
 
 def checks(results: dict) -> list[tuple[str, bool]]:
@@ -383,39 +447,59 @@ def checks(results: dict) -> list[tuple[str, bool]]:
     for name, page in results["pages"].items():
         a, f = page["app"], page["floor"]
         limit = RATIO_TARGET * f["median_ms"]
-        out.append((f"{b}: {name} median {a['median_ms']:.1f} ms <= 2 x floor "
-                    f"({limit:.1f} ms)", a["median_ms"] <= limit))
-        out.append((f"{b}: {name} p99 {a['p99_ms']:.1f} ms < {P99_TARGET_MS:.0f} ms",
-                    a["p99_ms"] < P99_TARGET_MS))
+        out.append(
+            (
+                f"{b}: {name} median {a['median_ms']:.1f} ms <= 2 x floor "
+                f"({limit:.1f} ms)",
+                a["median_ms"] <= limit,
+            )
+        )
+        out.append(
+            (
+                f"{b}: {name} p99 {a['p99_ms']:.1f} ms < {P99_TARGET_MS:.0f} ms",
+                a["p99_ms"] < P99_TARGET_MS,
+            )
+        )
     if "pdf" in results:
         pdf = results["pdf"]
-        out.append((f"{b}: PDF of the 100-message case {pdf['median_s']:.3f} s < "
-                     f"{PDF_TARGET_S} s", pdf["median_s"] < PDF_TARGET_S))
+        out.append(
+            (
+                f"{b}: PDF of the 100-message case {pdf['median_s']:.3f} s < "
+                f"{PDF_TARGET_S} s",
+                pdf["median_s"] < PDF_TARGET_S,
+            )
+        )
     return out
 
 
 def print_table(all_results: list[dict]) -> None:
-    print("\n| backend | page | app median ms | app p99 ms | app req/s | floor "
-          "median ms | floor p99 ms | floor req/s | app/floor | median ≤ 2× floor "
-          "| p99 < 50 ms |")
+    print(
+        "\n| backend | page | app median ms | app p99 ms | app req/s | floor "
+        "median ms | floor p99 ms | floor req/s | app/floor | median ≤ 2× floor "
+        "| p99 < 50 ms |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for r in all_results:
         for name, page in r["pages"].items():
             a, f = page["app"], page["floor"]
             ratio = a["median_ms"] / f["median_ms"]
-            print(f"| {r['backend']} | {name} | {a['median_ms']:.1f} | "
-                  f"{a['p99_ms']:.1f} | {page['app_load']['rps']:.0f} | "
-                  f"{f['median_ms']:.1f} | {f['p99_ms']:.1f} | "
-                  f"{page['floor_load']['rps']:.0f} | {ratio:.2f} | "
-                  f"{'PASS' if ratio <= RATIO_TARGET else 'MISS'} | "
-                  f"{'PASS' if a['p99_ms'] < P99_TARGET_MS else 'MISS'} |")
+            print(
+                f"| {r['backend']} | {name} | {a['median_ms']:.1f} | "
+                f"{a['p99_ms']:.1f} | {page['app_load']['rps']:.0f} | "
+                f"{f['median_ms']:.1f} | {f['p99_ms']:.1f} | "
+                f"{page['floor_load']['rps']:.0f} | {ratio:.2f} | "
+                f"{'PASS' if ratio <= RATIO_TARGET else 'MISS'} | "
+                f"{'PASS' if a['p99_ms'] < P99_TARGET_MS else 'MISS'} |"
+            )
     for r in all_results:
         if "pdf" in r:
             pdf = r["pdf"]
-            print(f"\n{r['backend']}: PDF of the 100-message case, median of "
-                  f"{pdf['n']}: {pdf['median_s']:.3f} s "
-                  f"({'PASS' if pdf['median_s'] < PDF_TARGET_S else 'MISS'} "
-                  f"< {PDF_TARGET_S} s)")
+            print(
+                f"\n{r['backend']}: PDF of the 100-message case, median of "
+                f"{pdf['n']}: {pdf['median_s']:.3f} s "
+                f"({'PASS' if pdf['median_s'] < PDF_TARGET_S else 'MISS'} "
+                f"< {PDF_TARGET_S} s)"
+            )
 
 
 # -- the statements of each page (in-process child) -------------------------
@@ -457,9 +541,15 @@ def child_queries(manifest_file: Path) -> None:
         client = app.test_client()
         with client.session_transaction() as session:
             now = int(time.time())
-            session.update({"_user_id": user.session_token, "sid": name,
-                            "_fresh": True,
-                            "auth_at": now, "seen_at": now})
+            session.update(
+                {
+                    "_user_id": user.session_token,
+                    "sid": name,
+                    "_fresh": True,
+                    "auth_at": now,
+                    "seen_at": now,
+                }
+            )
         for _ in range(2 if name == "pdf_100" else 5):  # warm caches
             response = client.get(path)
         recorded.clear()
@@ -477,20 +567,31 @@ def child_queries(manifest_file: Path) -> None:
                 started = time.perf_counter()
                 database.execute_sql(sql, params).fetchall()
                 times.append(time.perf_counter() - started)
-            statements.append({
-                "sql": sql, "params": [str(p) for p in params],
-                "ms": statistics.median(times) * 1000 if times else 0.0,
-                "_params": params})
+            statements.append(
+                {
+                    "sql": sql,
+                    "params": [str(p) for p in params],
+                    "ms": statistics.median(times) * 1000 if times else 0.0,
+                    "_params": params,
+                }
+            )
         for statement in sorted(statements, key=lambda s: -s["ms"])[:2]:
             if statement["ms"] >= 1.0:
-                statement["plan"] = explain(database, manifest["backend"],
-                                            statement["sql"], statement["_params"])
+                statement["plan"] = explain(
+                    database,
+                    manifest["backend"],
+                    statement["sql"],
+                    statement["_params"],
+                )
         for statement in statements:
             del statement["_params"]
         db.close()
-        pages[name] = {"path": path, "queries": len(statements),
-                       "db_ms": sum(s["ms"] for s in statements),
-                       "statements": statements}
+        pages[name] = {
+            "path": path,
+            "queries": len(statements),
+            "db_ms": sum(s["ms"] for s in statements),
+            "statements": statements,
+        }
     emit({"pages": pages})
 
 
@@ -503,8 +604,7 @@ def explain(database, backend: str, sql: str, params: tuple) -> list[str]:
             depth[node] = depth.get(parent, -1) + 1
             lines.append("  " * depth[node] + detail)
         return lines
-    rows = database.execute_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql,
-                                params).fetchall()
+    rows = database.execute_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql, params).fetchall()
     return [row[0] for row in rows]
 
 
@@ -512,9 +612,11 @@ def print_queries(backend: str, pages: dict) -> None:
     print(f"  SQL per request ({backend}): statements, each replayed alone")
     for name, page in pages.items():
         slowest = max(page["statements"], key=lambda s: s["ms"])
-        print(f"    {name:<17} {page['queries']:>2} statements, "
-              f"{page['db_ms']:7.2f} ms in all; slowest {slowest['ms']:.2f} ms: "
-              f"{shorten(slowest['sql'])}")
+        print(
+            f"    {name:<17} {page['queries']:>2} statements, "
+            f"{page['db_ms']:7.2f} ms in all; slowest {slowest['ms']:.2f} ms: "
+            f"{shorten(slowest['sql'])}"
+        )
         for statement in page["statements"]:
             if "plan" in statement:
                 print(f"      plan of the {statement['ms']:.2f} ms statement:")
@@ -533,18 +635,35 @@ def shorten(sql: str, width: int = 110) -> str:
 def ensure_workspace(backend: str, args: argparse.Namespace) -> dict:
     path = manifest_path(backend)
     manifest = json.loads(path.read_text()) if path.exists() else None
-    fresh = (manifest is not None and manifest["scale"] == args.scale
-             and not args.regenerate and workspace_exists(manifest))
+    fresh = (
+        manifest is not None
+        and manifest["scale"] == args.scale
+        and not args.regenerate
+        and workspace_exists(manifest)
+    )
     if not fresh:
-        command = [sys.executable, str(BENCH_DIR / "gen_workspace.py"),
-                   "--backend", backend, "--scale", str(args.scale),
-                   "--pg-url", args.pg_url]
-        subprocess.run(command, cwd=REPO_ROOT, check=True,
-                       env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)))
+        command = [
+            sys.executable,
+            str(BENCH_DIR / "gen_workspace.py"),
+            "--backend",
+            backend,
+            "--scale",
+            str(args.scale),
+            "--pg-url",
+            args.pg_url,
+        ]
+        subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            check=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        )
         manifest = json.loads(path.read_text())
     else:
-        print(f"{backend}: reusing the workspace of {manifest['generated_at']} "
-              f"(scale {manifest['scale']})")
+        print(
+            f"{backend}: reusing the workspace of {manifest['generated_at']} "
+            f"(scale {manifest['scale']})"
+        )
     return manifest
 
 
@@ -565,21 +684,31 @@ def workspace_exists(manifest: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"),
-                        default="both")
-    parser.add_argument("--requests", type=int, default=500,
-                        help="requests per page and phase (500)")
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgresql", "both"), default="both"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=500, help="requests per page and phase (500)"
+    )
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pdf-runs", type=int, default=10)
-    parser.add_argument("--time-limit", type=float, default=120.0,
-                        help="seconds per page and phase at most (120)")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=120.0,
+        help="seconds per page and phase at most (120)",
+    )
     parser.add_argument("--regenerate", action="store_true")
-    parser.add_argument("--no-queries", action="store_true",
-                        help="skip the in-process SQL statement report")
-    parser.add_argument("--pg-url", default=os.environ.get(
-        "HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL))
+    parser.add_argument(
+        "--no-queries",
+        action="store_true",
+        help="skip the in-process SQL statement report",
+    )
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("HEZO_BENCH_POSTGRES_URL", DEFAULT_PG_URL)
+    )
     parser.add_argument("--child", choices=("queries",), help=argparse.SUPPRESS)
     parser.add_argument("--manifest", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -589,27 +718,33 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.requests <= 100_000 or not 1 <= args.concurrency <= 64:
         parser.error("--requests 1..100000, --concurrency 1..64")
 
-    backends = (("sqlite", "postgresql") if args.backend == "both"
-                else (args.backend,))
-    print(f"cpus {os.cpu_count()}, python {sys.version.split()[0]}, gunicorn "
-          f"--workers {args.workers} (sync) for the app and the floor; "
-          f"{args.requests} requests per page sequentially, then from "
-          f"{args.concurrency} threads")
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    print(
+        f"cpus {os.cpu_count()}, python {sys.version.split()[0]}, gunicorn "
+        f"--workers {args.workers} (sync) for the app and the floor; "
+        f"{args.requests} requests per page sequentially, then from "
+        f"{args.concurrency} threads"
+    )
     all_results = []
     for backend in backends:
         manifest = ensure_workspace(backend, args)
-        print(f"{backend}: " + ", ".join(
-            f"{t} {c:,}" for t, c in manifest["counts"].items()))
+        print(
+            f"{backend}: "
+            + ", ".join(f"{t} {c:,}" for t, c in manifest["counts"].items())
+        )
         queries = None
         if not args.no_queries:
-            queries = run_child(SCRIPT, ["--child", "queries", "--manifest",
-                                         str(manifest_path(backend))])["pages"]
+            queries = run_child(
+                SCRIPT,
+                ["--child", "queries", "--manifest", str(manifest_path(backend))],
+            )["pages"]
             print_queries(backend, queries)
         results = measure_backend(manifest, args)
         if queries:
             results["queries"] = queries
         (OUT_DIR / f"pages-{backend}.json").write_text(
-            json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+        )
         all_results.append(results)
     print_table(all_results)
     missed = False

@@ -109,7 +109,11 @@ def run_child(script: Path, args: list[str]) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     proc = subprocess.run(
         [sys.executable, str(script), *args],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{script.name} {' '.join(args)} exited {proc.returncode}")

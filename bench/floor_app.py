@@ -213,6 +213,7 @@ def create_app() -> Flask:
     pages, real = load_pages(manifest)
     from hezo.cases.workflow import allowed
     from hezo.i18n import DEADLINE, format_day, format_moment
+    from hezo.privacy.services import FORMER_USER
     from hezo.vocabulary import STATUS_NOTES, term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
@@ -245,6 +246,8 @@ def create_app() -> Flask:
         # The vocabulary's words untranslated: English, the source language.
         label=lambda kind, value: term(kind, value).label,
         status_note=lambda note: STATUS_NOTES.get(note, note),
+        # An erased person's messages are signed "former user" (hezo/privacy).
+        author_label=lambda name: "former user" if name == FORMER_USER else name,
         tone=tone,
     )
     # The app's formats (hezo/i18n.py), in English, the source language.

@@ -406,6 +406,7 @@ class Workspace:
                 0,
                 1,
                 created,
+                "",
             )
 
         for k in range(ENGINEERS):
@@ -730,6 +731,7 @@ COLUMNS = {
         "failed_otps",
         "notify_by_email",
         "created_at",
+        "position",
     ),
     "support_case": (
         "id",

@@ -31,7 +31,7 @@ from ..models import Contract, Device
 from ..models.cases import STATUSES
 from ..paging import Page, requested_page
 from ..vocabulary import label
-from . import closing, queries, shipment, workflow
+from . import closing, queries, shipment, watchers, workflow
 from .forms import (
     AssignForm,
     ClosingForm,
@@ -318,6 +318,7 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         shipment=shipment.facts(case),
         site_form=SiteForm(formdata=None, obj=case),
         site_editable=shipment.site_editable(case),
+        watchers_panel=watchers.panel(case, current_user),
         **closing_context(case, settled, now),
     )
 

@@ -458,17 +458,17 @@ def download(number, attachment_id):
 # -- watchers and the contact (cases/_watchers.html) ----------------------------
 
 
-@bp.app_template_global()
-def watchers_panel(case, viewer):
-    return watchers.panel(case, viewer)
-
-
 def watchers_answer(case, done: str | None, error: str | None = None):
     """The watchers fragment for htmx; else the case page (a redirect after
     a change, the page with the message and 422 after a refusal)."""
     status = 422 if error else 200
     if wants_fragment():
-        html = render_template("cases/_watchers.html", case=case, watchers_error=error)
+        html = render_template(
+            "cases/_watchers.html",
+            case=case,
+            watchers_panel=watchers.panel(case, current_user),
+            watchers_error=error,
+        )
         return html, status
     if error:
         context = detail_context(case) | {"watchers_error": error}
