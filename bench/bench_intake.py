@@ -64,8 +64,8 @@ def seed(config) -> list[tuple[str, str, str]]:
 
     from hezo import create_app
     from hezo.cases.services import open_case
-    from hezo.cli import migrate_database
     from hezo.db import db, utcnow
+    from hezo.migrations import migrate_database
     from hezo.models import Company, Contract, Device, OutboxMessage, User
 
     app = create_app(config)
