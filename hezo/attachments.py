@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, send_file
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import FileStorage
@@ -90,6 +90,24 @@ def upload_root() -> Path:
 
 def stored_path(sha256: str) -> Path:
     return upload_root() / sha256[:2] / sha256
+
+
+def stored_download(path: Path, name: str, mimetype: str, **headers: str):
+    """A stored file sent as a download: never a page of ours (attachment,
+    ``nosniff``), never from a cache's copy (no ETag, no max-age), plus the
+    caller's ``headers`` (a file's sandbox, an export's ``no-store``)."""
+    response = send_file(
+        path,
+        as_attachment=True,
+        download_name=name,
+        mimetype=mimetype,
+        conditional=False,
+        etag=False,
+        max_age=0,
+    )
+    response.headers.update(headers)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _extension(name: str) -> str:

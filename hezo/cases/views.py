@@ -5,7 +5,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
@@ -14,7 +13,13 @@ from flask_login import current_user
 
 from .. import sla, submissions
 from ..accounts.forms import ConfirmForm
-from ..attachments import MAX_CASE_BYTES, StorageError, discard_staged, stored_path
+from ..attachments import (
+    MAX_CASE_BYTES,
+    StorageError,
+    discard_staged,
+    stored_download,
+    stored_path,
+)
 from ..db import utcnow
 from ..extensions import posts_limit
 from ..htmx import render_page_or_fragment, wants_fragment
@@ -440,19 +445,13 @@ def download(number, attachment_id):
     services.record_partner_read(
         case, current_user, "partner_file_download", utcnow(), attachment.id
     )
-    response = send_file(
+    return stored_download(
         path,
-        as_attachment=True,
         # Names stored before they were cleaned on upload may hold line breaks.
-        download_name=clean_filename(attachment.filename) or "file",
-        mimetype="application/octet-stream",
-        conditional=False,
-        etag=False,
-        max_age=0,
+        clean_filename(attachment.filename) or "file",
+        "application/octet-stream",
+        **{"Content-Security-Policy": "sandbox"},
     )
-    response.headers["Content-Security-Policy"] = "sandbox"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 # -- watchers and the contact (cases/_watchers.html) ----------------------------

@@ -6,14 +6,13 @@ from flask import (
     flash,
     redirect,
     render_template,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..accounts.forms import ConfirmForm
-from ..attachments import stored_path
+from ..attachments import stored_download, stored_path
 from ..db import utcnow
 from ..security import public, signed_in, staff_required
 from . import bp, queries, services
@@ -92,18 +91,12 @@ def download(export_id):
     if not path.is_file():
         abort(404)
     services.record_download(request, current_user, now)
-    response = send_file(
+    return stored_download(
         path,
-        as_attachment=True,
-        download_name=f"myhezo-data-{now:%Y%m%d}.zip",
-        mimetype="application/zip",
-        conditional=False,
-        etag=False,
-        max_age=0,
+        f"myhezo-data-{now:%Y%m%d}.zip",
+        "application/zip",
+        **{"Cache-Control": "no-store"},
     )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @bp.post("/erasure")
