@@ -3,7 +3,9 @@ with their time zone named, and Polish that does not guess the reader's
 gender."""
 
 import re
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from hezo.i18n import format_deadline, format_local_datetime, in_language
 from hezo.models import OutboxMessage, User
@@ -21,7 +23,13 @@ ENGLISH = re.compile(
 
 
 def test_case_page_mail_and_pdf_show_the_deadline_alike(app, client, world):  # noqa: F811
-    case = new_case(world)
+    # Reported a week ago at 10:00: the page shortens a deadline that falls on
+    # today's date to its hour ("by 10:00"), so a case reported now would make
+    # the page differ from the mail whenever the suite runs on the due day
+    # (it did, once, at midnight in Warsaw).
+    warsaw = ZoneInfo("Europe/Warsaw")
+    week_ago = datetime.now(warsaw).date() - timedelta(days=7)
+    case = new_case(world, when=datetime.combine(week_ago, time(10), warsaw))
     with app.test_request_context("/pl/"), in_language("pl"):
         due_pl = format_deadline(case.response_due_at)
         reported_pl = format_local_datetime(case.reported_at)
