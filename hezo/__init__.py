@@ -124,7 +124,7 @@ def _configure_inputs(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import accounts, cases, contracts, partners, privacy, public, sharing, staff
+    from . import accounts, admin, cases, contracts, partners, privacy, public, sharing, staff
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
@@ -137,6 +137,7 @@ def _configure_blueprints(app: Flask) -> None:
         partners.bp,
         sharing.bp,
         privacy.bp,
+        admin.bp,
     ):
         register_localized(app, blueprint)
     app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language

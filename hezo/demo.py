@@ -98,6 +98,7 @@ def load_demo(today: date, write: bool = True) -> tuple[object, DemoLogin]:
 DEMO_PASSWORD = "zielony rower nad Wisłą"
 DEMO_ACCOUNTS = (
     ("engineer", "inzynier@demo.myhezo.pl", "Łukasz", "Zieliński", None),
+    ("admin", "admin@demo.myhezo.pl", "Maria", "Nowak", None),
     ("partner", "partner@demo.myhezo.pl", "Piotr", "Wiśniewski", PARTNERS[0][0]),
     ("customer", "klient@demo.myhezo.pl", "Anna", "Kowalska", CUSTOMERS[0][0]),
 )

@@ -136,6 +136,8 @@ RULES = {
     "privacy.request_erasure": SIGNED,
     "privacy.requests": STAFF,
     "privacy.decide": STAFF,
+    # The administrators' console.
+    "admin.index": {"admin"},
 }
 
 

@@ -1,7 +1,7 @@
 """Every page state of the portal, in one list: what ``scripts/screenshots``
 photographs and what the axe test (``test_every_page_state.py``) checks.
 
-A state is a person (anonymous, customer, partner, engineer), a path with
+A state is a person (anonymous, customer, partner, engineer, admin), a path with
 ``{lang}`` and the demo world's identifiers (``{case}``, ``{contract}``...) and
 an optional action after the page loads (submit an empty form for its errors,
 go one step further in a wizard). The states of one person run in this order in
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pyotp
 
-PERSONS = ("anonymous", "customer", "partner", "engineer")
+PERSONS = ("anonymous", "customer", "partner", "engineer", "admin")
 LANGUAGES = ("pl", "en")
 WIDTHS = (360, 1366)
 HEIGHT = {360: 740, 1366: 900}
@@ -181,6 +181,8 @@ STATES = (
     PageState("engineer", "satisfaction", "/{lang}/staff/satisfaction"),
     PageState("engineer", "privacy-requests", "/{lang}/privacy/requests"),
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
+    # The administrators' console: each section adds its pages here.
+    PageState("admin", "console", "/{lang}/admin/"),
 )
 
 
