@@ -124,7 +124,17 @@ def _configure_inputs(app: Flask) -> None:
 
 
 def _configure_blueprints(app: Flask) -> None:
-    from . import accounts, admin, cases, contracts, partners, privacy, public, sharing, staff
+    from . import (
+        accounts,
+        admin,
+        cases,
+        contracts,
+        partners,
+        privacy,
+        public,
+        sharing,
+        staff,
+    )
     from .i18n import register_localized
 
     app.register_blueprint(public.root_bp)
