@@ -70,8 +70,8 @@ def make_user(
     secret = pyotp.random_base32()
     user = User.create(
         email=email or f"user{n}@example.pl",
-        first_name="Jan",
-        last_name=f"Nowak{n}",
+        first_name=fields.pop("first_name", "Jan"),
+        last_name=fields.pop("last_name", f"Nowak{n}"),
         role=role,
         company=company,
         language=fields.pop("language", "pl"),

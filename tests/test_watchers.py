@@ -162,3 +162,45 @@ def test_the_watchers_panel_is_not_shown_to_a_partner(client, world):
     html = page.get_data(as_text=True)
     assert 'id="watchers"' not in html
     assert world["colleague"].full_name not in html
+
+
+def test_the_panel_shows_contact_watchers_and_colleagues_in_one_statement(
+    client, world
+):
+    from playhouse.test_utils import count_queries
+
+    case = new_case(world)
+    login(client, world["customer"])
+
+    def page():
+        with count_queries() as counted:
+            html = client.get(f"/pl/cases/{case.number}").get_data(as_text=True)
+        return html, counted.count
+
+    _, before = page()
+    watchers.hand_over(case, world["colleague"].id, world["customer"], utcnow())
+    watchers.add_watcher(case, world["quiet"].id, world["customer"], utcnow())
+    for n in range(5):
+        make_user(company=world["company"], first_name=f"Kolega{n}")
+    case = SupportCase.get_by_id(case.id)
+
+    with count_queries() as counted:
+        seen = watchers.panel(case, world["customer"])
+    assert counted.count == 1
+    assert seen["contact"].id == world["colleague"].id
+    assert [u.id for u in seen["watchers"]] == [world["quiet"].id]
+    colleagues = {u.id for u in seen["colleagues"]}
+    named = {world[who].id for who in ("customer", "colleague", "quiet")}
+    assert named <= colleagues
+    assert world["disabled"].id not in colleagues
+    assert world["stranger"].id not in colleagues and len(colleagues) == 8
+
+    staff = watchers.panel(case, world["engineer"])
+    assert staff["contact"].id == world["colleague"].id and staff["colleagues"] == []
+    assert [u.id for u in staff["watchers"]] == [world["quiet"].id]
+
+    # The case page: the same statements with 8 colleagues and a watcher as
+    # with none (bench/PAGES.md counts them: 8 on the customer's case page).
+    html, after = page()
+    assert "Kolega4" in html and world["quiet"].full_name in html
+    assert after == before <= 8

@@ -10,6 +10,8 @@ disabled account, only those who take e-mail, each in their own language.
 import json
 from datetime import datetime
 
+from peewee import JOIN
+
 from ..audit import audit
 from ..db import db
 from ..mail.queue import queue_mail
@@ -169,17 +171,50 @@ def hand_over(case: SupportCase, user_id, actor: User, now: datetime) -> User:
 def panel(case: SupportCase, viewer) -> dict | None:
     """What the watchers fragment shows: to the customer company's people
     the contact, the watchers and the colleagues to choose from; to staff
-    the contact and watchers; to nobody else (None)."""
+    the contact and watchers; to nobody else (None).
+
+    One statement for all three: the people of the case (its watchers and
+    its contact) and, for the company's own people, their colleagues, each
+    marked whether it watches (``watch_id``)."""
     own = viewer.role == "customer" and viewer.company_id == case.company_id
     if not (own or viewer.is_staff):
         return None
-    watching = watchers_of(case)
+    contact_id = case.contact_user_id or case.reporter_id
+    watch = CaseWatcher.alias()
+    wanted = watch.id.is_null(False)
+    if contact_id:
+        wanted |= User.id == contact_id
+    if own:
+        wanted |= (
+            (User.company == case.company_id)
+            & (User.role == "customer")
+            & (User.is_enabled == True)  # noqa: E712
+        )
+    people = list(
+        User.select(User, watch.id.alias("watch_id"))
+        .join(
+            watch,
+            JOIN.LEFT_OUTER,
+            on=(watch.user == User.id) & (watch.case == case.id),
+        )
+        .where(wanted)
+        .order_by(User.last_name, User.first_name, User.id)
+        .objects()
+    )
+    watching = [u for u in people if u.watch_id]
     return {
-        "contact": contact_of(case),
+        "contact": next((u for u in people if u.id == contact_id), None),
         "watchers": watching,
-        "colleagues": list(colleagues_of(case).order_by(User.last_name, User.id))
-        if own
-        else [],
+        "colleagues": [u for u in people if _is_colleague(u, case)] if own else [],
         "watching_ids": {u.id for u in watching},
         "may_edit": own,
     }
+
+
+def _is_colleague(user: User, case: SupportCase) -> bool:
+    """What ``colleagues_of`` selects, for a user already read."""
+    return (
+        user.company_id == case.company_id
+        and user.role == "customer"
+        and user.is_enabled
+    )
