@@ -898,10 +898,17 @@ def load(backend: str, db, ws: Workspace) -> dict[str, int]:
     started = time.perf_counter()
     if backend == "sqlite":
         conn.execute("COMMIT")
+    else:
+        conn.execute("SET session_replication_role = DEFAULT")
+    # The queue's status counts: PostgreSQL skipped the triggers (replica
+    # role), SQLite wrote a row per case: count them once, as a fold would.
+    from hezo.staff.status_counts import rebuild
+
+    rebuild()
+    if backend == "sqlite":
         conn.execute("ANALYZE")
         conn.execute("PRAGMA journal_mode = WAL")
     else:
-        conn.execute("SET session_replication_role = DEFAULT")
         for table in COLUMNS:
             conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "

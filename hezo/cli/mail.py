@@ -45,14 +45,16 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("run-reminders")
     def run_reminders_command():
-        """Queue due return and response reminders, drop expired form keys
-        (safe to run often)."""
+        """Queue due return and response reminders, drop expired form keys,
+        fold the queue's status counts (safe to run often)."""
         from ..db import utcnow
         from ..mail.reminders import run_reminders
+        from ..staff.status_counts import fold
         from ..submissions import purge_expired
 
         report = run_reminders(utcnow())
         purge_expired(utcnow())  # one-time form keys older than a day
+        fold()  # the queue's counts per status: one row each again
         click.echo(
             f"Reminders queued: return soon {report.return_soon}, return "
             f"overdue {report.return_overdue}, response about to breach "

@@ -12,6 +12,7 @@ from ..identifiers import normalize_serial
 from ..inputs import whole_number
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
+from . import status_counts
 
 PAGE_SIZE = 50
 DUE_SOON = timedelta(minutes=15)
@@ -83,6 +84,9 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
         )
     (counts,), cases, engineers, *counted = fetch_all(*statements)
     counts["open"] = sum(counts[status] for status in OPEN_STATUSES)
+    for name in ("breached", "due_soon"):  # as shown: "1000+" at the cap
+        n = counts[name]
+        counts[f"{name}_shown"] = f"{COUNT_CAP}+" if n >= COUNT_CAP else str(n)
     total = counted[0][0][0] if filtered else counts["open"]
     return QueuePage(cases, total, counts, engineers)
 
@@ -172,20 +176,31 @@ def _queue_rows(ids, start: int):
 
 
 def _counts(now: datetime):
-    """Open cases per status, and how many clocks are breached or due soon:
-    one statement of counts over the ``(status, next_due_at)`` index, each a
-    range of it (cheaper than grouping 20,000 open cases on both databases)."""
+    """Open cases per status (the sums of ``status_counts``, not a count of
+    the cases) and how many clocks are breached or due soon (ranges of the
+    ``(status, next_due_at)`` index, capped at COUNT_CAP): one statement whose
+    cost does not grow with the number of open cases."""
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
-    ranges = {status: SupportCase.status == status for status in OPEN_STATUSES}
-    ranges["breached"] = is_open & (due < now)
-    ranges["due_soon"] = is_open & (due >= now) & (due < now + DUE_SOON)
+    clocks = {
+        "breached": is_open & (due < now),
+        "due_soon": is_open & (due >= now) & (due < now + DUE_SOON),
+    }
     return scalars(
-        *(
-            SupportCase.select(fn.COUNT(SQL("*"))).where(condition).alias(name)
-            for name, condition in ranges.items()
-        )
+        *(status_counts.count_of(status).alias(status) for status in OPEN_STATUSES),
+        *(capped_count(condition).alias(name) for name, condition in clocks.items()),
     )
+
+
+#: The clocks' counts stop here ("1000+"): reading them costs at most this
+#: many index entries however many cases are open.
+COUNT_CAP = 1000
+
+
+def capped_count(condition):
+    """A scalar subquery: how many cases meet ``condition``, up to COUNT_CAP."""
+    first = SupportCase.select(SQL("1")).where(condition).limit(COUNT_CAP)
+    return Select(columns=[fn.COUNT(SQL("*"))]).from_(first.alias("capped"))
 
 
 def company_by_nip(nip: str) -> Company | None:
