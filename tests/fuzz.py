@@ -96,6 +96,13 @@ QUERY_NAMES = [
     "_anchor",
     "lang",
     "draft",
+    # The audit log's filters (hezo/admin/audit_log.py).
+    "person",
+    "company",
+    "case",
+    "kind",
+    "from",
+    "to",
 ]
 HEADERS = [
     {},

@@ -138,6 +138,8 @@ RULES = {
     "privacy.decide": STAFF,
     # The administrators' console.
     "admin.index": {"admin"},
+    "admin.audit_log": {"admin"},
+    "admin.audit_log_csv": {"admin"},
 }
 
 

@@ -12,11 +12,14 @@ from pypdf import PdfReader
 
 from hezo.audit import audit
 from hezo.cases.services import post_message, record_partner_read, set_consent
+from hezo.cases.watchers import add_watcher
 from hezo.db import utcnow
 from hezo.models import (
     ALL_MODELS,
     Attachment,
     AuditEvent,
+    CaseSatisfaction,
+    CaseWatcher,
     ContactRequest,
     EndedSession,
     ExternalIdentity,
@@ -44,6 +47,10 @@ NAME = ("Alicja", "Źródłowska")
 EMAIL = "alicja.zrodlowska@firma-a.pl"
 PHONE = "+48 601 222 333"
 IP = "10.20.30.40"
+# The address and phone the person had before changing them in their profile.
+OLD_EMAIL = "ala.dawniej@firma-a.pl"
+OLD_PHONE = "+48 509 876 543"
+SATISFACTION = "Szybko i sprawnie, dziękuję"
 
 
 @pytest.fixture
@@ -71,6 +78,31 @@ def world(app, dbconn):
     record_partner_read(case, seller, "partner_case_read", now)
     set_consent(case, ala, False, now)
     bob_case, _ = make_case_with_file(app, bob, contract, "boba", False)
+    # Ala watches her colleague's case and writes in it; Bob writes too.
+    add_watcher(bob_case, ala.id, bob, now)
+    post_message(bob_case, ala, "Alicja dopisuje do sprawy Boba", [], now)
+    post_message(bob_case, bob, "Bob o swojej sprawie", [], now)
+    CaseSatisfaction.create(
+        case=case,
+        rating=4,
+        comment=f"{SATISFACTION}. {ala.full_name}, tel. {PHONE}",
+        author=ala,
+        engineer=engineer,
+        service_code=contract.service_code,
+    )
+    for field, old, new in (("email", OLD_EMAIL, EMAIL), ("phone", OLD_PHONE, PHONE)):
+        audit(
+            "email_changed" if field == "email" else "profile_changed",
+            actor=ala,
+            object_type="user",
+            object_id=ala.id,
+            details=json.dumps({"field": field, "old": old, "new": new}),
+        )
+    OutboxMessage.create(
+        recipient=OLD_EMAIL,
+        subject="Zmiana adresu e-mail",
+        body_text=f"Adres {OLD_EMAIL} zastąpi {EMAIL}.",
+    )
     carl_case, _ = make_case_with_file(app, carl, other, "carla", False)
     EndedSession.create(sid="s-ala", user=ala, ended_at=now)
     ReceivedMail.create(
@@ -143,13 +175,23 @@ def test_export_holds_every_kind_of_the_persons_data_and_nobody_elses(app, world
     assert any(e["ip"] == IP for e in data["audit_events"])
     assert data["mail_drafts"][0]["subject"] == "Nowy problem"
     assert data["contact_requests"][0]["message"] == "Pytanie"
+    # The colleague's case the person watches, with their own words in it.
+    [watched] = data["watched_cases"]
+    assert watched["number"] == world["bob_case"].number
+    assert watched["watching_since"]
+    assert [m["body"] for m in watched["your_messages"]] == [
+        "Alicja dopisuje do sprawy Boba"
+    ]
+    [answer] = data["satisfaction_answers"]
+    assert answer["case"] == world["case"].number and answer["rating"] == 4
+    assert answer["comment"].startswith(SATISFACTION)
     assert [r["kind"] for r in data["privacy_requests"]] == ["export"]
     # Nothing of a colleague, of another company, or of their cases.
     for foreign in (
         world["bob"].email,
         world["bob"].last_name,
         "Wiadomość Boba",
-        world["bob_case"].number,
+        "Bob o swojej sprawie",
         world["carl"].email,
         world["carl"].last_name,
         world["carl_case"].number,
@@ -164,7 +206,10 @@ def test_export_holds_every_kind_of_the_persons_data_and_nobody_elses(app, world
         for page in PdfReader(io.BytesIO(archive.read("data.pdf"))).pages
     )
     assert "Źródłowska" in pdf and "Zgody udzielone i wycofane" in pdf
-    assert "Zasilacz nadal piszczy" in pdf and "Boba" not in pdf
+    assert "Zasilacz nadal piszczy" in pdf and "Wiadomość Boba" not in pdf
+    assert "Sprawy obserwowane" in pdf and world["bob_case"].number in pdf
+    assert "Alicja dopisuje do sprawy Boba" in pdf and "Bob o swojej" not in pdf
+    assert "Szybko i sprawnie" in pdf and "ocena 4 z 5" in pdf
     events = [e.action for e in AuditEvent.select().order_by(AuditEvent.id)]
     for action in (
         "privacy_export_requested",
@@ -199,7 +244,7 @@ def test_large_accounts_get_their_copy_from_the_worker(app, world, runner):
 
 
 def seeded_values():
-    return [f"{NAME[0]} {NAME[1]}", EMAIL, PHONE]
+    return [f"{NAME[0]} {NAME[1]}", EMAIL, PHONE, OLD_EMAIL, OLD_PHONE]
 
 
 def leftovers(app) -> list:
@@ -263,6 +308,11 @@ def test_erasure_leaves_the_persons_data_nowhere(app, world):
         world["bob"].full_name
     )
     assert not AuditEvent.select().where(AuditEvent.ip == IP).exists()
+    # Their satisfaction comment is gone whole (the rating stays, by nobody);
+    # they watch nothing any more.
+    answer = CaseSatisfaction.get(CaseSatisfaction.case == world["case"].id)
+    assert answer.comment == "" and answer.rating == 4
+    assert not CaseWatcher.select().where(CaseWatcher.user == world["ala"].id).exists()
     assert SupportCase.get_by_id(world["case"].id).contact_email == ""
     page = signed_in(app, world["bob"]).get(f"/pl/cases/{world['case'].number}")
     assert "były użytkownik" in page.get_data(as_text=True)

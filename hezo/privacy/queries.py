@@ -7,6 +7,8 @@ from peewee import fn
 from ..models import (
     Attachment,
     AuditEvent,
+    CaseSatisfaction,
+    CaseWatcher,
     ConsentEvent,
     ContactRequest,
     EndedSession,
@@ -54,6 +56,8 @@ def collect(user: User) -> dict:
     user = User.get_by_id(user.id)
     cases = list(reported_cases(user))
     case_ids = [c.id for c in cases]
+    watched = watched_cases(user, case_ids)
+    shown_ids = case_ids + [w.case_id for w in watched]
     return {
         "format": "myhezo-personal-data/1",
         "account": _account(user),
@@ -92,11 +96,24 @@ def collect(user: User) -> dict:
             .order_by(ConsentEvent.id)
         ],
         "cases": [_case(c, user) for c in cases],
+        "watched_cases": [_watched(w, user) for w in watched],
         "messages_in_other_cases": [
             _message(m)
             for m in Message.select()
-            .where(_own_messages_elsewhere(user, case_ids))
+            .where(_own_messages_elsewhere(user, shown_ids))
             .order_by(Message.id)
+        ],
+        "satisfaction_answers": [
+            {
+                "case": s.case.number,
+                "rating": s.rating,
+                "comment": s.comment,
+                "at": _when(s.created_at),
+            }
+            for s in CaseSatisfaction.select(CaseSatisfaction, SupportCase)
+            .join(SupportCase, on=(CaseSatisfaction.case == SupportCase.id))
+            .where(CaseSatisfaction.author == user)
+            .order_by(CaseSatisfaction.id)
         ],
         "mail_drafts": [
             {
@@ -146,6 +163,42 @@ def collect(user: User) -> dict:
     }
 
 
+def watched_cases(user: User, reported_ids: list[int]) -> list[CaseWatcher]:
+    """The cases the person watches (hezo/cases/watchers.py) that they did
+    not report themselves."""
+    where = CaseWatcher.user == user
+    if reported_ids:
+        where &= CaseWatcher.case.not_in(reported_ids)
+    return list(
+        CaseWatcher.select(CaseWatcher, SupportCase)
+        .join(SupportCase, on=(CaseWatcher.case == SupportCase.id))
+        .where(where)
+        .order_by(CaseWatcher.id)
+    )
+
+
+def _watched(watcher: CaseWatcher, user: User) -> dict:
+    """A watched case: what identifies it and the person's own part in it;
+    nothing of the colleague who reported it (their contact, their words)."""
+    case = watcher.case
+    return {
+        "number": case.number,
+        "subject": case.subject,
+        "status": case.status,
+        "watching_since": _when(watcher.created_at),
+        "your_messages": _own_messages_in(case, user),
+    }
+
+
+def _own_messages_in(case: SupportCase, user: User) -> list[dict]:
+    return [
+        _message(m)
+        for m in Message.select()
+        .where((Message.case == case) & (Message.author == user))
+        .order_by(Message.id)
+    ]
+
+
 def _own_messages_elsewhere(user: User, case_ids: list[int]):
     where = Message.author == user
     return where & Message.case.not_in(case_ids) if case_ids else where
@@ -187,12 +240,7 @@ def _case(case: SupportCase, user: User) -> dict:
         "site_contact_phone": case.site_contact_phone,
         "shared_with_partner": case.is_shared,
         "reported_at": _when(case.reported_at),
-        "your_messages": [
-            _message(m)
-            for m in Message.select()
-            .where((Message.case == case) & (Message.author == user))
-            .order_by(Message.id)
-        ],
+        "your_messages": _own_messages_in(case, user),
     }
 
 

@@ -35,6 +35,8 @@ from ..models import (
     Attachment,
     AuditEvent,
     AuthToken,
+    CaseSatisfaction,
+    CaseWatcher,
     ConsentEvent,
     ContactRequest,
     EndedSession,
@@ -334,6 +336,8 @@ def erase_user(user: User, now: datetime) -> None:
     between leaves a file no row names (``hezo run-retention`` does not mind).
     """
     email, name, phone = user.email, user.full_name, user.phone
+    emails, phones = _former_contacts(user)
+    emails, phones = [email, *emails], [phone, *phones]
     files: list[str] = []
     with db.atomic():
         exports = PrivacyRequest.select().where(
@@ -347,7 +351,8 @@ def erase_user(user: User, now: datetime) -> None:
             & (PrivacyRequest.status != "expired")
         ).execute()
         mail = ReceivedMail.select().where(
-            (ReceivedMail.user == user) | (fn.LOWER(ReceivedMail.from_address) == email)
+            (ReceivedMail.user == user)
+            | fn.LOWER(ReceivedMail.from_address).in_(emails)
         )
         for received in mail:
             files.append(received.eml_sha256)
@@ -359,20 +364,29 @@ def erase_user(user: User, now: datetime) -> None:
                 eml_sha256="",
                 eml_size=0,
             ).where(ReceivedMail.id == received.id).execute()
-        UndeliverableAddress.delete().where(
-            fn.LOWER(UndeliverableAddress.address) == email
-        ).execute()
-        ThrottleEvent.delete().where(fn.LOWER(ThrottleEvent.key) == email).execute()
-        PendingRegistration.delete().where(
-            fn.LOWER(PendingRegistration.email) == email
-        ).execute()
-        ContactRequest.delete().where(fn.LOWER(ContactRequest.email) == email).execute()
-        OutboxMessage.delete().where(
-            fn.LOWER(OutboxMessage.recipient) == email
-        ).execute()
+        for model, column in (
+            (UndeliverableAddress, UndeliverableAddress.address),
+            (ThrottleEvent, ThrottleEvent.key),
+            (PendingRegistration, PendingRegistration.email),
+            (ContactRequest, ContactRequest.email),
+            (OutboxMessage, OutboxMessage.recipient),
+        ):
+            model.delete().where(fn.LOWER(column).in_(emails)).execute()
         for model in (RecoveryCode, AuthToken, ExternalIdentity, EndedSession):
             model.delete().where(model.user == user).execute()
+        # Watching is the person's own choice, of no use to the case record.
+        CaseWatcher.delete().where(CaseWatcher.user == user).execute()
+        # Their satisfaction comments are free text about anything (the
+        # rating stays for the figures, by nobody).
+        CaseSatisfaction.update(comment="").where(
+            CaseSatisfaction.author == user
+        ).execute()
         AuditEvent.update(ip="").where(AuditEvent.actor == user).execute()
+        # The account's history (old and new names, addresses, phones of
+        # each change, as JSON with escaped letters a search would miss).
+        AuditEvent.update(details="").where(
+            (AuditEvent.object_type == "user") & (AuditEvent.object_id == str(user.id))
+        ).execute()
         Message.update(author_name=FORMER_USER).where(Message.author == user).execute()
         SupportCase.update(
             contact_name=FORMER_USER, contact_email="", contact_phone=""
@@ -394,15 +408,50 @@ def erase_user(user: User, now: datetime) -> None:
         ).where(User.id == user.id).execute()
         for value, placeholder in (
             (name, FORMER_USER),
-            (email, ERASED),
-            (phone, ERASED),
+            *((address, ERASED) for address in emails),
+            *((number, ERASED) for number in phones),
         ):
             _replace_everywhere(value, placeholder)
         audit("privacy_user_erased", object_type="user", object_id=user.id, now=now)
     for sha256 in files:
         _remove_unreferenced(sha256)
-    _remove_outbox_files(email)
+    for address in emails:
+        _remove_outbox_files(address)
     end_sessions(user)
+
+
+#: Audit events of an account's changes whose details hold old and new values.
+CHANGE_EVENTS = ("email_change_requested", "email_changed", "profile_changed")
+
+
+def _former_contacts(user: User) -> tuple[list[str], list[str]]:
+    """The e-mail addresses and phones the account had or was asked to
+    have before (from its change events): erased like the present ones."""
+    emails, phones = set(), set()
+    events = AuditEvent.select(AuditEvent.details).where(
+        (AuditEvent.object_type == "user")
+        & (AuditEvent.object_id == str(user.id))
+        & AuditEvent.action.in_(CHANGE_EVENTS)
+    )
+    for event in events:
+        try:
+            change = json.loads(event.details or "{}")
+        except ValueError:
+            continue
+        if not isinstance(change, dict):
+            continue
+        field = change.get("field", "email")
+        found = emails if field == "email" else phones if field == "phone" else None
+        if found is None:
+            continue
+        for key in ("old", "new"):
+            if isinstance(change.get(key), str) and change[key].strip():
+                found.add(
+                    change[key].strip().lower() if field == "email" else change[key]
+                )
+    emails.discard(user.email)
+    phones.discard(user.phone)
+    return sorted(emails), sorted(phones)
 
 
 def text_columns():

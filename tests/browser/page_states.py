@@ -183,6 +183,10 @@ STATES = (
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
     # The administrators' console: each section adds its pages here.
     PageState("admin", "console", "/{lang}/admin/"),
+    PageState("admin", "audit-log", "/{lang}/admin/audit"),
+    PageState(
+        "admin", "audit-log-errors", "/{lang}/admin/audit?from=2026-13-45", status=400
+    ),
 )
 
 
