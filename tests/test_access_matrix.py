@@ -138,6 +138,10 @@ RULES = {
     "privacy.decide": STAFF,
     # The administrators' console.
     "admin.index": {"admin"},
+    "admin.imports": {"admin"},
+    "admin.import_upload": {"admin"},
+    "admin.import_run": {"admin"},
+    "admin.import_apply": {"admin"},
 }
 
 
@@ -191,6 +195,9 @@ def world(app, dbconn):
 
     export = request_export(users["customer_a"], utcnow())
     erasure = request_erasure(users["customer_b"], utcnow())
+    from hezo.imports.runs import queue_dry_run
+
+    run = queue_dry_run(users["admin"], "contracts", "a.csv", "a.csv", 1, utcnow())
     return {
         "users": users,
         "cases": cases,
@@ -198,6 +205,7 @@ def world(app, dbconn):
         "draft_id": draft.id,
         "export_id": export.id,
         "request_id": erasure.id,
+        "run_id": run.id,
     }
 
 
@@ -212,6 +220,7 @@ def urls_for(app, rule, world):
         "draft_id": world["draft_id"],
         "export_id": world["export_id"],
         "request_id": world["request_id"],
+        "run_id": world["run_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

@@ -7,4 +7,7 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import views  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    imports,
+    views,
+)
