@@ -183,6 +183,10 @@ STATES = (
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
     # The administrators' console: each section adds its pages here.
     PageState("admin", "console", "/{lang}/admin/"),
+    PageState("admin", "imports", "/{lang}/admin/imports"),
+    PageState("admin", "imports-errors", "/{lang}/admin/imports", _errors, 422),
+    PageState("admin", "import-dry-run", "/{lang}/admin/imports/{import_done}"),
+    PageState("admin", "import-queued", "/{lang}/admin/imports/{import_queued}"),
 )
 
 
