@@ -397,6 +397,27 @@ def test_a_form_without_file_or_kind_says_what_is_missing(app, browser):
     assert "Wybierz plik do importu." in response.get_data(as_text=True)
 
 
+NASTY = ("", "\x00", "١٢", "99999999999999999999", "a\u2028b", "x" * 5000)
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_nasty_values_as_an_administrator_never_give_a_server_error(
+    app, browser, admin, value
+):
+    (run_id,) = queued(admin)
+    form = {"kind": value, "file": value, "submission_key": value}
+    for method, url, data in (
+        ("post", "/pl/admin/imports", form),
+        ("post", "/pl/admin/imports", dict(form, kind="legacy")),
+        ("post", f"/pl/admin/imports/{run_id}/apply", form),
+        ("get", f"/pl/admin/imports?page={value}", None),
+        ("get", f"/pl/admin/imports/{run_id}?page={value}", None),
+    ):
+        response = getattr(browser, method)(url, data=data)
+        assert response.status_code < 500, (method, url, value)
+    assert ImportRun.select().count() == 1
+
+
 # -- double submits --------------------------------------------------------------
 
 

@@ -85,14 +85,14 @@ def stored_file(run: ImportRun) -> Path:
     return import_folder() / run.stored_name
 
 
-def store_upload(upload: FileStorage | None, kind: str) -> tuple[str, str, int]:
+def store_upload(upload, kind: str) -> tuple[str, str, int]:
     """Check an uploaded file for ``kind`` and keep it for the worker.
 
     Returns (the name as uploaded, the stored name, size). Raises
     UploadRefused, with nothing left behind, for a file that is too large,
     empty, binary, not the chosen kind's type or without its columns.
     """
-    if upload is None or not upload.filename:
+    if not isinstance(upload, FileStorage) or not upload.filename:
         raise UploadRefused(_l("Choose the file to import."))
     name = clean_filename(upload.filename.replace("\\", "/").rsplit("/", 1)[-1])
     name = name[:200] or "import"
