@@ -31,11 +31,11 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from peewee import DatabaseError
+from peewee import DatabaseError, IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from ..audit import audit
-from ..db import UNAVAILABLE_ERRORS, db, is_sqlite, utcnow
+from ..db import db, is_sqlite, utcnow
 from ..inputs import clean_filename
 from ..models import ImportRun, User
 from .contracts import (
@@ -194,25 +194,16 @@ def queue_dry_run(
     actor: User, kind: str, file_name: str, stored_name: str, size: int, now: datetime
 ) -> ImportRun:
     """Queue the dry run of an uploaded file (in the caller's transaction)."""
-    run = ImportRun.create(
+    return _queue(
+        actor,
+        now,
+        f"{kind} dry run of {file_name} ({size} bytes)",
         kind=kind,
         dry_run=True,
         file_name=file_name,
         stored_name=stored_name,
         file_size=size,
-        progress_total=size,
-        created_by=actor,
-        created_at=now,
     )
-    audit(
-        "import_queued",
-        actor=actor,
-        object_type="import_run",
-        object_id=run.id,
-        details=f"{kind} dry run of {file_name} ({size} bytes)",
-        now=now,
-    )
-    return run
 
 
 def queue_real_run(dry: ImportRun, actor: User, now: datetime) -> ImportRun:
@@ -223,27 +214,31 @@ def queue_real_run(dry: ImportRun, actor: User, now: datetime) -> ImportRun:
         raise NotApplicable
     try:
         with db.atomic():
-            run = ImportRun.create(
+            return _queue(
+                actor,
+                now,
+                f"{dry.kind} import of {dry.file_name} (dry run {dry.id})",
                 kind=dry.kind,
                 dry_run=False,
                 file_name=dry.file_name,
                 stored_name=dry.stored_name,
                 file_size=dry.file_size,
-                progress_total=dry.file_size,
-                created_by=actor,
-                created_at=now,
                 applied_from=dry.id,
             )
-    except DatabaseError as exc:
-        if isinstance(exc, UNAVAILABLE_ERRORS):
-            raise
-        raise NotApplicable from exc  # the unique applied_from: applied already
+    except IntegrityError as exc:  # the unique applied_from: applied already
+        raise NotApplicable from exc
+
+
+def _queue(actor: User, now: datetime, details: str, **fields) -> ImportRun:
+    run = ImportRun.create(
+        progress_total=fields["file_size"], created_by=actor, created_at=now, **fields
+    )
     audit(
         "import_queued",
         actor=actor,
         object_type="import_run",
         object_id=run.id,
-        details=f"{run.kind} import of {run.file_name} (dry run {dry.id})",
+        details=details,
         now=now,
     )
     return run
