@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -302,6 +303,25 @@ def test_a_file_gone_missing_fails_the_run_with_a_message(app, browser):
     assert ImportRun.get_by_id(run_id).state == "failed"
     assert "Prześlij go ponownie" in html
     assert AuditEvent.get(AuditEvent.action == "import_failed").object_id == str(run_id)
+
+
+def test_a_dry_run_not_imported_within_a_week_loses_its_file(app, browser):
+    old_id = run_id_of(upload(browser, CONTRACTS, "contracts", key="o" * 32))
+    new_id = run_id_of(upload(browser, CONTRACTS, "contracts", key="n" * 32))
+    run_pass(app)
+    ImportRun.update(created_at=utcnow() - timedelta(days=8)).where(
+        ImportRun.id == old_id
+    ).execute()
+    run_pass(app)
+    old, new = ImportRun.get_by_id(old_id), ImportRun.get_by_id(new_id)
+    assert not runs.file_kept(old) and runs.file_kept(new)
+    assert len(list(Path(app.config["IMPORT_FOLDER"]).glob("*.csv"))) == 1
+    html = browser.get(f"/pl/admin/imports/{old_id}").get_data(as_text=True)
+    assert 'data-testid="import-file-gone"' in html
+    assert 'data-testid="import-apply"' not in html
+    assert 'data-testid="import-figures"' in html  # the report stays
+    assert apply(browser, old_id).status_code == 303
+    assert ImportRun.select().count() == 2
 
 
 # -- progress --------------------------------------------------------------------

@@ -154,6 +154,8 @@ def import_run(run_id):
         tables=TABLES,
         error=_error_text(run),
         shown=SHOWN_REJECTIONS,
+        file_kept=runs.file_kept(run),
+        keep_days=current_app.config["IMPORT_KEEP_DAYS"],
     )
 
 

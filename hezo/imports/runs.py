@@ -26,7 +26,7 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -210,7 +210,7 @@ def queue_real_run(dry: ImportRun, actor: User, now: datetime) -> ImportRun:
     """Queue the real run of a done dry run; raises NotApplicable when it is
     not done, failed, or was applied already (also by another request at the
     same moment: ``applied_from`` is unique)."""
-    if not dry.dry_run or dry.state != "done" or not stored_file(dry).is_file():
+    if not dry.dry_run or dry.state != "done" or not file_kept(dry):
         raise NotApplicable
     try:
         with db.atomic():
@@ -346,6 +346,33 @@ def _finish(run: ImportRun, state: str, report: dict | None, error: str) -> None
         )
     if state == "done" and not run.dry_run:
         stored_file(run).unlink(missing_ok=True)  # applied: no longer needed
+
+
+def purge_unapplied_files(now: datetime) -> int:
+    """Delete the files of finished dry runs older than IMPORT_KEEP_DAYS that
+    were never applied (an applied file goes when its real run is done);
+    returns how many. The run and its report stay."""
+    limit = now - timedelta(days=current_app.config["IMPORT_KEEP_DAYS"])
+    applied = ImportRun.select(ImportRun.applied_from).where(
+        ImportRun.applied_from.is_null(False)
+    )
+    old = ImportRun.select().where(
+        ImportRun.dry_run
+        & ImportRun.state.in_(("done", "failed"))
+        & (ImportRun.created_at < limit)
+        & (ImportRun.stored_name != "")
+        & ImportRun.id.not_in(applied)
+    )
+    removed = 0
+    for run in list(old):
+        stored_file(run).unlink(missing_ok=True)
+        ImportRun.update(stored_name="").where(ImportRun.id == run.id).execute()
+        removed += 1
+    return removed
+
+
+def file_kept(run: ImportRun) -> bool:
+    return bool(run.stored_name) and stored_file(run).is_file()
 
 
 def _figures(report: dict) -> str:

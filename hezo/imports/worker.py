@@ -11,7 +11,7 @@ import time
 from flask import Flask
 
 from ..db import db, utcnow
-from .runs import Stopped, claim_next, process
+from .runs import Stopped, claim_next, process, purge_unapplied_files
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ def run_pass(app: Flask, limit: int | None = None) -> int:
     opened = db.is_closed()
     db.connect(reuse_if_open=True)
     try:
+        purge_unapplied_files(utcnow())
         while limit is None or ran < limit:
             run = claim_next(utcnow())
             if run is None:
