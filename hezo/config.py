@@ -106,6 +106,13 @@ class Defaults:
     UPLOAD_FOLDER = None  # <instance>/uploads
     ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
     OUTBOX_FILE_FOLDER = None  # <instance>/mail
+    # Imports from the console (hezo/imports/runs.py): uploaded files wait in
+    # IMPORT_FOLDER (None: <upload folder>/imports) for ``hezo import-worker``.
+    IMPORT_FOLDER = None
+    IMPORT_MAX_BYTES = 25 * 1024 * 1024  # below MAX_CONTENT_LENGTH
+    IMPORT_PROGRESS_SECONDS = 1.0
+    IMPORT_KEEP_DAYS = 7  # a dry run's file, if it is not imported by then
+    IMPORT_LEGACY_PROCESSES = 1  # processes rendering the legacy dialogue PDFs
 
     # Reverse proxies in front of the app (X-Forwarded-For/-Proto trusted from
     # exactly this many hops); 0 = none, the client talks to gunicorn directly.

@@ -194,6 +194,11 @@ def make_world(app) -> World:
 
     request_export(users["customer"], utcnow())
     request_erasure(make_user(company=b, email="leaving@example.pl"), utcnow())
+    # An import run waiting for the worker (``run_id`` 1; hezo/admin/imports.py).
+    from hezo.imports.runs import queue_dry_run
+
+    admin = make_user(role="admin", email="fuzz-admin@example.pl")
+    queue_dry_run(admin, "contracts", "a.csv", "a.csv", 1, utcnow())
     return World(
         users=users,
         numbers=numbers,
@@ -379,6 +384,7 @@ def sweep(app, world: World, raise_on_problem=True) -> Tally:
         "draft_id": 2,
         "export_id": 1,
         "request_id": 2,
+        "run_id": 1,
         "lang": "pl",
         "filename": "css/app.css",
         "number": world.numbers[0],

@@ -140,6 +140,10 @@ RULES = {
     "admin.index": {"admin"},
     "admin.audit_log": {"admin"},
     "admin.audit_log_csv": {"admin"},
+    "admin.imports": {"admin"},
+    "admin.import_upload": {"admin"},
+    "admin.import_run": {"admin"},
+    "admin.import_apply": {"admin"},
 }
 
 
@@ -193,6 +197,9 @@ def world(app, dbconn):
 
     export = request_export(users["customer_a"], utcnow())
     erasure = request_erasure(users["customer_b"], utcnow())
+    from hezo.imports.runs import queue_dry_run
+
+    run = queue_dry_run(users["admin"], "contracts", "a.csv", "a.csv", 1, utcnow())
     return {
         "users": users,
         "cases": cases,
@@ -200,6 +207,7 @@ def world(app, dbconn):
         "draft_id": draft.id,
         "export_id": export.id,
         "request_id": erasure.id,
+        "run_id": run.id,
     }
 
 
@@ -214,6 +222,7 @@ def urls_for(app, rule, world):
         "draft_id": world["draft_id"],
         "export_id": world["export_id"],
         "request_id": world["request_id"],
+        "run_id": world["run_id"],
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

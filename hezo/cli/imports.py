@@ -1,6 +1,7 @@
 """``hezo import-contracts`` (the ERP contract register) and ``hezo
 import-legacy`` (the previous portal's export): progress on stderr, the report
-on stdout, exit status 1 when a row or record was rejected."""
+on stdout, exit status 1 when a row or record was rejected. ``hezo
+import-worker`` runs the imports queued in the administrators' console."""
 
 import sys
 from pathlib import Path
@@ -101,6 +102,21 @@ def init_app(app: Flask) -> None:
             report_path.write_text(text + "\n", encoding="utf-8")
             click.echo(f"Report written to {report_path}")
         click.get_current_context().exit(1 if report.rejected else 0)
+
+    @app.cli.command("import-worker")
+    @click.option("--once", is_flag=True, help="Run the queued imports and exit.")
+    @click.option(
+        "--interval",
+        type=click.FloatRange(min=0.1),
+        default=5.0,
+        show_default=True,
+        help="Seconds between looks at the queue.",
+    )
+    def import_worker(once, interval):
+        """Run the imports queued in the administrators' console, until stopped."""
+        from ..imports.worker import run_worker
+
+        run_worker(current_app._get_current_object(), once=once, interval=interval)
 
 
 def _cases_read(count: int | None) -> str | None:

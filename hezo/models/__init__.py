@@ -24,6 +24,7 @@ from .cases import (
     SupportCase,
 )
 from .companies import Company, Contract, Device
+from .imports import ImportRun
 from .mail import ReceivedMail, UndeliverableAddress
 from .privacy import PrivacyRequest
 from .submissions import SubmissionKey
@@ -54,6 +55,7 @@ ALL_MODELS = [
     ReceivedMail,
     UndeliverableAddress,
     PrivacyRequest,
+    ImportRun,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

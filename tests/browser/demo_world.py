@@ -4,6 +4,7 @@ app context, so they look at the same portal."""
 
 import itertools
 from datetime import date, timedelta
+from pathlib import Path
 
 from hezo.db import utcnow
 from hezo.demo import DEMO_PASSWORD, ensure_demo_accounts, load_demo
@@ -27,6 +28,7 @@ def seed_demo_world(migrate: bool = False) -> dict:
     )
     _triage_mail()
     draft = _customer_draft(customer)
+    import_done, import_queued = _import_runs(accounts["admin"].email)
     numbers = itertools.count(1)
     registered: list[str] = []
     return {
@@ -40,6 +42,8 @@ def seed_demo_world(migrate: bool = False) -> dict:
         "contract": case.contract_id,
         "customer_id": customer.id,
         "draft": draft.id,
+        "import_done": import_done,
+        "import_queued": import_queued,
         "new_email": lambda: f"zofia.wojcik.{next(numbers)}@example.pl",
         "registered": registered,
         "confirm": lambda: confirmation_path(registered[-1]),
@@ -98,3 +102,27 @@ def _customer_draft(customer: User) -> ReceivedMail:
         status="draft",
         user=customer,
     )
+
+
+def _import_runs(admin_email: str) -> tuple[int, int]:
+    """The console's imports: a finished dry run of the sample contract
+    register with one rejected line, and a run waiting for the worker."""
+    from hezo.imports import runs
+
+    admin = User.get(User.email == admin_email)
+    folder = runs.import_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = Path(__file__).parents[1] / "data" / "contracts-sample.csv"
+    text = sample.read_text(encoding="utf-8")
+    text += text.splitlines()[-1].replace("PW-TAC", "PW-NONE") + "\n"
+    (folder / "demo-register.csv").write_text(text, encoding="utf-8")
+    now = utcnow()
+    done = runs.queue_dry_run(
+        admin, "contracts", "rejestr-umow.csv", "demo-register.csv", len(text), now
+    )
+    runs.claim(done.id, now)
+    runs.process(done)
+    queued = runs.queue_dry_run(
+        admin, "legacy", "eksport-portalu.json", "demo-export.json", 48_000, now
+    )
+    return done.id, queued.id

@@ -187,6 +187,10 @@ STATES = (
     PageState(
         "admin", "audit-log-errors", "/{lang}/admin/audit?from=2026-13-45", status=400
     ),
+    PageState("admin", "imports", "/{lang}/admin/imports"),
+    PageState("admin", "imports-errors", "/{lang}/admin/imports", _errors, 422),
+    PageState("admin", "import-dry-run", "/{lang}/admin/imports/{import_done}"),
+    PageState("admin", "import-queued", "/{lang}/admin/imports/{import_queued}"),
 )
 
 
