@@ -138,6 +138,11 @@ RULES = {
     "privacy.decide": STAFF,
     # The administrators' console.
     "admin.index": {"admin"},
+    "admin.catalogue": {"admin"},
+    "admin.new_variant": {"admin"},
+    "admin.edit_variant": {"admin"},
+    "admin.add_closed_day": {"admin"},
+    "admin.remove_closed_day": {"admin"},
 }
 
 
@@ -187,8 +192,10 @@ def world(app, dbconn):
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
+    from hezo.models import ServiceVariant
     from hezo.privacy.services import request_erasure, request_export
 
+    variant = ServiceVariant.create(code="AHB-8x5x8", name="8x5x8", name_pl="8x5x8")
     export = request_export(users["customer_a"], utcnow())
     erasure = request_erasure(users["customer_b"], utcnow())
     return {
@@ -198,6 +205,7 @@ def world(app, dbconn):
         "draft_id": draft.id,
         "export_id": export.id,
         "request_id": erasure.id,
+        "variant_id": variant.id,
     }
 
 
@@ -212,6 +220,8 @@ def urls_for(app, rule, world):
         "draft_id": world["draft_id"],
         "export_id": world["export_id"],
         "request_id": world["request_id"],
+        "variant_id": world["variant_id"],
+        "day": "2030-01-02",
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

@@ -23,6 +23,7 @@ from .cases import (
     StatusChange,
     SupportCase,
 )
+from .catalogue import ClosedDay, ServiceVariant
 from .companies import Company, Contract, Device
 from .mail import ReceivedMail, UndeliverableAddress
 from .privacy import PrivacyRequest
@@ -54,6 +55,8 @@ ALL_MODELS = [
     ReceivedMail,
     UndeliverableAddress,
     PrivacyRequest,
+    ServiceVariant,
+    ClosedDay,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

@@ -71,6 +71,10 @@ class SupportCase(BaseModel):
     next_due_at = UTCDateTimeField(null=True)
     paused_at = UTCDateTimeField(null=True)
     paused_seconds = IntegerField(default=0)
+    # The clock terms of the contract's service when the case opened
+    # (``ServicePlan.terms``): its clocks keep them whatever the catalogue
+    # says later. Empty on cases from before (they follow the catalogue).
+    service_terms = TextField(default="")
     escalated_at = UTCDateTimeField(null=True)
     escalation_reason = TextField(default="")
     # Set by a customer's (or partner's) message, cleared by an engineer's
