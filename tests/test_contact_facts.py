@@ -217,6 +217,7 @@ def page_urls(app, world) -> list[str]:
         "number": world["case"].number,
         "attachment_id": 0,
         "export_id": 0,
+        "variant_id": 0,
     }
     urls = []
     with app.test_request_context():

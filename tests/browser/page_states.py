@@ -183,6 +183,18 @@ STATES = (
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
     # The administrators' console: each section adds its pages here.
     PageState("admin", "console", "/{lang}/admin/"),
+    # The service catalogue (hezo/admin/catalogue.py); the demo has no closed
+    # day, so the page's first form is the one adding a closed day.
+    PageState("admin", "catalogue", "/{lang}/admin/catalogue"),
+    PageState("admin", "catalogue-errors", "/{lang}/admin/catalogue", _errors, 422),
+    PageState("admin", "new-variant", "/{lang}/admin/catalogue/variants/new"),
+    PageState(
+        "admin",
+        "new-variant-errors",
+        "/{lang}/admin/catalogue/variants/new",
+        _errors,
+        422,
+    ),
 )
 
 
