@@ -17,7 +17,7 @@ import json
 import time as _time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -182,13 +182,8 @@ class ServicePlan:
         data = json.loads(terms)
         code = data["code"]
         base = current or cls(code, code, code, False, "", False)
-        return cls(
-            code=base.code,
-            name=base.name,
-            name_pl=base.name_pl,
-            support=base.support,
-            onsite=base.onsite,
-            custom=base.custom,
+        return replace(
+            base,
             replacement=data["replacement"],
             hours=Window(**data["window"]),
             response_hours=data["response_hours"],

@@ -5,6 +5,7 @@ changes; closed days skipped by 8x5 but not by 24x7; a register row naming
 a variant; open cases keeping their clocks when a variant changes; the
 console's pages."""
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -42,32 +43,19 @@ NINE_TO_FIVE = catalogue_db.VariantTerms(
 )
 #: Every day, all day, but closed on public holidays and closed days
 #: (not 24x7: counted day by day, each day as long as it really is).
-DAILY = catalogue_db.VariantTerms(
+DAILY = replace(
+    NINE_TO_FIVE,
     code="TAC-DAILY",
-    name="TAC daily",
-    name_pl="TAC codziennie",
     support=True,
-    onsite=False,
     days="1234567",
     opens=0,
     closes=24,
-    holidays=True,
     response_hours=4,
     replacement="",
 )
 #: 24x7xNBD: requests all the time, replacement the next business day.
-ALWAYS_NBD = catalogue_db.VariantTerms(
-    code="AHB-24x7xNBD",
-    name="AHB 24x7xNBD",
-    name_pl="AHB 24x7xNBD",
-    support=False,
-    onsite=True,
-    days="1234567",
-    opens=0,
-    closes=24,
-    holidays=False,
-    response_hours=1,
-    replacement="NBD",
+ALWAYS_NBD = replace(
+    DAILY, code="AHB-24x7xNBD", holidays=False, response_hours=1, replacement="NBD"
 )
 
 
@@ -113,6 +101,10 @@ def test_all_day_window_across_the_spring_change_counts_real_hours(admin):
     # Sun 29 Mar, which is 3:00 CEST: 2:00-3:00 never happened.
     due = sla.response_due(waw(2026, 3, 28, 22, 0), plan)
     assert due == datetime(2026, 3, 29, 1, 0, tzinfo=UTC) == waw(2026, 3, 29, 3, 0)
+    # Sat 23:00 CET: 1 h to midnight, then 3 real hours of Sunday from
+    # 0:00 CET (23:00 UTC): 02:00 UTC, 4:00 CEST (not 3:00 by the wall).
+    due = sla.response_due(waw(2026, 3, 28, 23, 0), plan)
+    assert due == datetime(2026, 3, 29, 2, 0, tzinfo=UTC) == waw(2026, 3, 29, 4, 0)
     # The same window skips Easter Sunday and Monday (5-6 Apr 2026) whole:
     # Sat 4 Apr 22:00 CEST + 2 h, then 2 h from Tue 7 Apr 0:00.
     assert sla.response_due(waw(2026, 4, 4, 22, 0), plan) == waw(2026, 4, 7, 2, 0)
@@ -125,6 +117,11 @@ def test_all_day_window_across_the_autumn_change_counts_the_repeated_hour(admin)
     assert sla.response_due(waw(2026, 10, 25, 0, 0), plan) == datetime(
         2026, 10, 25, 2, 0, tzinfo=UTC
     )
+    # Sat 24 Oct 23:00 CEST: 1 h to midnight, then 3 real hours of Sunday
+    # from 0:00 CEST (22:00 UTC): 01:00 UTC, the second 2:00 (CET), not 3:00.
+    due = sla.response_due(waw(2026, 10, 24, 23, 0), plan)
+    assert due == datetime(2026, 10, 25, 1, 0, tzinfo=UTC)
+    assert due == waw(2026, 10, 25, 2, 0, fold=1)
 
 
 def test_24x7_nbd_variant(admin):
@@ -216,19 +213,7 @@ def test_changing_a_variant_never_moves_an_open_cases_clocks(app, admin):
     case = report(waw(2026, 11, 10, 16, 30))
     assert case.response_due_at == waw(2026, 11, 12, 9, 30)
     row = ServiceVariant.get(ServiceVariant.code == "AHB-8x5x8")
-    faster = catalogue_db.VariantTerms(
-        **(
-            vars(NINE_TO_FIVE)
-            | {
-                "days": "1234567",
-                "opens": 0,
-                "closes": 24,
-                "holidays": False,
-                "response_hours": 1,
-                "replacement": "4H",
-            }
-        )
-    )
+    faster = replace(ALWAYS_NBD, code="AHB-8x5x8", replacement="4H")
     catalogue_db.save_variant(faster, admin, datetime.now(UTC), row)
     assert catalogue.get_plan("AHB-8x5x8").window == "24x7"
     stored = SupportCase.get_by_id(case.id)
