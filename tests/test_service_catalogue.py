@@ -327,13 +327,15 @@ def test_an_administrator_changes_a_variant_audited(console, admin):
     # A package is not a variant: no edit page.
     package = ServiceVariant.get(ServiceVariant.code == "PW-TAC")
     assert console.get(f"/pl/admin/catalogue/variants/{package.id}").status_code == 404
-    # Its code may not be taken by another variant either.
+    # A variant's code stays (contracts name it): a changed one is ignored.
     other = catalogue_db.save_variant(DAILY, admin, datetime.now(UTC))
     response = console.post(
         f"/pl/admin/catalogue/variants/{other.id}",
         data=form(code="ahb-8X5x8", submission_key="o" * 32),
     )
-    assert response.status_code == 422
+    assert response.status_code == 303
+    assert ServiceVariant.get_by_id(other.id).code == "TAC-DAILY"
+    assert catalogue.get_plan("TAC-DAILY").hours.opens == 8  # the form's
 
 
 def test_closed_days_are_added_and_removed_once_audited(console):
@@ -377,3 +379,14 @@ def test_window_words(app):
     assert timedelta(0) == sla.window_time_between(
         waw(2026, 11, 11, 10, 0), waw(2026, 11, 11, 12, 0), "8x5"
     )
+
+
+def test_a_contract_on_a_variant_shows_its_own_terms(app, admin):
+    variant(admin, NINE_TO_FIVE)
+    company = make_company()
+    make_contract(customer=company, service_code="AHB-8x5x8")
+    client = app.test_client()
+    login(client, make_user(company=company))
+    page = client.get("/en/contracts/").get_data(as_text=True)
+    assert "AHB 8x5x8" in page and "within 8 hours" in page
+    assert "Mon–Fri 8:00–17:00 Warsaw time, except public holidays" in page

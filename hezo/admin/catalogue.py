@@ -204,6 +204,8 @@ def edit_variant(variant_id: int):
     if request.method == "GET":
         form.fill(row)
         return render_template("admin/variant.html", form=form, row=row)
+    # The code stays: contracts of the register name the variant by it.
+    form.code.data = row.code
     return save(form, row)
 
 
