@@ -59,7 +59,7 @@ def next_due(case: SupportCase):
     return min(candidates) if candidates else None
 
 
-def clock_plan_of(service_code: str, terms: str) -> ServicePlan:
+def clock_plan_of(service_code: str, terms: str | None) -> ServicePlan:
     """The service terms a case's clocks follow: those it opened with
     (``terms``), else (a case from before they were stored) the catalogue's."""
     current = get_plan(service_code)

@@ -59,7 +59,7 @@ def up(migrator, db):
             updated_at=now,
         )
     migrator.migrate(
-        migrator.add_column("support_case", "service_terms", TextField(default=""))
+        migrator.add_column("support_case", "service_terms", TextField(null=True))
     )
 
 

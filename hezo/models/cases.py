@@ -73,8 +73,9 @@ class SupportCase(BaseModel):
     paused_seconds = IntegerField(default=0)
     # The clock terms of the contract's service when the case opened
     # (``ServicePlan.terms``): its clocks keep them whatever the catalogue
-    # says later. Empty on cases from before (they follow the catalogue).
-    service_terms = TextField(default="")
+    # says later. None on cases from before and on rows written without it
+    # (bench/gen_workspace.py): they follow the catalogue.
+    service_terms = TextField(null=True)
     escalated_at = UTCDateTimeField(null=True)
     escalation_reason = TextField(default="")
     # Set by a customer's (or partner's) message, cleared by an engineer's
