@@ -93,9 +93,10 @@ def _check_assets(app: Flask) -> None:
 
 
 def _configure_database(app: Flask) -> None:
-    from . import db
+    from . import catalogue_db, db
 
     db.init_app(app)
+    catalogue_db.init_app(app)
 
 
 def _configure_i18n(app: Flask) -> None:

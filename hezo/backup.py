@@ -27,7 +27,7 @@ from peewee import BlobField, DateField, DateTimeField, Model
 
 from .attachments import upload_root
 from .db import db, is_sqlite, utcnow
-from .models import ALL_MODELS, Attachment
+from .models import ALL_MODELS, Attachment, ServiceVariant
 
 FORMAT = "hezo-backup/1"
 MANIFEST = "manifest.json"
@@ -182,11 +182,14 @@ def restore(source: Path) -> BackupReport:
     tables = {m._meta.table_name: m for m in ALL_MODELS}
     if set(manifest["rows"]) != set(tables):
         raise BackupError("the backup's tables differ from this portal's")
-    if any(model.select().exists() for model in ALL_MODELS):
+    if any(_added_rows(model).exists() for model in ALL_MODELS):
         raise BackupError("the database is not empty: restore only into a new one")
     report = BackupReport(missing_files=manifest.get("missing_files", []))
     report.files = _copy_files(source / "files", upload_root(), verify=True)
     with db.atomic():
+        # The migrations' seed rows (the catalogue's packages) come back
+        # from the backup as they were there.
+        ServiceVariant.delete().execute()
         for model in ALL_MODELS:
             report.rows[model._meta.table_name] = _load_table(model, source)
         if not is_sqlite():
@@ -195,6 +198,13 @@ def restore(source: Path) -> BackupReport:
         if report.rows[name] != count:
             raise BackupError(f"{name}: {report.rows[name]} rows read, {count} written")
     return report
+
+
+def _added_rows(model: type[Model]):
+    """The rows a new portal does not have (all but the migrations' seed)."""
+    if model is ServiceVariant:
+        return model.select().where(~ServiceVariant.package)
+    return model.select()
 
 
 def _load_table(model: type[Model], source: Path) -> int:

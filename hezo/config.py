@@ -118,6 +118,9 @@ class Defaults:
     # exactly this many hops); 0 = none, the client talks to gunicorn directly.
     PROXY_FIX_HOPS = 0
     RATELIMIT_STORAGE_URI = "memory://"
+    # How old (seconds) a process's copy of the service catalogue may get
+    # before it reads the table again (changes made in another process).
+    CATALOGUE_REFRESH_SECONDS = 30
     # Redis down or restarting: count in each process's memory meanwhile
     # (limits per process, not shared) instead of failing every limited route.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

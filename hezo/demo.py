@@ -7,7 +7,7 @@ contracts stay that way. Rows go through the same sync as the ERP import.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .catalogue import SERVICES
+from .catalogue import PACKAGES
 from .imports.contracts import ContractRegisterSync, ContractRow
 
 CUSTOMERS = (
@@ -39,7 +39,7 @@ def demo_serial(customer: int, contract: int, device: int) -> str:
 def demo_rows(today: date) -> list[ContractRow]:
     """Contracts for every customer; each service code occurs, some expired."""
     rows, line = [], 0
-    codes = list(SERVICES)
+    codes = list(PACKAGES)
     for c_index, (nip, name) in enumerate(CUSTOMERS):
         partner_nip, partner_name = PARTNERS[c_index % len(PARTNERS)]
         for k in range(4):

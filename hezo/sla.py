@@ -23,6 +23,17 @@ Window arithmetic is done per local day, so each day's window is 9:00-17:00
 whatever the UTC offset; DST changes happen at night, never inside a window.
 24x7 arithmetic is done in UTC, so the lost and repeated hours count as real time.
 
+Contracts on a custom variant (``catalogue.py``) have their own window
+(weekdays, opening and closing hour, whether public holidays and the office's
+closed days count), response time and replacement time (``NBD`` or any number
+of hours); every function taking a ``window`` accepts a ``catalogue.Window``
+or the name of a standard one. A window open all day on every day that ignores
+holidays is 24x7 (real time). The office's closed days are skipped like
+public holidays by windows that skip holidays, and are no business days. NBD
+on a window that skips holidays ends at that window's close on its next open
+day after the validation day; on any other window (24x7) at 17:00 of the next
+business day, as for 8x5.
+
 Holidays come from the ``holidays`` package; pyproject requires >=0.100, which
 already lists Christmas Eve (Wigilia, a public holiday since 2025) — a test
 guards that, so no local addition is needed.
@@ -34,16 +45,22 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from .catalogue import WINDOWS, ServicePlan, get_plan
+from .catalogue import (
+    NAMED_WINDOWS,
+    NEXT_BUSINESS_DAY,
+    ServicePlan,
+    Window,
+    get_plan,
+    replacement_hours,
+)
+from .catalogue import closed_days as office_closed_days
 
 WARSAW = ZoneInfo("Europe/Warsaw")
-WINDOW_OPENS = time(9)
-WINDOW_CLOSES = time(17)
 RESPONSE_TIME = timedelta(hours=1)
-REPLACEMENT_TIMES = {"8H": timedelta(hours=8), "4H": timedelta(hours=4)}
 RETURN_PERIOD = timedelta(days=7)
 DUE_SOON = timedelta(minutes=15)
 ONE_DAY = timedelta(days=1)
+STANDARD = NAMED_WINDOWS["8x5"]
 
 
 @lru_cache(maxsize=64)
@@ -59,8 +76,20 @@ def polish_holidays(year: int) -> frozenset[date]:
 
 
 def is_business_day(day: date) -> bool:
-    """True for Monday to Friday unless ``day`` is a Polish public holiday."""
-    return day.weekday() < 5 and day not in polish_holidays(day.year)
+    """True for Monday to Friday unless ``day`` is a Polish public holiday
+    or a day the office is closed."""
+    return is_open_day(day, STANDARD)
+
+
+def is_open_day(day: date, window: Window) -> bool:
+    """Whether ``window`` opens on ``day`` at all: one of its weekdays and,
+    for a window that skips holidays, neither a Polish public holiday nor a
+    day the office is closed."""
+    if str(day.isoweekday()) not in window.days:
+        return False
+    if window.holidays:
+        return day not in polish_holidays(day.year) and day not in office_closed_days()
+    return True
 
 
 def next_business_day(day: date) -> date:
@@ -77,27 +106,44 @@ def _require_aware(*moments: datetime) -> None:
             raise ValueError(f"naive datetime {moment!r}: a timezone is required")
 
 
-def _require_window(window: str) -> None:
-    if window not in WINDOWS:
+def _window(window: "Window | str") -> Window:
+    """``window`` itself, or the standard window of that name."""
+    if isinstance(window, Window):
+        if not window.is_valid():
+            raise ValueError(f"invalid request window {window!r}")
+        return window
+    if window not in NAMED_WINDOWS:
         raise ValueError(f"unknown request window {window!r}")
+    return NAMED_WINDOWS[window]
 
 
-def _plan(service_code: str) -> ServicePlan:
-    plan = get_plan(service_code)
+def _plan(service: "ServicePlan | str") -> ServicePlan:
+    if isinstance(service, ServicePlan):
+        return service
+    plan = get_plan(service)
     if plan is None:
-        raise ValueError(f"unknown service code {service_code!r}")
+        raise ValueError(f"unknown service code {service!r}")
     return plan
 
 
-def _day_window(day: date) -> tuple[datetime, datetime]:
-    """The 8x5 window of ``day`` as aware Warsaw datetimes (caller checks the day)."""
-    return (
-        datetime.combine(day, WINDOW_OPENS, tzinfo=WARSAW),
-        datetime.combine(day, WINDOW_CLOSES, tzinfo=WARSAW),
-    )
+def _hour(day: date, hour: int) -> datetime:
+    """``hour`` o'clock Warsaw time on ``day`` in UTC (24: the next midnight;
+    an hour skipped by the spring change counts as the hour after it)."""
+    if hour == 24:
+        day, hour = day + ONE_DAY, 0
+    return datetime.combine(day, time(hour), tzinfo=WARSAW).astimezone(UTC)
 
 
-def add_window_time(start: datetime, duration: timedelta, window: str) -> datetime:
+def _day_window(day: date, window: Window | None = None) -> tuple[datetime, datetime]:
+    """The window of ``day`` (8x5 by default) in UTC, so its length is real
+    time across a DST change (the caller checks the day)."""
+    window = window or STANDARD
+    return _hour(day, window.opens), _hour(day, window.closes)
+
+
+def add_window_time(
+    start: datetime, duration: timedelta, window: "Window | str"
+) -> datetime:
     """The earliest instant ``t >= start`` with ``window_time_between(start, t)``
     equal to ``duration``, in UTC.
 
@@ -109,17 +155,17 @@ def add_window_time(start: datetime, duration: timedelta, window: str) -> dateti
     unknown window.
     """
     _require_aware(start)
-    _require_window(window)
+    window = _window(window)
     if duration < timedelta(0):
         raise ValueError("duration must not be negative")
     start = start.astimezone(UTC)
-    if window == "24x7" or not duration:
+    if window.continuous or not duration:
         return start + duration
     remaining = duration
     day = local_day(start)
     while True:
-        if is_business_day(day):
-            opens, closes = _day_window(day)
+        if is_open_day(day, window):
+            opens, closes = _day_window(day, window)
             begin = max(start, opens)
             if begin < closes:
                 if remaining <= closes - begin:
@@ -128,7 +174,7 @@ def add_window_time(start: datetime, duration: timedelta, window: str) -> dateti
         day += ONE_DAY
 
 
-def window_opens(moment: datetime, window: str) -> datetime:
+def window_opens(moment: datetime, window: "Window | str") -> datetime:
     """When the request window is next open from ``moment``, in UTC: ``moment``
     itself inside the window (always on 24x7), else the next 8x5 opening (9:00
     Warsaw on the next business day, or today's if it is still ahead). A case
@@ -136,20 +182,20 @@ def window_opens(moment: datetime, window: str) -> datetime:
     for naive input or an unknown window.
     """
     _require_aware(moment)
-    _require_window(window)
+    window = _window(window)
     moment = moment.astimezone(UTC)
-    if window == "24x7":
+    if window.continuous:
         return moment
     day = local_day(moment)
     while True:
-        if is_business_day(day):
-            opens, closes = _day_window(day)
+        if is_open_day(day, window):
+            opens, closes = _day_window(day, window)
             if moment < closes:
                 return max(moment, opens.astimezone(UTC))
         day += ONE_DAY
 
 
-def window_time_between(a: datetime, b: datetime, window: str) -> timedelta:
+def window_time_between(a: datetime, b: datetime, window: "Window | str") -> timedelta:
     """How much window time lies in ``[a, b)``.
 
     24x7: ``b - a`` in real time. 8x5: only the parts inside business-day
@@ -157,16 +203,16 @@ def window_time_between(a: datetime, b: datetime, window: str) -> timedelta:
     unknown window.
     """
     _require_aware(a, b)
-    _require_window(window)
+    window = _window(window)
     if b < a:
         raise ValueError("the end lies before the start")
-    if window == "24x7":
+    if window.continuous:
         return b - a
     total = timedelta(0)
     day, last = local_day(a), local_day(b)
     while day <= last:
-        if is_business_day(day):
-            opens, closes = _day_window(day)
+        if is_open_day(day, window):
+            opens, closes = _day_window(day, window)
             lo, hi = max(a, opens), min(b, closes)
             if hi > lo:
                 total += hi - lo
@@ -174,17 +220,22 @@ def window_time_between(a: datetime, b: datetime, window: str) -> timedelta:
     return total
 
 
-def response_due(reported_at: datetime, service_code: str) -> datetime:
-    """When an engineer must have contacted the reporter, in UTC: 1 hour of the
-    plan's window time after ``reported_at`` (outside the window the hour starts
-    at the next opening). Raises ``ValueError`` for naive input or an unknown
-    service code.
+def response_due(reported_at: datetime, service: "ServicePlan | str") -> datetime:
+    """When an engineer must have contacted the reporter, in UTC: the plan's
+    response time (1 hour for the packages) of its window time after
+    ``reported_at`` (outside the window it starts at the next opening).
+    ``service`` is a plan or a service code. Raises ``ValueError`` for naive
+    input or an unknown service code.
     """
     _require_aware(reported_at)
-    return add_window_time(reported_at, RESPONSE_TIME, _plan(service_code).window)
+    plan = _plan(service)
+    duration = RESPONSE_TIME * plan.response_hours
+    return add_window_time(reported_at, duration, plan.hours)
 
 
-def delivery_due(validated_at: datetime, service_code: str) -> datetime | None:
+def delivery_due(
+    validated_at: datetime, service: "ServicePlan | str"
+) -> datetime | None:
     """When the replacement or engineer must be on site, in UTC, or None for a
     plan without hardware replacement.
 
@@ -197,14 +248,17 @@ def delivery_due(validated_at: datetime, service_code: str) -> datetime | None:
     unknown service code.
     """
     _require_aware(validated_at)
-    plan = _plan(service_code)
+    plan = _plan(service)
     if plan.replacement == "":
         return None
-    if plan.replacement == "NBD":
-        day = next_business_day(local_day(validated_at))
-        return _day_window(day)[1].astimezone(UTC)
-    duration = REPLACEMENT_TIMES[plan.replacement]
-    return add_window_time(validated_at, duration, plan.window)
+    if plan.replacement == NEXT_BUSINESS_DAY:
+        window = plan.hours if plan.hours.holidays else STANDARD
+        day = local_day(validated_at) + ONE_DAY
+        while not is_open_day(day, window):
+            day += ONE_DAY
+        return _day_window(day, window)[1].astimezone(UTC)
+    duration = timedelta(hours=replacement_hours(plan.replacement))
+    return add_window_time(validated_at, duration, plan.hours)
 
 
 def return_due(delivered_at: datetime) -> datetime:
@@ -221,7 +275,7 @@ def return_due(delivered_at: datetime) -> datetime:
 
 
 def resume_due(
-    due_at: datetime, paused_at: datetime, resumed_at: datetime, window: str
+    due_at: datetime, paused_at: datetime, resumed_at: datetime, window: "Window | str"
 ) -> datetime:
     """``due_at`` pushed later by the window time between ``paused_at`` and
     ``resumed_at`` (all of it on 24x7, only the in-window part on 8x5), in UTC.

@@ -81,6 +81,11 @@ VOCABULARIES: dict[str, dict[str, Term]] = {
             "neutral",
         ),
         "24x7": Term(N_("Requests handled 24 hours a day, 7 days a week"), "neutral"),
+        # A custom variant's hours (hezo/catalogue.py).
+        "custom": Term(
+            N_("Requests handled in the hours agreed individually in the contract"),
+            "neutral",
+        ),
     },
 }
 

@@ -385,6 +385,8 @@ def sweep(app, world: World, raise_on_problem=True) -> Tally:
         "export_id": 1,
         "request_id": 2,
         "run_id": 1,
+        "variant_id": 1,  # a seeded package: not editable (404)
+        "day": "2030-01-02",
         "lang": "pl",
         "filename": "css/app.css",
         "number": world.numbers[0],

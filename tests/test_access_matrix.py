@@ -144,6 +144,11 @@ RULES = {
     "admin.import_upload": {"admin"},
     "admin.import_run": {"admin"},
     "admin.import_apply": {"admin"},
+    "admin.catalogue": {"admin"},
+    "admin.new_variant": {"admin"},
+    "admin.edit_variant": {"admin"},
+    "admin.add_closed_day": {"admin"},
+    "admin.remove_closed_day": {"admin"},
 }
 
 
@@ -193,8 +198,10 @@ def world(app, dbconn):
     cases["partner"] = make_case_with_file(
         app, users["partner_p1"], contract, "partner", False, reporting_partner=p1.id
     )
+    from hezo.models import ServiceVariant
     from hezo.privacy.services import request_erasure, request_export
 
+    variant = ServiceVariant.create(code="AHB-8x5x8", name="8x5x8", name_pl="8x5x8")
     export = request_export(users["customer_a"], utcnow())
     erasure = request_erasure(users["customer_b"], utcnow())
     from hezo.imports.runs import queue_dry_run
@@ -208,6 +215,7 @@ def world(app, dbconn):
         "export_id": export.id,
         "request_id": erasure.id,
         "run_id": run.id,
+        "variant_id": variant.id,
     }
 
 
@@ -223,6 +231,8 @@ def urls_for(app, rule, world):
         "export_id": world["export_id"],
         "request_id": world["request_id"],
         "run_id": world["run_id"],
+        "variant_id": world["variant_id"],
+        "day": "2030-01-02",
     }
     if "number" not in rule.arguments:
         return [(None, _build(app, rule, args))]

@@ -218,6 +218,7 @@ def page_urls(app, world) -> list[str]:
         "attachment_id": 0,
         "export_id": 0,
         "run_id": 0,
+        "variant_id": 0,
     }
     urls = []
     with app.test_request_context():

@@ -9,6 +9,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 from . import (  # noqa: E402 (one section module a line)
     audit_log,  # noqa: F401
+    catalogue,  # noqa: F401
     imports,  # noqa: F401
     views,  # noqa: F401
 )

@@ -191,7 +191,7 @@ def request_window(contract, severity, now) -> dict | None:
     plan = catalogue.get_plan(contract.service_code) if contract else None
     if plan is None:
         return None
-    opens = sla.window_opens(now, plan.window)
+    opens = sla.window_opens(now, plan.hours)
     opens_at = opens if opens > now else None
     return {
         "plan": plan,
@@ -292,7 +292,12 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
     """The case page's data (its record read now unless given)."""
     record = record or queries.case_record(case, current_user)
     settled = workflow.settled_at(case, record.history)
-    plan = catalogue.get_plan(case.contract.service_code)
+    # The terms the case's clocks keep (those it opened with).
+    plan = (
+        workflow.clock_plan(case)
+        if case.service_terms
+        else catalogue.get_plan(case.contract.service_code)
+    )
     now = utcnow()
     return dict(
         case=case,

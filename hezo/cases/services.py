@@ -152,6 +152,8 @@ def open_case(
         "email": reporter.email if reporter else "",
     }
 
+    plan = workflow.clock_plan_of(contract.service_code, "")
+
     def work():
         case = SupportCase.create(
             number=uuid.uuid4().hex[:24],
@@ -169,7 +171,8 @@ def open_case(
             reported_at=now,
             created_at=now,
             last_activity_at=now,
-            response_due_at=sla.response_due(now, contract.service_code),
+            response_due_at=sla.response_due(now, plan),
+            service_terms=plan.terms(),
             follows=follows,
             reporting_partner=reporting_partner,
             **(site or {}),

@@ -17,7 +17,7 @@ one wins and the other is told.
 from datetime import datetime, timedelta
 
 from .. import sla
-from ..catalogue import get_plan
+from ..catalogue import ServicePlan, get_plan
 from ..db import db
 from ..mail.queue import queue_mail
 from ..models import CaseSatisfaction, StatusChange, SupportCase, User
@@ -59,6 +59,23 @@ def next_due(case: SupportCase):
     return min(candidates) if candidates else None
 
 
+def clock_plan_of(service_code: str, terms: str | None) -> ServicePlan:
+    """The service terms a case's clocks follow: those it opened with
+    (``terms``), else (a case from before they were stored) the catalogue's."""
+    current = get_plan(service_code)
+    if terms:
+        return ServicePlan.from_terms(terms, current)
+    if current is None:
+        raise ValueError(f"unknown service code {service_code!r}")
+    return current
+
+
+def clock_plan(case: SupportCase) -> ServicePlan:
+    """The terms of ``case``'s clocks (``clock_plan_of``): changing the
+    variant later never moves the clocks of a case already open."""
+    return clock_plan_of(case.contract.service_code, case.service_terms)
+
+
 def allowed(case: SupportCase) -> tuple[str, ...]:
     return TRANSITIONS.get(case.status, ())
 
@@ -77,7 +94,7 @@ SETTLED = ("resolved", "closed")
 
 def resume_clocks(case: SupportCase, now: datetime) -> dict:
     """Field changes that end a wait for the customer (clocks pushed by the pause)."""
-    window = get_plan(case.contract.service_code).window
+    window = clock_plan(case).hours
     changes = {"status": "in_verification", "paused_at": None}
     if case.paused_at is not None:
         changes["paused_seconds"] = case.paused_seconds + int(
@@ -240,11 +257,11 @@ def is_reopenable(settled: datetime | None, now: datetime) -> bool:
 
 
 def _effects(case, to, now, carrier, waybill, delivered_at, return_waybill) -> dict:
-    code = case.contract.service_code
     if to == "waiting_for_customer":
         return {"paused_at": now}
     if to == "validated":
-        return {"validated_at": now, "delivery_due_at": sla.delivery_due(now, code)}
+        plan = clock_plan(case)
+        return {"validated_at": now, "delivery_due_at": sla.delivery_due(now, plan)}
     if to == "replacement_sent":
         if not (carrier.strip() and waybill.strip()):
             raise TransitionError("shipment")

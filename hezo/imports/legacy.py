@@ -27,7 +27,7 @@ from peewee import DatabaseError
 from .. import sla
 from ..attachments import StagedFile
 from ..cases.services import case_number
-from ..cases.workflow import next_due
+from ..cases.workflow import clock_plan_of, next_due
 from ..contracts.coverage import covered_device, find_contract
 from ..db import db, utcnow
 from ..identifiers import normalize_nip
@@ -197,6 +197,7 @@ def _prepare(record, seen: set[str], counts: Counts) -> CasePlan | None:
 def _create_case(plan: CasePlan, staged: StagedFile, now: datetime) -> None:
     """Insert the case, its dialogue attachment and the status change of the move."""
     times = [m["at"] for m in plan.messages]
+    terms = clock_plan_of(plan.contract.service_code, "")
     case = SupportCase(
         number=uuid.uuid4().hex[:24],
         company=plan.contract.customer_id,
@@ -215,7 +216,8 @@ def _create_case(plan: CasePlan, staged: StagedFile, now: datetime) -> None:
         legacy_id=plan.legacy_id,
         reported_at=plan.reported_at,
         created_at=plan.reported_at,
-        response_due_at=sla.response_due(plan.reported_at, plan.contract.service_code),
+        response_due_at=sla.response_due(plan.reported_at, terms),
+        service_terms=terms.terms(),
         first_response_at=min(
             (m["at"] for m in plan.messages if m["from_staff"]), default=None
         ),

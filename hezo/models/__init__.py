@@ -23,6 +23,7 @@ from .cases import (
     StatusChange,
     SupportCase,
 )
+from .catalogue import ClosedDay, ServiceVariant
 from .companies import Company, Contract, Device
 from .imports import ImportRun
 from .mail import ReceivedMail, UndeliverableAddress
@@ -56,6 +57,8 @@ ALL_MODELS = [
     UndeliverableAddress,
     PrivacyRequest,
     ImportRun,
+    ServiceVariant,
+    ClosedDay,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

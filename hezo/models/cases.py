@@ -71,6 +71,11 @@ class SupportCase(BaseModel):
     next_due_at = UTCDateTimeField(null=True)
     paused_at = UTCDateTimeField(null=True)
     paused_seconds = IntegerField(default=0)
+    # The clock terms of the contract's service when the case opened
+    # (``ServicePlan.terms``): its clocks keep them whatever the catalogue
+    # says later. None on cases from before and on rows written without it
+    # (bench/gen_workspace.py): they follow the catalogue.
+    service_terms = TextField(null=True)
     escalated_at = UTCDateTimeField(null=True)
     escalation_reason = TextField(default="")
     # Set by a customer's (or partner's) message, cleared by an engineer's

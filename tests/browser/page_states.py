@@ -191,6 +191,18 @@ STATES = (
     PageState("admin", "imports-errors", "/{lang}/admin/imports", _errors, 422),
     PageState("admin", "import-dry-run", "/{lang}/admin/imports/{import_done}"),
     PageState("admin", "import-queued", "/{lang}/admin/imports/{import_queued}"),
+    # The service catalogue (hezo/admin/catalogue.py); the demo has no closed
+    # day, so the page's first form is the one adding a closed day.
+    PageState("admin", "catalogue", "/{lang}/admin/catalogue"),
+    PageState("admin", "catalogue-errors", "/{lang}/admin/catalogue", _errors, 422),
+    PageState("admin", "new-variant", "/{lang}/admin/catalogue/variants/new"),
+    PageState(
+        "admin",
+        "new-variant-errors",
+        "/{lang}/admin/catalogue/variants/new",
+        _errors,
+        422,
+    ),
 )
 
 
