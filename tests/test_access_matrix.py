@@ -138,6 +138,12 @@ RULES = {
     "privacy.decide": STAFF,
     # The administrators' console.
     "admin.index": {"admin"},
+    "admin.people": {"admin"},
+    "admin.invite": {"admin"},
+    "admin.person": {"admin"},
+    "admin.person_enabled": {"admin"},
+    "admin.person_reset": {"admin"},
+    "admin.settings_page": {"admin"},
 }
 
 

@@ -26,6 +26,7 @@ from .cases import (
 from .companies import Company, Contract, Device
 from .mail import ReceivedMail, UndeliverableAddress
 from .privacy import PrivacyRequest
+from .settings import SettingsVersion, SiteSetting
 from .submissions import SubmissionKey
 
 ALL_MODELS = [
@@ -54,6 +55,8 @@ ALL_MODELS = [
     ReceivedMail,
     UndeliverableAddress,
     PrivacyRequest,
+    SiteSetting,
+    SettingsVersion,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]
