@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Flask, current_app
+from flask import Flask, appcontext_pushed, current_app
 from peewee import PeeweeException
 
 from .db import UNAVAILABLE_ERRORS, db
@@ -89,7 +89,7 @@ def checked(name: str, value: str) -> str:
 class _Cache:
     values: dict | None = None  # the saved values (no row: the default)
     version: int | None = None
-    checked_at: float = 0.0
+    checked_at: float = float("-inf")
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -111,7 +111,7 @@ def _read_version() -> int:
     return next((r.number for r in row), 0)
 
 
-def _refresh(app: Flask, cache: _Cache) -> None:
+def _refresh(app: Flask, cache: _Cache, now: float) -> None:
     try:
         version = _read_version()
         if version == cache.version and cache.values is not None:
@@ -119,9 +119,11 @@ def _refresh(app: Flask, cache: _Cache) -> None:
         saved = {r.name: r.value for r in SiteSetting.select()}
     except (PeeweeException, *UNAVAILABLE_ERRORS) as exc:
         # No database (yet, or at the moment): what was read last, else the
-        # configuration; the next read tries again.
-        log.warning("settings not read from the database: %s", exc)
-        cache.checked_at = float("-inf")
+        # configuration; tried again a second later.
+        (log.info if cache.values is None else log.warning)(
+            "settings not read from the database: %s", exc
+        )
+        cache.checked_at = now - _interval(app) + 1
         return
     values = {k: v for k, v in saved.items() if k in EDITABLE}
     if values != cache.values:
@@ -130,32 +132,38 @@ def _refresh(app: Flask, cache: _Cache) -> None:
     cache.values, cache.version = values, version
 
 
+def _interval(app: Flask) -> float:
+    return app.config.get("SETTINGS_CHECK_SECONDS", 30)
+
+
 def current(app: Flask | None = None) -> dict[str, str]:
     """Every editable setting's value (the database's, else the default)."""
     app = app or current_app._get_current_object()
     cache = _cache(app)
     now = clock()
-    if cache.values is None or now - cache.checked_at >= app.config.get(
-        "SETTINGS_CHECK_SECONDS", 30
+    if now - cache.checked_at >= _interval(app) and (
+        # Not inside a transaction when there is something to show meanwhile:
+        # on SQLite a read before the transaction's first write could make
+        # that write fail (its snapshot outdated by another writer).
+        cache.values is None or not db.in_transaction()
     ):
         with cache.lock:
-            if cache.values is None or now - cache.checked_at >= app.config.get(
-                "SETTINGS_CHECK_SECONDS", 30
-            ):
+            if now - cache.checked_at >= _interval(app):
                 cache.checked_at = now
-                _refresh(app, cache)
+                _refresh(app, cache, now)
     # The defaults are read each time: the configuration stays the one place
     # of them (a test or a reload may change it); a dict of six keys.
     return defaults(app) | (cache.values or {})
 
 
 def init_app(app: Flask) -> None:
-    """Check the cache at the start of a request (after its connection is
-    opened), not in the middle of a page or of a transaction."""
+    """Check the cache whenever an app context begins (each request, each
+    background job's context), before any transaction of its own."""
 
-    @app.before_request
-    def _fresh_settings():
-        current(app)
+    def _fresh(sender, **_extra):
+        current(sender)
+
+    appcontext_pushed.connect(_fresh, app, weak=False)
 
 
 def value(name: str) -> str:
