@@ -154,6 +154,9 @@ def test_the_list_shows_staff_and_partners_with_filters(world):
     assert listed(f"?q={PARTNER_NIP[:6]}") == {partner.email}
     assert listed("?q=ewa+in") == {"Inżynier"}
     assert engineer.id and customer.id
+    rows = client.get("/pl/admin/people?role=partner", headers={"HX-Request": "true"})
+    html = rows.get_data(as_text=True)
+    assert html.startswith('<div id="people-rows">') and partner.email in html
 
 
 def test_disable_and_enable_from_the_console_are_audited(app, world):
