@@ -1,4 +1,4 @@
-"""A 360 px phone: an administrator invites an engineer, disables and enables
+"""A phone (360 px): an administrator invites an engineer, disables and enables
 the account from its page, and changes the help line, which the footer then
 shows; every step audited."""
 
@@ -8,17 +8,6 @@ from hezo.models import AuditEvent, OutboxMessage, User
 
 from ..factories import make_company, make_user
 from .helpers import assert_no_horizontal_scroll, sign_in
-
-PHONE_360 = {"width": 360, "height": 740}
-
-
-@pytest.fixture
-def phone(browser):
-    context = browser.new_context(viewport=PHONE_360, locale="en-GB", is_mobile=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 @pytest.fixture
@@ -32,7 +21,7 @@ def actions():
 
 
 def test_people_and_settings_from_the_browser(phone, live_server, admin):
-    page, base = phone, live_server
+    page, base = phone, live_server  # the shared 360 px phone (conftest)
     sign_in(page, base, admin)
     page.goto(base + "/en/admin/people/invite")
     form = page.locator("main form[method=post]")
