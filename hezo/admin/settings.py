@@ -30,6 +30,9 @@ ERRORS = {
     "url": _l("Give an address starting with https:// or http://."),
 }
 
+#: The input's type per kind: the phone's keyboard for numbers, addresses.
+INPUT_TYPES = {"phone": "tel", "email": "email", "url": "url"}
+
 
 def _kind(name: str) -> str:
     if name in settings.PHONES:
@@ -74,7 +77,7 @@ def settings_page():
             flash(_("Nothing was changed."), "info")
         return redirect(url_for(".settings_page"), 303)
     rows = [
-        (form[n.lower()], settings.defaults_for(n), n in saved)
+        (form[n.lower()], settings.defaults_for(n), n in saved, INPUT_TYPES[_kind(n)])
         for n in settings.EDITABLE
     ]
     status = 422 if form.is_submitted() else 200

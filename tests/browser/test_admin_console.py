@@ -1,4 +1,4 @@
-"""A phone (360 px): an administrator invites an engineer, disables and enables
+"""A phone: an administrator invites an engineer, disables and enables
 the account from its page, and changes the help line, which the footer then
 shows; every step audited."""
 
