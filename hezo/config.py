@@ -70,6 +70,10 @@ class Defaults:
     ENGINEERS_EMAIL = HELP_EMAIL
     # Partner Works includes the knowledge base on the Extreme Networks portal.
     KNOWLEDGE_BASE_URL = "https://extreme-networks.my.site.com/ExtrSupportHome"
+    # The facts above, the engineers' address and the knowledge base may be
+    # changed in the console (/admin/settings, hezo/settings.py): a value saved
+    # there wins. Another process sees a change within this many seconds.
+    SETTINGS_CHECK_SECONDS = 30
     MAIL_FROM = "myHEZO <no-reply@myhezo.pl>"
     # Replies to case mail go to the help mailbox, read by ``hezo mail-intake``.
     MAIL_REPLY_TO = HELP_EMAIL

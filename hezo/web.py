@@ -3,7 +3,6 @@
 import hashlib
 import logging
 import os
-import re
 import secrets
 
 from flask import (
@@ -22,6 +21,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import safe_join
 
+from . import settings
 from .audit import security_event
 from .db import UNAVAILABLE_ERRORS
 from .htmx import hx_refresh, wants_fragment
@@ -43,7 +43,8 @@ SECURITY_HEADERS = {
 }
 
 #: The settings templates may read (as ``site.NAME``): contact facts and public
-#: links. Never the whole configuration, which holds the secret keys.
+#: links. Never the whole configuration, which holds the secret keys. Those of
+#: ``settings.EDITABLE`` come from ``settings.current`` (the console's value).
 TEMPLATE_SETTINGS = (
     "PUBLIC_URL",
     "HELPLINE_PHONE",
@@ -55,20 +56,8 @@ TEMPLATE_SETTINGS = (
 )
 
 #: Phone numbers shown as ``tel:`` links; checked at start-up.
-PHONE_SETTINGS = ("HELPLINE_PHONE", "ESCALATION_PHONE")
-_PHONE_SEPARATORS = re.compile(r"[\s()./-]")
-_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
-
-
-def tel_uri(phone: str) -> str:
-    """The ``tel:`` URI (E.164, no separators) of a number written as
-    ``+48 12 25 25 600``; ValueError for a number without its country code."""
-    digits = _PHONE_SEPARATORS.sub("", str(phone))
-    if not _E164.fullmatch(digits):
-        raise ValueError(
-            f"{phone!r} is not an international phone number (e.g. +48 12 25 25 600)"
-        )
-    return "tel:" + digits
+PHONE_SETTINGS = settings.PHONES
+tel_uri = settings.tel_uri
 
 
 #: The error page when the templates cannot render (no links, no database).
@@ -109,6 +98,7 @@ def init_app(app: Flask) -> None:
 
             raise ConfigurationError(f"HEZO_{name}: {exc}") from None
     app.add_template_filter(tel_uri, "tel")
+    settings.init_app(app)
 
     # Flask puts the whole ``config`` into every template; a template (or a
     # template injection) could print SECRET_KEY from it. Templates get the
@@ -206,7 +196,11 @@ def _static_cache(response):
 
 
 def template_settings(app: Flask) -> dict:
-    return {name: app.config[name] for name in TEMPLATE_SETTINGS}
+    values = settings.current(app)
+    return {
+        name: values[name] if name in values else app.config[name]
+        for name in TEMPLATE_SETTINGS
+    }
 
 
 def _render_error(status: int, message: str | None = None):

@@ -149,6 +149,12 @@ RULES = {
     "admin.edit_variant": {"admin"},
     "admin.add_closed_day": {"admin"},
     "admin.remove_closed_day": {"admin"},
+    "admin.people": {"admin"},
+    "admin.invite": {"admin"},
+    "admin.person": {"admin"},
+    "admin.person_enabled": {"admin"},
+    "admin.person_reset": {"admin"},
+    "admin.settings_page": {"admin"},
 }
 
 

@@ -22,3 +22,15 @@ def test_only_an_administrator_sees_the_console_and_its_menu_entry(app, client, 
     assert page.status_code == 200
     assert "<h1>Administracja</h1>" in html
     assert 'href="/pl/admin/" aria-current="page"' in html
+
+
+def test_the_start_page_leads_to_every_section_most_used_first(app, dbconn):
+    admin = make_user(role="admin", company=None, email="admin@example.pl")
+    client = app.test_client()
+    login(client, admin, lang="en")
+    html = client.get("/en/admin/").get_data(as_text=True)
+    sections = ["people", "settings", "imports", "catalogue", "audit"]
+    places = [html.index(f'href="/en/admin/{name}') for name in sections]
+    assert places == sorted(places)
+    for name in sections:
+        assert client.get(f"/en/admin/{name}").status_code == 200, name

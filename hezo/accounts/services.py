@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from peewee import IntegrityError
 
-from .. import crypto
+from .. import crypto, settings
 from ..audit import audit, security_event
 from ..contracts.coverage import covered_device, find_contract
 from ..db import db, utcnow
@@ -305,7 +305,13 @@ def invite_user(
 
 
 class InvitationRefused(ValueError):
-    """Why an administrator's invitation was not issued (its text is shown)."""
+    """Why an administrator's invitation was not issued (its text is shown);
+    ``reason`` names it for a translated message: ``email_invalid`` or
+    ``email_taken``."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 def invite_by_administrator(
@@ -328,14 +334,52 @@ def invite_by_administrator(
     try:
         email = validate_email(email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise InvitationRefused(f"Not a valid e-mail address: {exc}") from exc
+        raise InvitationRefused(
+            f"Not a valid e-mail address: {exc}", "email_invalid"
+        ) from exc
     existing = User.get_or_none(User.email == email)
     if existing is not None and (
         existing.totp_secret is not None or existing.role != role
     ):
-        raise InvitationRefused(f"An account with {email} exists already.")
+        raise InvitationRefused(
+            f"An account with {email} exists already.", "email_taken"
+        )
     first, _, last = name.strip().partition(" ")
     return email, invite_user(role, email, first, last, company, now, language)
+
+
+def send_invitation(
+    role: str,
+    email: str,
+    name: str,
+    company: Company | None,
+    actor: User,
+    now: datetime,
+    language: str = "pl",
+) -> User:
+    """``invite_by_administrator`` from the administrators' console: the link
+    is e-mailed to the person (never shown to the administrator) and the
+    invitation is audited. Raises ``InvitationRefused`` as it does."""
+    with db.atomic():
+        email, link = invite_by_administrator(role, email, name, company, now, language)
+        user = User.get(User.email == email)
+        queue_mail(
+            email,
+            "invitation",
+            language,
+            name=user.first_name,
+            link=link,
+            company=company.name if company else "",
+        )
+        audit(
+            "account_invited",
+            actor=actor,
+            object_type="user",
+            object_id=user.id,
+            details=json.dumps({"role": role, "email": email}),
+            now=now,
+        )
+    return user
 
 
 def _issue_token(user: User, purpose: str, now: datetime) -> str:
@@ -743,7 +787,7 @@ def send_contact_request(fields: dict, now: datetime) -> ContactRequest:
     values = {name: fields.get(name) or "" for name in CONTACT_FIELDS}
     with db.atomic():
         row = ContactRequest.create(created_at=now, **values)
-        queue_mail(current_app.config["HELP_EMAIL"], "contact_request", "pl", **values)
+        queue_mail(settings.value("HELP_EMAIL"), "contact_request", "pl", **values)
     return row
 
 

@@ -11,5 +11,7 @@ from . import (  # noqa: E402 (one section module a line)
     audit_log,  # noqa: F401
     catalogue,  # noqa: F401
     imports,  # noqa: F401
+    people,  # noqa: F401
+    settings,  # noqa: F401
     views,  # noqa: F401
 )

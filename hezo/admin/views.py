@@ -1,4 +1,4 @@
-"""The console's start page: one card per section, in ``SECTIONS`` order."""
+"""The console's start page: one card per section, in ``ORDER``."""
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
@@ -10,9 +10,15 @@ from . import bp
 SECTIONS: list[tuple[str, object, object]] = []
 
 
+#: The cards' order on the start page: what an administrator does most first.
+ORDER = ("admin.people", "admin.settings", "admin.imports", "admin.catalogue")
+
+
 def section(endpoint: str, title, summary) -> None:
-    """Show a section on the console's start page."""
+    """Show a section on the console's start page (after those of ``ORDER``
+    the others, as they were added)."""
     SECTIONS.append((endpoint, title, summary))
+    SECTIONS.sort(key=lambda card: ORDER.index(card[0]) if card[0] in ORDER else 99)
 
 
 @bp.get("/")

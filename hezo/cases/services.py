@@ -10,9 +10,7 @@ its file (a rollback or a crash leaves at most a file no row names).
 import uuid
 from datetime import datetime
 
-from flask import current_app
-
-from .. import sla
+from .. import settings, sla
 from ..attachments import StagedFile, discard_staged, place_staged, stored_path
 from ..audit import audit
 from ..db import db
@@ -313,7 +311,7 @@ def engineers_address(case: SupportCase) -> tuple[str, str]:
     engineer = case.assignee if case.assignee_id else None
     if engineer and engineer.is_enabled and engineer.notify_by_email:
         return engineer.email, engineer.language
-    return current_app.config["ENGINEERS_EMAIL"], "pl"
+    return settings.value("ENGINEERS_EMAIL"), "pl"
 
 
 def _notify_reply(case: SupportCase, author: User, reopened: bool) -> None:
@@ -395,7 +393,7 @@ def escalate(case: SupportCase, actor: User, reason: str, now: datetime) -> None
         case.escalated_at, case.escalation_reason = now, reason
         audit("case_escalated", actor=actor, case=case, details=reason[:500], now=now)
         queue_mail(
-            current_app.config["ESCALATION_EMAIL"],
+            settings.value("ESCALATION_EMAIL"),
             "case_escalated",
             "pl",
             case=case,

@@ -16,6 +16,7 @@ from email.utils import parseaddr
 
 from flask import current_app, has_app_context, render_template
 
+from .. import settings
 from ..db import utcnow
 from ..i18n import in_language
 from ..models.audit import OutboxMessage
@@ -109,7 +110,7 @@ def queue_staff_mail(
     """``queue_mail`` to the engineers' team address (``ENGINEERS_EMAIL``), in
     Polish, the engineers' language; same transaction rules and dedupe."""
     return queue_mail(
-        current_app.config["ENGINEERS_EMAIL"],
+        settings.value("ENGINEERS_EMAIL"),
         template,
         "pl",
         dedupe_key=dedupe_key,

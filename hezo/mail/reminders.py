@@ -11,8 +11,7 @@ reminder. What is sent:
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
-
+from .. import settings
 from ..db import db
 from ..models import SupportCase
 from .queue import queue_mail
@@ -71,7 +70,7 @@ def run_reminders(now: datetime) -> ReminderReport:
                 report.return_soon += _remind(
                     case, "return-soon", case.return_due_at, recipient, "return_soon"
                 )
-        engineers = (current_app.config["ENGINEERS_EMAIL"], "pl")
+        engineers = (settings.value("ENGINEERS_EMAIL"), "pl")
         for case in SupportCase.select().where(
             SupportCase.first_response_at.is_null()
             & (SupportCase.status.in_(("new", "in_verification")))

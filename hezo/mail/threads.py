@@ -18,6 +18,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from mailparser_reply import EmailReplyParser
 
+from .. import settings
+
 #: A case number anywhere in a subject ("Re: [ZG-2026-00012] ...").
 CASE_NUMBER = re.compile(r"\bZG-\d{4}-\d{3,}\b")
 #: The reply line, whatever language it was written in: ``##- … -##``.
@@ -57,7 +59,7 @@ def thread_values(case) -> dict:
         "case": case.id,
         "message_id": new_message_id(case.number),
         "reply_to": current_app.config.get("MAIL_REPLY_TO")
-        or current_app.config["HELP_EMAIL"],
+        or settings.value("HELP_EMAIL"),
     }
 
 

@@ -28,6 +28,7 @@ from .companies import Company, Contract, Device
 from .imports import ImportRun
 from .mail import ReceivedMail, UndeliverableAddress
 from .privacy import PrivacyRequest
+from .settings import SettingsVersion, SiteSetting
 from .submissions import SubmissionKey
 
 ALL_MODELS = [
@@ -59,6 +60,8 @@ ALL_MODELS = [
     ImportRun,
     ServiceVariant,
     ClosedDay,
+    SiteSetting,
+    SettingsVersion,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS"]

@@ -118,6 +118,11 @@ def _errors(page, world):
     return submit(page)
 
 
+def _bad_settings(page, world):
+    fill(page, {"helpline_phone": "12 25", "help_email": "pomoc@"})
+    return submit(page)
+
+
 STATES = (
     # -- anonymous -----------------------------------------------------------
     PageState("anonymous", "landing", "/{lang}/"),
@@ -203,6 +208,13 @@ STATES = (
         _errors,
         422,
     ),
+    PageState("admin", "people", "/{lang}/admin/people"),
+    PageState("admin", "people-found", "/{lang}/admin/people?role=admin&state=active"),
+    PageState("admin", "invite", "/{lang}/admin/people/invite"),
+    PageState("admin", "invite-errors", "/{lang}/admin/people/invite", _errors, 422),
+    PageState("admin", "person", "/{lang}/admin/people/{customer_id}"),
+    PageState("admin", "settings", "/{lang}/admin/settings"),
+    PageState("admin", "settings-errors", "/{lang}/admin/settings", _bad_settings, 422),
 )
 
 
