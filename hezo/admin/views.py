@@ -11,7 +11,7 @@ SECTIONS: list[tuple[str, object, object]] = []
 
 
 #: The cards' order on the start page: what an administrator does most first.
-ORDER = ("admin.people", "admin.settings", "admin.imports", "admin.catalogue")
+ORDER = ("admin.people", "admin.settings_page", "admin.imports", "admin.catalogue")
 
 
 def section(endpoint: str, title, summary) -> None:
