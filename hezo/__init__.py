@@ -132,6 +132,7 @@ def _configure_blueprints(app: Flask) -> None:
         partners,
         privacy,
         public,
+        reports,
         sharing,
         staff,
     )
@@ -148,6 +149,7 @@ def _configure_blueprints(app: Flask) -> None:
         sharing.bp,
         privacy.bp,
         admin.bp,
+        reports.bp,
     ):
         register_localized(app, blueprint)
     app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language
