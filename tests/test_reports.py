@@ -261,8 +261,10 @@ def test_one_customers_month_as_a_pdf_with_polish_letters(client, world):
     )
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     text = pdf_text(response.data)
-    assert "Żółw Sp. z o.o." in text and "Ewa Łącka" in text
+    assert "Żółw Sp. z o.o." in text and "HZ-24X7-1" in text
     assert "42,9 %" in text and "0,96" in text and "2,25" in text
+    # The customer's document: no engineer's figures, whoever downloads it.
+    assert "Łącka" not in text and "Według inżyniera" not in text
     assert "Raport poziomu usług" in text and "Gęś" not in text
 
 

@@ -128,9 +128,9 @@ def calendar(first: date, last: date) -> list[tuple[int, int, int, int]]:
     return rows
 
 
-def _window_position(alias: str, column: str) -> str:
-    """SQL of a moment's window seconds since the calendar's start (8x5)."""
-    moment = _epoch(column)
+def _window_position(alias: str, moment: str) -> str:
+    """SQL of a moment's window seconds since the calendar's start (8x5), of
+    its epoch seconds ``moment``."""
     return (
         f"({alias}.before_s + CASE WHEN {moment} <= {alias}.opens_s THEN 0"
         f" WHEN {moment} >= {alias}.opens_s + {alias}.length_s THEN {alias}.length_s"
@@ -150,47 +150,48 @@ def _percentile(name: str, numerator: int, denominator: int) -> str:
     )
 
 
-def _labels() -> dict[str, tuple[str, str]]:
-    """Each breakdown's group key and label (SQL over the ``b`` rows)."""
-    return {
-        "all": ("''", "''"),
-        "customer": ("CAST(b.company_id AS TEXT)", "b.company_name"),
-        "contract": ("CAST(b.contract_id AS TEXT)", "b.contract_number"),
-        "service": ("b.service_code", "b.service_code"),
-        "engineer": ("CAST(b.assignee_id AS TEXT)", "b.engineer_name"),
-    }
+#: Each breakdown's number in the statement and its group key over ``b``.
+KEYS = {
+    "all": (0, "0"),
+    "customer": (1, "b.company_id"),
+    "contract": (2, "b.contract_id"),
+    "service": (3, "b.service_n"),
+    "engineer": (4, "b.assignee_id"),
+}
+SERVICE_CODES = tuple(sorted(SERVICES))
 
 
 def _statement(days: list, company_filter: bool) -> str:
+    """Steps: ``raw`` the month's cases as numbers (read once, materialised),
+    ``base`` their response time in window seconds (two lookups in the
+    calendar), ``grouped`` each case once per breakdown, ``ranked`` its rank
+    by response time in its group, then the groups' sums and percentiles,
+    and the names of customers, contracts and engineers joined last."""
     values = ", ".join(f"({n}, {o}, {length}, {b})" for n, o, length, b in days)
     real = (
         ", ".join(
-            f"'{code}'" for code, plan in SERVICES.items() if plan.window == "24x7"
+            str(i)
+            for i, code in enumerate(SERVICE_CODES, 1)
+            if SERVICES[code].window == "24x7"
         )
-        or "''"
+        or "-1"
     )
-    reported, responded = _epoch("c.reported_at"), _epoch("c.first_response_at")
-    day_of = "({} - :zero) / {}".format
-    secs = (
-        f"CASE WHEN c.first_response_at IS NULL THEN NULL"
-        f" WHEN c.first_response_at < c.reported_at THEN 0"
-        f" WHEN ct.service_code IN ({real}) THEN {responded} - {reported}"
-        f" ELSE {_window_position('fr', 'c.first_response_at')}"
-        f" - {_window_position('rp', 'c.reported_at')} END"
+    service_n = " ".join(
+        f"WHEN '{code}' THEN {i}" for i, code in enumerate(SERVICE_CODES, 1)
     )
     unions = " UNION ALL ".join(
-        f"SELECT '{dim}' AS dim, {key} AS gkey, {label} AS label, b.* FROM base b"
-        for dim, (key, label) in _labels().items()
+        f"SELECT {n} AS dim, {key} AS gkey, b.* FROM base b" for n, key in KEYS.values()
     )
     percentiles = ", ".join(_percentile(n, *p) for n, p in PERCENTILES.items())
     where_company = " AND c.company_id = :company" if company_filter else ""
+    day_of = "(r.{} - :zero) / " + str(DAY)
     return f"""
 WITH cal (day_n, opens_s, length_s, before_s) AS (VALUES {values}),
-base AS (
-  SELECT c.company_id, co.name AS company_name, c.contract_id,
-    ct.number AS contract_number, ct.service_code, c.assignee_id,
-    u.first_name || ' ' || u.last_name AS engineer_name,
-    {secs} AS secs,
+raw AS MATERIALIZED (
+  SELECT c.company_id, c.contract_id, c.assignee_id,
+    CASE ct.service_code {service_n} ELSE 0 END AS service_n,
+    {_epoch("c.reported_at")} AS reported_s,
+    {_epoch("c.first_response_at")} AS responded_s,
     CASE WHEN c.response_due_at IS NOT NULL AND (c.first_response_at IS NOT NULL
       OR c.response_due_at < :now) THEN 1 ELSE 0 END AS r_decided,
     CASE WHEN c.first_response_at IS NOT NULL
@@ -207,12 +208,21 @@ base AS (
     s.rating
   FROM support_case c
   JOIN contract ct ON ct.id = c.contract_id
-  JOIN company co ON co.id = c.company_id
-  LEFT JOIN "user" u ON u.id = c.assignee_id
   LEFT JOIN case_satisfaction s ON s.case_id = c.id
-  LEFT JOIN cal rp ON rp.day_n = {day_of(reported, DAY)}
-  LEFT JOIN cal fr ON fr.day_n = {day_of(responded, DAY)}
   WHERE c.reported_at >= :start AND c.reported_at < :end{where_company}
+),
+base AS MATERIALIZED (
+  SELECT r.company_id, r.contract_id, r.assignee_id, r.service_n,
+    r.r_decided, r.r_met, r.r_done, r.d_decided, r.d_met, r.overdue,
+    r.escalated, r.rating,
+    CASE WHEN r.responded_s IS NULL THEN NULL
+      WHEN r.responded_s < r.reported_s THEN 0
+      WHEN r.service_n IN ({real}) THEN r.responded_s - r.reported_s
+      ELSE {_window_position("fr", "r.responded_s")}
+        - {_window_position("rp", "r.reported_s")} END AS secs
+  FROM raw r
+  LEFT JOIN cal rp ON rp.day_n = {day_of.format("reported_s")}
+  LEFT JOIN cal fr ON fr.day_n = {day_of.format("responded_s")}
 ),
 grouped AS ({unions}),
 ranked AS (
@@ -221,15 +231,23 @@ ranked AS (
       ORDER BY CASE WHEN secs IS NULL THEN 1 ELSE 0 END, secs) AS rn,
     COUNT(secs) OVER (PARTITION BY dim, gkey) AS n
   FROM grouped g
+),
+totals AS (
+  SELECT dim, gkey, COUNT(*) AS cases,
+    SUM(r_done) AS responded, SUM(r_decided) AS response_decided,
+    SUM(r_met) AS response_met, {percentiles},
+    SUM(d_decided) AS delivery_decided, SUM(d_met) AS delivery_met,
+    SUM(overdue) AS returns_overdue, SUM(escalated) AS escalations,
+    COUNT(rating) AS answers, AVG(rating * 1.0) AS satisfaction
+  FROM ranked
+  GROUP BY dim, gkey
 )
-SELECT dim, gkey, MAX(label) AS label, COUNT(*) AS cases,
-  SUM(r_done) AS responded, SUM(r_decided) AS response_decided,
-  SUM(r_met) AS response_met, {percentiles},
-  SUM(d_decided) AS delivery_decided, SUM(d_met) AS delivery_met,
-  SUM(overdue) AS returns_overdue, SUM(escalated) AS escalations,
-  COUNT(rating) AS answers, AVG(rating * 1.0) AS satisfaction
-FROM ranked
-GROUP BY dim, gkey
+SELECT t.*, CASE t.dim WHEN 1 THEN co.name WHEN 2 THEN ct.number
+    WHEN 4 THEN u.first_name || ' ' || u.last_name END AS label
+FROM totals t
+LEFT JOIN company co ON t.dim = 1 AND co.id = t.gkey
+LEFT JOIN contract ct ON t.dim = 2 AND ct.id = t.gkey
+LEFT JOIN "user" u ON t.dim = 4 AND u.id = t.gkey
 """
 
 
@@ -286,13 +304,16 @@ def month_report(
     names = [d[0] for d in cursor.description]
     groups: dict[str, list[Row]] = {dim: [] for dim in DIMENSIONS}
     total = Row(key=None, label="")
+    dimensions = {n: dim for dim, (n, _key) in KEYS.items()}
     for values in cursor.fetchall():
         record = dict(zip(names, values, strict=True))
-        dim = record.pop("dim")
-        key = record.pop("gkey")
+        dim = dimensions[record.pop("dim")]
+        key, label = record.pop("gkey"), record.pop("label") or ""
+        if dim == "service":
+            label = SERVICE_CODES[key - 1] if key else "?"
         row = Row(
-            key=key,
-            label=record.pop("label") or "",
+            key=None if key is None else str(key),
+            label=label,
             **{name: _number(name, value) for name, value in record.items()},
         )
         if dim == "all":

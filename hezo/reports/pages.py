@@ -111,11 +111,16 @@ def largest(rows: list[figures.Row], limit: int | None) -> list[figures.Row]:
     return ordered if limit is None else ordered[:limit]
 
 
-def context(scope: Scope, report: figures.Report, limit: int | None) -> dict:
+def context(
+    scope: Scope,
+    report: figures.Report,
+    limit: int | None,
+    dimensions: tuple[str, ...] | None = None,
+) -> dict:
     """The template's figures: the month's total and each breakdown (its
     ``limit`` largest groups) with the chart of its response met %."""
     sections = []
-    for dim in scope.dimensions:
+    for dim in dimensions or scope.dimensions:
         rows = largest(report.groups[dim], limit)
         chart = charts.bar_chart(
             [

@@ -46,10 +46,13 @@ def csv():
 @bp.get("/report.pdf")
 @readers
 def pdf():
-    """One customer's month for the monthly review (staff name the customer)."""
+    """One customer's month for the monthly review (staff name the customer):
+    the customer's document, so per contract and service as the customer's
+    page shows it, whoever downloads it."""
     scope = pages.scope_of(current_user)
     if scope.company is None:
         refuse(lazy_gettext("Choose a customer for its monthly report."))
     report = pages.report_of(scope)
-    data = render_pdf("pdf/report.html", **pages.context(scope, report, None))
+    context = pages.context(scope, report, None, pages.CUSTOMER_DIMENSIONS)
+    data = render_pdf("pdf/report.html", **context)
     return pdf_response(data, f"service-report-{scope.text}-{scope.company.nip}.pdf")
