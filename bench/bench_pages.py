@@ -59,7 +59,9 @@ from common import (  # noqa: E402
     REPO_ROOT,
     emit,
     run_child,
+    signed_in_client,
     stop_process_group,
+    workspace_app,
 )
 from floor_app import PAGES, floor_path, real_path  # noqa: E402
 from gen_workspace import PG_SCHEMA, manifest_path  # noqa: E402
@@ -508,21 +510,10 @@ def print_table(all_results: list[dict]) -> None:
 def child_queries(manifest_file: Path) -> None:
     """Every SQL statement of one request per page, replayed and explained."""
     manifest = json.loads(manifest_file.read_text())
-    from hezo import create_app
     from hezo.db import db
     from hezo.models import User
 
-    overrides = {
-        "DATABASE_URL": manifest["url"],
-        "SECRET_KEY": manifest["secret_key"],
-        "TOTP_ENCRYPTION_KEY": manifest["totp_encryption_key"],
-        "TRUSTED_HOSTS": ["localhost"],
-        "SESSION_COOKIE_SECURE": False,
-        "RATELIMIT_ENABLED": False,
-    }
-    if manifest.get("options"):
-        overrides["DATABASE_OPTIONS"] = manifest["options"]
-    app = create_app(overrides)
+    app = workspace_app(manifest)
     database = db.obj
     recorded: list[tuple[str, tuple]] = []
     original = database.execute_sql
@@ -538,18 +529,7 @@ def child_queries(manifest_file: Path) -> None:
         role = PAGES[name][0] if name in PAGES else "customer"
         user = User.get(User.email == manifest[role]["email"])
         db.close()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            now = int(time.time())
-            session.update(
-                {
-                    "_user_id": user.session_token,
-                    "sid": name,
-                    "_fresh": True,
-                    "auth_at": now,
-                    "seen_at": now,
-                }
-            )
+        client = signed_in_client(app, user, name)
         for _ in range(2 if name == "pdf_100" else 5):  # warm caches
             response = client.get(path)
         recorded.clear()

@@ -124,3 +124,40 @@ def emit(result: dict) -> None:
     """How a child hands its result to the parent (see ``run_child``)."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def workspace_app(manifest: dict):
+    """The app in this process on a workspace (``gen_workspace.py``'s
+    manifest): its keys, ``localhost`` trusted, no rate limits."""
+    from hezo import create_app
+
+    overrides = {
+        "DATABASE_URL": manifest["url"],
+        "SECRET_KEY": manifest["secret_key"],
+        "TOTP_ENCRYPTION_KEY": manifest["totp_encryption_key"],
+        "TRUSTED_HOSTS": ["localhost"],
+        "SESSION_COOKIE_SECURE": False,
+        "RATELIMIT_ENABLED": False,
+    }
+    if manifest.get("options"):
+        overrides["DATABASE_OPTIONS"] = manifest["options"]
+    return create_app(overrides)
+
+
+def signed_in_client(app, user, sid: str):
+    """A test client with ``user``'s session (signed in, second factor done)."""
+    import time
+
+    client = app.test_client()
+    with client.session_transaction() as session:
+        now = int(time.time())
+        session.update(
+            {
+                "_user_id": user.session_token,
+                "sid": sid,
+                "_fresh": True,
+                "auth_at": now,
+                "seen_at": now,
+            }
+        )
+    return client

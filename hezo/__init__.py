@@ -133,6 +133,7 @@ def _configure_blueprints(app: Flask) -> None:
         partners,
         privacy,
         public,
+        reports,
         sharing,
         staff,
     )
@@ -149,6 +150,7 @@ def _configure_blueprints(app: Flask) -> None:
         sharing.bp,
         privacy.bp,
         admin.bp,
+        reports.bp,
     ):
         register_localized(app, blueprint)
     app.register_blueprint(accounts.vzam.callback_bp)  # /vzam/callback, no language

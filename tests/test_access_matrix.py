@@ -117,6 +117,11 @@ RULES = {
     "cases.discard_draft": {"customer_a"},
     "staff.queue": STAFF,
     "staff.satisfaction": STAFF,
+    # Service-level reports: staff every customer's, a customer its own
+    # company's (tests/test_reports.py), partners none.
+    "reports.index": CUSTOMERS | STAFF,
+    "reports.csv": CUSTOMERS | STAFF,
+    "reports.pdf": CUSTOMERS | STAFF,
     "staff.assign": STAFF,
     "staff.change_status": STAFF,
     "staff.new_case": STAFF,

@@ -95,6 +95,8 @@ class SupportCase(BaseModel):
             (("status", "next_due_at"), False),
             (("next_due_at", "severity"), False),
             (("is_shared", "contract"), False),
+            # Service-level reports read one month of cases (migration 0011).
+            (("reported_at",), False),
         )
 
 

@@ -162,6 +162,7 @@ STATES = (
     PageState("customer", "change-password", "/{lang}/account/password"),
     PageState("customer", "colleagues", "/{lang}/account/colleagues"),
     PageState("customer", "my-data", "/{lang}/privacy/mine"),
+    PageState("customer", "reports", "/{lang}/reports/"),
     PageState("customer", "not-found", "/{lang}/cases/ZG-1999-99999", status=404),
     # -- partner -------------------------------------------------------------
     PageState("partner", "workspace-cases", "/{lang}/partner/"),
@@ -184,6 +185,8 @@ STATES = (
     PageState("engineer", "mail-triage", "/{lang}/staff/mail"),
     PageState("engineer", "accounts", "/{lang}/staff/accounts"),
     PageState("engineer", "satisfaction", "/{lang}/staff/satisfaction"),
+    PageState("engineer", "reports", "/{lang}/reports/"),
+    PageState("engineer", "reports-empty-month", "/{lang}/reports/?month=2001-01"),
     PageState("engineer", "privacy-requests", "/{lang}/privacy/requests"),
     PageState("engineer", "account", "/{lang}/staff/accounts/{customer_id}"),
     # The administrators' console: each section adds its pages here.
