@@ -312,3 +312,22 @@ def test_the_number_of_queries_does_not_grow_with_the_cases(client, world):
     assert "26" in html
     assert many.count == few.count
     assert direct_many.count == direct_few.count == 2
+
+
+def test_a_variant_made_after_start_up_is_a_service_of_its_own(app, world):
+    from hezo import catalogue_db
+
+    from .test_service_catalogue import ALWAYS_NBD
+
+    admin = make_user(role="admin", company=None)
+    catalogue_db.save_variant(ALWAYS_NBD, admin, datetime.now(UTC))
+    custom = make_contract(
+        customer=world["x"],
+        number="HZ-AHB-1",
+        serials=("SN-V",),
+        service_code="AHB-24x7xNBD",
+    )
+    seed_case(custom, warsaw(7, 12), warsaw(7, 12, 30))  # a Saturday
+    by_service = {r.label: r for r in month_of(world["x"].id).groups["service"]}
+    assert by_service["AHB-24x7xNBD"].cases == 1
+    assert by_service["AHB-24x7xNBD"].median_seconds == 1800  # counted all day
