@@ -3,17 +3,19 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from babel import core as babel_core
 from babel import dates as babel_dates
+from babel import support as babel_support
 from flask import Flask, g, request, session, url_for
 from flask_babel import force_locale, get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
 from markupsafe import Markup
 from werkzeug.routing import BaseConverter, BuildError
+from wtforms.i18n import messages_path
 
 from .db import utcnow
 from .extensions import babel
@@ -44,6 +46,11 @@ def init_app(app: Flask) -> None:
 
     @app.url_value_preprocessor
     def _pull_lang(endpoint, values):
+        # Flask-WTF reads the .mo of WTForms' own messages ("This field is
+        # required.") from disk again on each request that builds a form
+        # (0.3-0.9 ms; Polish's plural rule is compiled each time too): give
+        # it the catalogues loaded once instead.
+        request.wtforms_translations = WTFORMS_TRANSLATIONS
         if values and "lang" in values:
             g.lang = values.pop("lang")
 
@@ -113,6 +120,31 @@ def in_language(language: str) -> Iterator[None]:
             g.pop("lang", None)
         else:
             g.lang = previous
+
+
+@lru_cache(maxsize=16)
+def _wtforms_catalogue(locale: str):
+    """WTForms' messages in ``locale``, loaded from its .mo once per process,
+    as Flask-WTF loads them (``flask_wtf.i18n``) once per request."""
+    return babel_support.Translations.load(
+        messages_path(), [babel_core.Locale.parse(locale)], domain="wtforms"
+    )
+
+
+class _WtformsTranslations:
+    """What Flask-WTF takes from ``request.wtforms_translations``: the cached
+    catalogue of Flask-Babel's current locale, looked up on each message (so
+    a form built inside ``in_language`` follows it, where Flask-WTF keeps the
+    first message's language for the rest of the request)."""
+
+    def ugettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+WTFORMS_TRANSLATIONS = _WtformsTranslations()
 
 
 def translate(message: str) -> str:
