@@ -1,11 +1,14 @@
 """Polish pages cost what English ones do (issue 21, item 3) and read the same
 as before: the catalogues the app caches follow the language of each request."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from babel import support
+from babel import Locale, support
+from babel import dates as babel_dates
+from babel.plural import PluralRule
 
+from hezo.i18n import format_relative
 from hezo.models import SupportCase
 
 from .factories import login
@@ -70,3 +73,49 @@ def test_case_page_in_polish_then_english_then_polish(client, world):
         other = expected["en" if lang == "pl" else "pl"]
         for text in other[1:]:
             assert text not in html, (lang, text)
+
+
+def test_polish_relative_times_take_each_plural_form_request_after_request(
+    app, monkeypatch
+):
+    """ "za 2 lata" but "za 5 lat": the plural rule's answers, remembered per
+    number, are Babel's own, in either language's requests, and the rule is
+    evaluated once per number, not once per date shown."""
+    evaluated = []
+    rule = PluralRule.__call__
+
+    def counting(self, n):
+        evaluated.append(n)
+        return rule(self, n)
+
+    monkeypatch.setattr(PluralRule, "__call__", counting)
+    now = datetime(2026, 12, 1, 13, 30, tzinfo=UTC)
+    year = timedelta(days=365)
+    expected = {
+        "pl": {
+            2 * year: "za 2 lata",
+            5 * year: "za 5 lat",
+            -22 * year: "22 lata temu",
+            -25 * year: "25 lat temu",
+            timedelta(hours=3): "za 3 godz.",
+        },
+        "en": {2 * year: "in 2 yr", -25 * year: "25 yr ago"},
+    }
+    for lang in ("pl", "en", "pl", "en"):
+        with app.test_request_context(f"/{lang}/"):
+            app.preprocess_request()
+            for delta, text in expected[lang].items():
+                assert format_relative(now + delta, now) == text
+                plain = babel_dates.format_timedelta(
+                    delta,
+                    granularity="minute",
+                    threshold=2,
+                    add_direction=True,
+                    format="short",
+                    locale=Locale.parse("pl" if lang == "pl" else "en_GB"),
+                )
+                assert plain == text
+    # Each request's dates asked the remembered rule; Babel's own rule ran
+    # only for the plain calls above and each number's first answer.
+    plain_calls = 2 * (len(expected["pl"]) + len(expected["en"]))
+    assert len(evaluated) <= plain_calls + len(expected["pl"]) + len(expected["en"])
