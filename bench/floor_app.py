@@ -11,11 +11,15 @@ big company's customer, the queue of the engineer. Then it unbinds the
 database (any later query raises) and serves, from a bare ``Flask`` app, the
 app's real templates (``hezo/templates/``) rendered with that data:
 
-- the same Jinja templates and macros, autoescaped, with ``jinja2.ext.i18n``
-  and null translations (the pages are measured in English, the source
-  language, so the text is the same), and the same ``url_for`` rules (copied
-  from the real URL map, ``lang`` filled in by a URL default as in the app);
-- dates formatted by Babel in Europe/Warsaw, as the app's filters do;
+- the same Jinja templates and macros, autoescaped, with ``jinja2.ext.i18n``:
+  null translations for English (the source language, so the text is the
+  same), the app's Polish catalogue (``hezo/translations/pl``) for Polish;
+  the same ``url_for`` rules (copied from the real URL map, ``lang`` filled in
+  by a URL default as in the app);
+- dates formatted by Babel in Europe/Warsaw with the page's locale, as the
+  app's filters do; the vocabulary's words translated with the same catalogue;
+- each language its own bare Flask app (``/floor/en/<page>``,
+  ``/floor/pl/<page>``), picked by the path's second segment;
 - no database, no session, sign-in, CSRF, rate limiter, request hooks or
   security headers: ``csrf_token()`` is a constant and ``current_user`` a
   preloaded row.
@@ -29,76 +33,107 @@ identical lines) to show they are the same page.
 import gc
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.support import NullTranslations, Translations
 from flask import Flask, abort, render_template
 from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 from wtforms import Form
+from wtforms.fields.choices import SelectChoice
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 WARSAW = ZoneInfo("Europe/Warsaw")
-LOCALE = Locale.parse("en")
+LANGUAGES = ("en", "pl")
+TRANSLATIONS = REPO_ROOT / "hezo" / "translations"
 CSRF_TOKEN = "IjBmMzI4ZWE1YjM3ZTQ0ODI5ZjE3Y2Q3YjVjZTg0ODE3MjhiYjBkZTci.floor"
 
 #: The measured pages: who sees them and the real app's path (``str.format``
-#: with the workspace manifest). The floor serves the same page at /floor/<name>.
+#: with the workspace manifest and ``lang``). The floor serves the same page
+#: at /floor/<lang>/<name>.
 PAGES = {
-    "contracts": ("customer", "/en/contracts/"),
-    "contracts_search": ("customer", "/en/contracts/?q={search}"),
-    "cases": ("customer", "/en/cases/"),
-    "case_50": ("customer", "/en/cases/{case_50}"),
-    "queue": ("engineer", "/en/staff/"),
+    "contracts": ("customer", "/{lang}/contracts/"),
+    "contracts_search": ("customer", "/{lang}/contracts/?q={search}"),
+    "cases": ("customer", "/{lang}/cases/"),
+    "case_50": ("customer", "/{lang}/cases/{case_50}"),
+    "queue": ("engineer", "/{lang}/staff/"),
 }
 
 
-def real_path(name: str, manifest: dict) -> str:
-    return PAGES[name][1].format(**manifest)
+def real_path(name: str, manifest: dict, lang: str = "en") -> str:
+    return PAGES[name][1].format(**manifest, lang=lang)
 
 
-def _relative(value) -> str:
-    """hezo.i18n.format_relative in English, without the app's request."""
+def floor_path(name: str, lang: str = "en") -> str:
+    return f"/floor/{lang}/{name}"
+
+
+def _relative(locale):
+    """hezo.i18n.format_relative in ``locale``, without the app's request."""
     from babel.dates import format_timedelta
 
     from hezo.i18n import EN_GB, RELATIVE_THRESHOLD
 
-    if value is None:
-        return ""
-    delta = value - datetime.now(UTC)
-    if abs(delta) < timedelta(minutes=1):
-        delta = timedelta(minutes=1 if delta >= timedelta(0) else -1)
-    return format_timedelta(
-        delta,
-        granularity="minute",
-        threshold=RELATIVE_THRESHOLD,
-        add_direction=True,
-        format="short",
-        locale=EN_GB,
-    )
+    locale = EN_GB if locale.language == "en" else locale
+
+    def relative(value) -> str:
+        if value is None:
+            return ""
+        delta = value - datetime.now(UTC)
+        if abs(delta) < timedelta(minutes=1):
+            delta = timedelta(minutes=1 if delta >= timedelta(0) else -1)
+        return format_timedelta(
+            delta,
+            granularity="minute",
+            threshold=RELATIVE_THRESHOLD,
+            add_direction=True,
+            format="short",
+            locale=locale,
+        )
+
+    return relative
 
 
-def _by_time(value) -> str:
-    """hezo.i18n.format_by_time in English, without the app's request."""
+def _by_time(locale, by_time: str):
+    """hezo.i18n.format_by_time in ``locale`` (``by_time`` its BY_TIME)."""
     from babel.dates import format_time
 
-    from hezo.i18n import BY_TIME, format_moment
+    from hezo.i18n import format_moment
 
-    if value is None:
-        return ""
-    local = value.astimezone(WARSAW)
-    if local.date() == datetime.now(WARSAW).date():
-        moment = format_time(local, "HH:mm", locale=LOCALE)
-    else:
-        moment = format_moment(value, WARSAW, LOCALE)
-    return BY_TIME % {"moment": moment}
+    def by(value) -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(WARSAW)
+        if local.date() == datetime.now(WARSAW).date():
+            moment = format_time(local, "HH:mm", locale=locale)
+        else:
+            moment = format_moment(value, WARSAW, locale)
+        return by_time % {"moment": moment}
+
+    return by
 
 
-def floor_path(name: str) -> str:
-    return f"/floor/{name}"
+def _resolve_lazy(form: Form) -> None:
+    """Put a form's lazy_gettext words (labels, choices) into the language of
+    the request being built: the floor has no Flask-Babel to resolve them."""
+    for field in form:
+        field.label.text = str(field.label.text)
+        choices = getattr(field, "choices", None)
+        if isinstance(choices, list | tuple):
+            field.choices = [_resolved(choice) for choice in choices]
+
+
+def _resolved(choice):
+    if isinstance(choice, SelectChoice):
+        return replace(choice, label=str(choice.label))
+    if isinstance(choice, tuple) and len(choice) >= 2:
+        return (choice[0], str(choice[1]), *choice[2:])
+    return choice
 
 
 class _NoDatabase:
@@ -114,7 +149,8 @@ def _switcher(urls: dict[str, str]):
 
 
 def load_pages(manifest: dict) -> tuple[dict, Flask]:
-    """page name -> (template, context), fetched through the real app once."""
+    """language -> page name -> (template, context), fetched through the real
+    app once, in a request of that language (so its words are in it)."""
     from flask import g, request
     from flask_login import login_user
 
@@ -126,6 +162,7 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     from hezo.contracts.views import REPORTABLE
     from hezo.db import db, utcnow
     from hezo.i18n import switch_language_url
+    from hezo.mail import triage
     from hezo.models import User
     from hezo.models.cases import OPEN_STATUSES, STATUSES
     from hezo.paging import Page
@@ -140,13 +177,15 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
     users["customer"].company.name  # noqa: B018 - cache the relation now
     pages = {}
 
-    def context_for(name: str) -> dict:
+    def context_for(name: str, lang: str) -> dict:
         user = users[PAGES[name][0]]
         login_user(user)
         endpoint = request.endpoint  # the menu marks the current page
         base = {
             "current_user": user,
-            "switch_language_url": _switcher({"pl": switch_language_url("pl")}),
+            "switch_language_url": _switcher(
+                {code: switch_language_url(code) for code in LANGUAGES}
+            ),
             "here": lambda: endpoint,
         }
         if name.startswith("contracts"):
@@ -175,13 +214,12 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
             context = detail_context(case)
             for form in context.values():
                 if isinstance(form, Form):  # every form of the page
-                    for field in form:
-                        # lazy_gettext labels need Flask-Babel: resolve them now
-                        field.label.text = str(field.label.text)
+                    _resolve_lazy(form)
             return base | context | {"template": "cases/detail.html"}
         if name == "queue":
             now = datetime.now(UTC)
             filters = dict.fromkeys(staff_queries.FILTER_NAMES, "")
+            filters["q"] = ""  # as the queue's view (hezo/staff/views.py)
             result = staff_queries.queue_page(filters, user.id, 1, now)
             return base | {
                 "template": "staff/queue.html",
@@ -194,29 +232,48 @@ def load_pages(manifest: dict) -> tuple[dict, Flask]:
                 "breach": breach_state,
                 "engineers": result.engineers,
                 "statuses": OPEN_STATUSES,
+                "mail_waiting": triage.waiting_count(),
             }
         raise KeyError(name)
 
-    for name in PAGES:
-        path = real_path(name, manifest)
-        with real.test_request_context(path, base_url="http://127.0.0.1"):
-            g.lang = "en"
-            context = context_for(name)
-            pages[name] = (context.pop("template"), context)
+    for lang in LANGUAGES:
+        pages[lang] = {}
+        for name in PAGES:
+            path = real_path(name, manifest, lang)
+            with real.test_request_context(path, base_url="http://127.0.0.1"):
+                g.lang = lang  # as the app's URL preprocessor; Flask-Babel follows
+                context = context_for(name, lang)
+                pages[lang][name] = (context.pop("template"), context)
     db.close()
     db.initialize(_NoDatabase())
     return pages, real
 
 
-def create_app() -> Flask:
+def create_app():
+    """The floor's WSGI app: /floor/<lang>/… goes to that language's app."""
     manifest = json.loads(Path(os.environ["BENCH_MANIFEST"]).read_text())
     pages, real = load_pages(manifest)
+    apps = {lang: language_app(lang, pages[lang], real) for lang in LANGUAGES}
+    english = apps["en"]
+
+    def dispatch(environ, start_response):
+        lang = environ.get("PATH_INFO", "").split("/", 3)[2:3]
+        app = apps.get(lang[0], english) if lang else english
+        return app(environ, start_response)
+
+    gc.freeze()  # as the app's entry point (app.py) does
+    return dispatch
+
+
+def language_app(lang: str, pages: dict, real: Flask) -> Flask:
+    """A bare Flask app rendering ``pages`` in ``lang`` at /floor/<lang>/<name>."""
     from hezo.cases.workflow import allowed
-    from hezo.i18n import DEADLINE, format_day, format_moment
+    from hezo.i18n import BY_TIME, DEADLINE, format_day, format_moment
     from hezo.privacy.services import FORMER_USER
     from hezo.vocabulary import STATUS_NOTES, term, tone
     from hezo.web import TEMPLATE_SETTINGS
 
+    locale = Locale.parse(lang)
     # The app's package root: its templates/ and static/ (hezo/ in the checkout).
     app = Flask(
         __name__,
@@ -225,8 +282,25 @@ def create_app() -> Flask:
     )
     env = app.jinja_env
     env.add_extension("jinja2.ext.i18n")
-    env.install_null_translations(newstyle=True)
+    if lang == "en":  # the source language: the text is the msgid
+        env.install_null_translations(newstyle=True)
+        words = NullTranslations()
+    else:  # the app's catalogue, as Flask-Babel loads it (one directory)
+        words = Translations.load(str(TRANSLATIONS), [locale], "messages")
+        if not isinstance(words, Translations):
+            raise RuntimeError(f"no {lang} catalogue in {TRANSLATIONS}")
+        env.install_gettext_translations(words, newstyle=True)
     env.policies["ext.i18n.trimmed"] = True
+    # Words the app's Python code translates while a template renders (the
+    # catalogue's "not included", for one): Flask-Babel in the page's language.
+    from flask_babel import Babel
+
+    Babel(
+        app,
+        locale_selector=lambda: lang,
+        default_translation_directories=str(TRANSLATIONS),
+    )
+    tr = words.ugettext
     parts = {}
 
     def once_per_language(*key, caller):
@@ -235,36 +309,41 @@ def create_app() -> Flask:
             parts[key] = Markup(caller())
         return parts[key]
 
+    others = [code for code in real.config["LANGUAGES"] if code != lang]
+    former_user = tr("former user")
     env.globals.update(
         once_per_language=once_per_language,
         csrf_token=lambda: CSRF_TOKEN,
-        current_language=lambda: "en",
-        other_languages=lambda: ["pl"],
+        current_language=lambda: lang,
+        other_languages=lambda: others,
         transitions=allowed,
         # A random key per form rendering, as the app's (no database).
         new_submission_key=real.jinja_env.globals["new_submission_key"],
-        # The vocabulary's words untranslated: English, the source language.
-        label=lambda kind, value: term(kind, value).label,
-        status_note=lambda note: STATUS_NOTES.get(note, note),
+        # The vocabulary's words in the page's language (hezo/vocabulary.py).
+        label=lambda kind, value: tr(term(kind, value).label),
+        status_note=lambda note: (
+            tr(STATUS_NOTES[note]) if note in STATUS_NOTES else note
+        ),
         # An erased person's messages are signed "former user" (hezo/privacy).
-        author_label=lambda name: "former user" if name == FORMER_USER else name,
+        author_label=lambda name: former_user if name == FORMER_USER else name,
         tone=tone,
     )
-    # The app's formats (hezo/i18n.py), in English, the source language.
+    # The app's formats (hezo/i18n.py) in the page's language.
+    deadline = tr(DEADLINE)
     env.filters["datetime"] = lambda value: (
-        "" if value is None else format_moment(value, WARSAW, LOCALE)
+        "" if value is None else format_moment(value, WARSAW, locale)
     )
     env.filters["deadline"] = lambda value: (
         ""
         if value is None
-        else DEADLINE % {"moment": format_moment(value, WARSAW, LOCALE)}
+        else deadline % {"moment": format_moment(value, WARSAW, locale)}
     )
     env.filters["date"] = lambda value: (
-        "" if value is None else format_day(value, LOCALE)
+        "" if value is None else format_day(value, locale)
     )
     env.filters["tel"] = real.jinja_env.filters["tel"]
-    env.filters["relative"] = _relative
-    env.filters["by_time"] = _by_time
+    env.filters["relative"] = _relative(locale)
+    env.filters["by_time"] = _by_time(locale, tr(BY_TIME))
     site = {k: real.config[k] for k in TEMPLATE_SETTINGS}
 
     # The real app's URL rules, so url_for() builds the same links the same way.
@@ -288,9 +367,9 @@ def create_app() -> Flask:
     @app.url_defaults
     def _add_lang(endpoint, values):
         if "lang" not in values and app.url_map.is_endpoint_expecting(endpoint, "lang"):
-            values["lang"] = "en"
+            values["lang"] = lang
 
-    @app.get("/floor/<name>")
+    @app.get(f"/floor/{lang}/<name>")
     def page(name):
         if name not in pages:
             abort(404)
@@ -303,8 +382,6 @@ def create_app() -> Flask:
 
     # Render every page once now: a template that needs the database fails here.
     with app.test_request_context():
-        for name, (template, context) in pages.items():
+        for template, context in pages.values():
             render_template(template, site=site, **context)
-            del name
-    gc.freeze()  # as the app's entry point (app.py) does
     return app

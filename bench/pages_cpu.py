@@ -1,0 +1,107 @@
+"""CPU per request of the page benchmark's pages in English and Polish, in-process.
+
+    python bench/pages_cpu.py [--backend sqlite] [--requests 20] [--rounds 8]
+        [--lang en|pl|both] [--profile PAGE]
+
+Uses the workspace ``gen_workspace.py`` made (its manifest in ``bench/out/``),
+builds the app once and signs the benchmark's customer and engineer in by
+their session, then requests each page of ``floor_app.PAGES`` with the Flask
+test client: ``--rounds`` rounds of ``--requests`` GETs per language, the
+languages taking turns (so a drift of the machine falls on both), after 10
+warm-up requests each; ``gc.freeze()`` as ``app.py`` does. It prints the
+lowest round's ``time.process_time()`` per request (CPU, not wall time: other
+processes only ever add to a round) and the Polish/English ratio. The figures
+include the test client's own work and SQLite's (in the same process).
+``--profile PAGE`` prints cProfile's top functions of that page in each
+language instead (``SORT=tottime`` for own time).
+"""
+
+import argparse
+import cProfile
+import gc
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(1, str(BENCH_DIR.parent))
+
+from common import signed_in_client, workspace_app  # noqa: E402
+from floor_app import PAGES, real_path  # noqa: E402
+from gen_workspace import manifest_path  # noqa: E402
+
+
+def signed_in_clients(app, manifest: dict) -> dict:
+    from hezo.models import User
+
+    clients = {}
+    for role in ("customer", "engineer"):
+        with app.app_context():
+            user = User.get(User.email == manifest[role]["email"])
+        clients[role] = signed_in_client(app, user, role)
+    return clients
+
+
+def get(client, path: str) -> None:
+    response = client.get(path)
+    response.close()
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path}: {response.status_code}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--requests", type=int, default=20, help="per round (20)")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--lang", choices=("en", "pl", "both"), default="both")
+    parser.add_argument("--profile", choices=sorted(PAGES))
+    args = parser.parse_args()
+    manifest = json.loads(manifest_path(args.backend).read_text())
+    app = workspace_app(manifest)
+    clients = signed_in_clients(app, manifest)
+    gc.freeze()  # as app.py does in each gunicorn worker
+    langs = ("en", "pl") if args.lang == "both" else (args.lang,)
+    names = [args.profile] if args.profile else list(PAGES)
+    print(
+        f"{args.backend}, scale {manifest['scale']}: CPU ms per request, the lowest "
+        f"of {args.rounds} rounds of {args.requests}"
+    )
+    for name in names:
+        client = clients[PAGES[name][0]]
+        paths = {lang: real_path(name, manifest, lang) for lang in langs}
+        for path in paths.values():
+            for _ in range(10):  # warm-up (templates, caches)
+                get(client, path)
+        if args.profile:
+            for path in paths.values():
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for _ in range(args.requests):
+                    get(client, path)
+                profiler.disable()
+                print(f"== {path}")
+                order = os.environ.get("SORT", "cumulative")
+                pstats.Stats(profiler).sort_stats(order).print_stats(40)
+            continue
+        rounds = {lang: [] for lang in langs}
+        for _ in range(args.rounds):
+            for lang, path in paths.items():
+                started = time.process_time()
+                for _ in range(args.requests):
+                    get(client, path)
+                cpu = time.process_time() - started
+                rounds[lang].append(cpu / args.requests * 1000)
+        best = {lang: min(figures) for lang, figures in rounds.items()}
+        line = "  ".join(f"{lang} {ms:6.2f}" for lang, ms in best.items())
+        if len(best) == 2:
+            line += f"  pl/en {best['pl'] / best['en']:.2f}"
+        print(f"  {name:<17} {line}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
