@@ -198,3 +198,20 @@ def test_only_administrators_see_the_log(app, world):
     )
     _, html = listed(world["client"], lang="pl")
     assert 'href="/pl/admin/audit"' in world["client"].get("/pl/admin/").get_data(True)
+
+
+def test_every_action_the_portal_records_has_words_on_the_log():
+    """An action recorded anywhere in hezo/ (``audit("name", ...)``) is
+    shown in words, not as its code."""
+    import re
+    from pathlib import Path
+
+    from hezo.admin.audit_log import KINDS
+
+    source = " ".join(
+        p.read_text(encoding="utf-8")
+        for p in (Path(__file__).parent.parent / "hezo").rglob("*.py")
+    )
+    recorded = set(re.findall(r'audit\(\s*"([a-z_]+)"', source))
+    recorded |= set(re.findall(r'action = "([a-z_]+)"', source))
+    assert recorded and not recorded - set(KINDS)

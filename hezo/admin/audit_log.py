@@ -49,6 +49,15 @@ KINDS = {
     "account_disabled": N_("account disabled"),
     "account_disabled_inactive": N_("account disabled after inactivity"),
     "account_enabled": N_("account enabled"),
+    "account_invited": N_("person invited"),
+    "catalogue_variant_created": N_("service variant created"),
+    "catalogue_variant_changed": N_("service variant changed"),
+    "catalogue_closed_day_added": N_("office closed day added"),
+    "catalogue_closed_day_removed": N_("office closed day removed"),
+    "import_queued": N_("import queued"),
+    "import_done": N_("import finished"),
+    "import_failed": N_("import failed"),
+    "setting_changed": N_("setting changed"),
     "audit_log_exported": N_("audit log downloaded as CSV"),
     "case_assigned": N_("case assigned"),
     "case_contact_changed": N_("case handed to a colleague"),
@@ -256,9 +265,9 @@ def _details(text: str) -> list:
         value = json.loads(text)
     except ValueError:
         return [("", text)] if text else []
-    if isinstance(value, dict):
-        return [(str(k), str(v)) for k, v in value.items()]
-    return [("", text)]
+    if isinstance(value, dict) and value:  # a definition list (keys never empty)
+        return [(str(k) or "—", str(v)) for k, v in value.items()]
+    return [("", text)]  # one text
 
 
 def describe(rows: list) -> list[Row]:
