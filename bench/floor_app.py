@@ -292,13 +292,15 @@ def language_app(lang: str, pages: dict, real: Flask) -> Flask:
         env.install_gettext_translations(words, newstyle=True)
     env.policies["ext.i18n.trimmed"] = True
     # Words the app's Python code translates while a template renders (the
-    # catalogue's "not included", for one): Flask-Babel in the page's language.
+    # catalogue's "not included", for one): Flask-Babel in the page's language,
+    # its Jinja callables left out (the templates keep the catalogue above).
     from flask_babel import Babel
 
     Babel(
         app,
         locale_selector=lambda: lang,
         default_translation_directories=str(TRANSLATIONS),
+        configure_jinja=False,
     )
     tr = words.ugettext
     parts = {}

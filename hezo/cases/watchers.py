@@ -181,7 +181,12 @@ def panel(case: SupportCase, viewer) -> dict | None:
         return None
     contact_id = case.contact_user_id or case.reporter_id
     watch = CaseWatcher.alias()
-    wanted = watch.id.is_null(False)
+    # Each term indexable on ``user`` alone (ids, the company's people), so
+    # the databases read those rows only; a term on the joined watcher row
+    # would have them scan every account.
+    wanted = User.id.in_(
+        CaseWatcher.select(CaseWatcher.user).where(CaseWatcher.case == case.id)
+    )
     if contact_id:
         wanted |= User.id == contact_id
     if own:
