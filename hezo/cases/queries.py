@@ -301,9 +301,13 @@ def _related(case, role: str, company):
         SupportCase.select(SupportCase.id, SupportCase.number, SupportCase.follows)
         .join(Contract)
         .where(
+            # An equality with the one earlier case (not IN), so each side is
+            # an index lookup: PostgreSQL otherwise filtered every case of the
+            # company (1 ms for a company of 1,500 cases).
             (SupportCase.follows == case)
-            | SupportCase.id.in_(
-                earlier.select(earlier.follows).where(earlier.id == case)
+            | (
+                SupportCase.id
+                == earlier.select(earlier.follows).where(earlier.id == case)
             )
         ),
         role,

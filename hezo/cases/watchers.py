@@ -181,20 +181,18 @@ def panel(case: SupportCase, viewer) -> dict | None:
         return None
     contact_id = case.contact_user_id or case.reporter_id
     watch = CaseWatcher.alias()
-    # Each term indexable on ``user`` alone (ids, the company's people), so
-    # the databases read those rows only; a term on the joined watcher row
-    # would have them scan every account.
-    wanted = User.id.in_(
+    # Watchers are always of the case's company (``_colleague``), as are the
+    # colleagues: one index range of the company's accounts, or'ed with the
+    # contact's id (a partner's or an engineer's account may have reported
+    # it). A term only on the joined watcher row would scan every account.
+    ours = User.id.in_(
         CaseWatcher.select(CaseWatcher.user).where(CaseWatcher.case == case.id)
     )
+    if own:
+        ours |= (User.role == "customer") & (User.is_enabled == True)  # noqa: E712
+    wanted = (User.company == case.company_id) & ours
     if contact_id:
         wanted |= User.id == contact_id
-    if own:
-        wanted |= (
-            (User.company == case.company_id)
-            & (User.role == "customer")
-            & (User.is_enabled == True)  # noqa: E712
-        )
     people = list(
         User.select(User, watch.id.alias("watch_id"))
         .join(
