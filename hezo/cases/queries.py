@@ -296,18 +296,17 @@ def _record_queries(case, role: str, company) -> tuple:
 def _related(case, role: str, company):
     """The case that ``case`` follows and the cases that follow it, those the
     viewer may see (numbers only)."""
-    earlier = SupportCase.alias()
+    earlier, later = SupportCase.alias(), SupportCase.alias()
     return scope_of(
         SupportCase.select(SupportCase.id, SupportCase.number, SupportCase.follows)
         .join(Contract)
         .where(
-            # An equality with the one earlier case (not IN), so each side is
-            # an index lookup: PostgreSQL otherwise filtered every case of the
-            # company (1 ms for a company of 1,500 cases).
-            (SupportCase.follows == case)
-            | (
-                SupportCase.id
-                == earlier.select(earlier.follows).where(earlier.id == case)
+            # The ids of both sides first (each an index lookup), then their
+            # rows: with the two conditions or'ed in the WHERE, the databases
+            # read every case of the company instead (about 1 ms for 1,500).
+            SupportCase.id.in_(
+                later.select(later.id).where(later.follows == case)
+                | earlier.select(earlier.follows).where(earlier.id == case)
             )
         ),
         role,
