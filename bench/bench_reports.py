@@ -92,13 +92,15 @@ def prepare(manifest: dict, answers: bool) -> None:
     if answers:
         (count,) = db.execute_sql("SELECT COUNT(*) FROM case_satisfaction").fetchone()
         if count == 0:
+            modulo = "%" if is_sqlite() else "%%"  # psycopg's placeholders use %
             db.execute_sql(
                 "INSERT INTO case_satisfaction (case_id, rating, comment, author_id,"
                 " engineer_id, service_code, created_at)"
-                " SELECT c.id, 1 + c.id % 5, '', NULL, c.assignee_id, ct.service_code,"
+                f" SELECT c.id, 1 + c.id {modulo} 5, '', NULL, c.assignee_id,"
+                " ct.service_code,"
                 " c.last_activity_at FROM support_case c"
                 " JOIN contract ct ON ct.id = c.contract_id"
-                " WHERE c.status = 'closed' AND c.id % 3 = 0"
+                f" WHERE c.status = 'closed' AND c.id {modulo} 3 = 0"
             )
             if is_sqlite():
                 db.execute_sql("ANALYZE")
