@@ -6,6 +6,7 @@ database's integers or a number in other scripts' digits would otherwise reach
 a query and end in a server error.
 """
 
+import re
 import unicodedata
 
 from flask import Flask, abort, request
@@ -103,3 +104,15 @@ def clean_filename(name: str) -> str:
         elif category not in ("Cc", "Cf", "Co", "Cs", "Cn"):
             out.append(char)
     return " ".join("".join(out).split())
+
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def month_arg(name: str = "month") -> tuple[int, int] | None:
+    """A ``YYYY-MM`` query argument (years 2000-2999) as (year, month), None
+    when absent or not one (the caller's default month then)."""
+    found = MONTH.match(request.args.get(name, "")[:8])
+    if found and 2000 <= int(found.group(1)) <= 2999:
+        return int(found.group(1)), int(found.group(2))
+    return None

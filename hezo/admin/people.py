@@ -15,6 +15,7 @@ from wtforms.validators import Length
 
 from .. import submissions
 from ..accounts import services
+from ..accounts.enabling import ActionForm, apply_enabled_form
 from ..accounts.forms import LANGUAGES, REQUIRED
 from ..db import utcnow
 from ..htmx import wants_fragment
@@ -67,10 +68,6 @@ class ResetForm(FlaskForm):
     code = StringField(
         _l("Your authenticator code"), validators=[REQUIRED, Length(max=20)]
     )
-
-
-class ActionForm(FlaskForm):
-    """CSRF only."""
 
 
 def _activated():
@@ -212,24 +209,11 @@ def person(user_id):
 @admin_required
 def person_enabled(user_id):
     user = person_or_404(user_id)
-    if not ActionForm().validate_on_submit() or user.id == current_user.id:
-        abort(400)
-    enabled = request.form.get("enabled") == "1"
-    try:
-        services.set_enabled(user, enabled, current_user)
-    except services.AccountErased:
-        flash(
-            _(
-                "This account was erased at its owner's request: it cannot be "
-                "enabled again."
-            ),
-            "error",
-        )
+    done, message = apply_enabled_form(user, current_user)
+    if not done:
+        flash(message, "error")
         return _person_page(user, status=409)
-    flash(
-        _("The account is enabled.") if enabled else _("The account is disabled."),
-        "success",
-    )
+    flash(message, "success")
     return redirect(url_for(".person", user_id=user.id), 303)
 
 

@@ -3,7 +3,6 @@ viewer's scope from the query string, the figures as text."""
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,11 +11,10 @@ from flask_babel import format_decimal, lazy_gettext
 
 from .. import sla
 from ..db import utcnow
-from ..inputs import whole_number
+from ..inputs import month_arg, whole_number
 from ..models import Company
 from . import charts, figures
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 #: Rows per breakdown on the page (the largest groups); the CSV has them all.
 PAGE_ROWS = 25
 TITLES = {
@@ -71,9 +69,9 @@ def scope_of(user) -> Scope:
     """``?month=YYYY-MM`` (this month when absent or not one); staff's
     ``?customer=<company id>`` (404 for one that does not exist). A
     customer's scope is always its own company: the parameter is ignored."""
-    found = MONTH.match(request.args.get("month", "")[:8])
-    if found and 2000 <= int(found.group(1)) <= 2999:
-        year, month = int(found.group(1)), int(found.group(2))
+    asked = month_arg()
+    if asked:
+        year, month = asked
     else:
         today = sla.local_day(utcnow())
         year, month = today.year, today.month

@@ -16,6 +16,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import Length
 
 from ..accounts import services
+from ..accounts.enabling import ActionForm, apply_enabled_form
 from ..accounts.forms import REQUIRED
 from ..db import utcnow
 from ..identifiers import nip_digits, normalize_serial
@@ -40,10 +41,6 @@ class ResetForm(FlaskForm):
     code = StringField(
         _l("Your authenticator code"), validators=[REQUIRED, Length(max=20)]
     )
-
-
-class ActionForm(FlaskForm):
-    """CSRF only."""
 
 
 def user_or_404(user_id: int) -> User:
@@ -140,27 +137,14 @@ def end_user_sessions(user_id):
 @admin_required
 def set_enabled(user_id):
     user = user_or_404(user_id)
-    if not ActionForm().validate_on_submit() or user.id == current_user.id:
-        abort(400)
-    enabled = request.form.get("enabled") == "1"
-    try:
-        services.set_enabled(user, enabled, current_user)
-    except services.AccountErased:
-        flash(
-            _(
-                "This account was erased at its owner's request: it cannot be "
-                "enabled again."
-            ),
-            "error",
-        )
+    done, message = apply_enabled_form(user, current_user)
+    if not done:
+        flash(message, "error")
         return render_template(
             "staff/account.html",
             user=user,
             form=ResetForm(formdata=None),
             action_form=ActionForm(formdata=None),
         ), 409
-    flash(
-        _("The account is enabled.") if enabled else _("The account is disabled."),
-        "success",
-    )
+    flash(message, "success")
     return redirect(url_for(".account", user_id=user.id), 303)

@@ -1,19 +1,17 @@
 """Staff's satisfaction results: the answers of one month per engineer and
 service (count, average, how many gave each rating), one query."""
 
-import re
 from datetime import datetime
 
-from flask import render_template, request
+from flask import render_template
 from flask_babel import format_decimal
 
 from .. import sla
 from ..cases import closing
 from ..db import utcnow
+from ..inputs import month_arg
 from ..security import staff_required
 from . import bp
-
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
@@ -27,9 +25,9 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 @staff_required
 def satisfaction():
     """``?month=YYYY-MM`` (Warsaw time; this month when absent or not one)."""
-    found = MONTH.match(request.args.get("month", "")[:8])
-    if found and 2000 <= int(found.group(1)) <= 2999:
-        year, month = int(found.group(1)), int(found.group(2))
+    asked = month_arg()
+    if asked:
+        year, month = asked
     else:
         today = sla.local_day(utcnow())
         year, month = today.year, today.month
