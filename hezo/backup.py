@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from peewee import BlobField, DateField, DateTimeField, Model
+from peewee import AutoField, BlobField, DateField, DateTimeField, Model
 
 from .attachments import upload_root
 from .db import db, is_sqlite, utcnow
@@ -241,6 +241,8 @@ def _insert(model, columns, rows) -> int:
 def _continue_sequences() -> None:
     for model in ALL_MODELS:
         key = model._meta.primary_key
+        if not isinstance(key, AutoField):  # a named key (site_setting): no sequence
+            continue
         table = model._meta.table_name
         db.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', "
