@@ -14,6 +14,9 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from .db import utcnow
+from .sla import local_day
+
 #: The largest id or page number taken from a client (PostgreSQL's integer).
 MAX_INT = 2**31 - 1
 #: Characters that end a line somewhere (``str.splitlines``, HTTP, e-mail).
@@ -109,10 +112,11 @@ def clean_filename(name: str) -> str:
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def month_arg(name: str = "month") -> tuple[int, int] | None:
-    """A ``YYYY-MM`` query argument (years 2000-2999) as (year, month), None
-    when absent or not one (the caller's default month then)."""
+def month_arg(name: str = "month") -> tuple[int, int]:
+    """A ``YYYY-MM`` query argument (years 2000-2999) as (year, month); this
+    month in Warsaw when absent or not one."""
     found = MONTH.match(request.args.get(name, "")[:8])
     if found and 2000 <= int(found.group(1)) <= 2999:
         return int(found.group(1)), int(found.group(2))
-    return None
+    today = local_day(utcnow())
+    return today.year, today.month

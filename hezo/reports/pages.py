@@ -69,12 +69,7 @@ def scope_of(user) -> Scope:
     """``?month=YYYY-MM`` (this month when absent or not one); staff's
     ``?customer=<company id>`` (404 for one that does not exist). A
     customer's scope is always its own company: the parameter is ignored."""
-    asked = month_arg()
-    if asked:
-        year, month = asked
-    else:
-        today = sla.local_day(utcnow())
-        year, month = today.year, today.month
+    year, month = month_arg()
     if user.role == "customer":
         return Scope(year, month, user.company, False)
     raw = request.args.get("customer", "").strip()

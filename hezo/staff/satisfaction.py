@@ -8,7 +8,6 @@ from flask_babel import format_decimal
 
 from .. import sla
 from ..cases import closing
-from ..db import utcnow
 from ..inputs import month_arg
 from ..security import staff_required
 from . import bp
@@ -25,12 +24,7 @@ def month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
 @staff_required
 def satisfaction():
     """``?month=YYYY-MM`` (Warsaw time; this month when absent or not one)."""
-    asked = month_arg()
-    if asked:
-        year, month = asked
-    else:
-        today = sla.local_day(utcnow())
-        year, month = today.year, today.month
+    year, month = month_arg()
     rows = closing.results(*month_bounds(year, month))
     for row in rows:
         row["average_text"] = format_decimal(float(row["average"]), "0.00")
