@@ -12,7 +12,7 @@ from peewee import DatabaseError, IntegrityError, fn
 from .audit import audit
 from .catalogue import CatalogueCache, ServicePlan, Window
 from .db import db
-from .models import ClosedDay, ServiceVariant, User
+from .models import ClosedDay, Contract, ServiceVariant, User
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +141,34 @@ def save_variant(
     )
     reload()
     return row
+
+
+def delete_variant(row: ServiceVariant, actor: User, now: datetime) -> int:
+    """Delete a custom variant no contract names; audited. Returns how many
+    contracts name it (0: deleted; otherwise nothing changes, since their
+    cases' clocks read it). Cases keep their stored terms either way."""
+    with db.atomic():
+        naming = Contract.select().where(Contract.service_code == row.code).count()
+        if naming:
+            return naming
+        deleted = (
+            ServiceVariant.delete()
+            .where(
+                (ServiceVariant.id == row.id) & (ServiceVariant.package == False)  # noqa: E712
+            )
+            .execute()
+        )
+        if deleted:
+            audit(
+                "catalogue_variant_deleted",
+                actor,
+                object_type="service_variant",
+                object_id=row.code,
+                details=_described(row),
+                now=now,
+            )
+    reload()
+    return 0
 
 
 def _described(row: ServiceVariant) -> str:

@@ -134,7 +134,7 @@ def _hour(day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=WARSAW).astimezone(UTC)
 
 
-def _day_window(day: date, window: Window | None = None) -> tuple[datetime, datetime]:
+def day_window(day: date, window: Window | None = None) -> tuple[datetime, datetime]:
     """The window of ``day`` (8x5 by default) in UTC, so its length is real
     time across a DST change (the caller checks the day)."""
     window = window or STANDARD
@@ -165,7 +165,7 @@ def add_window_time(
     day = local_day(start)
     while True:
         if is_open_day(day, window):
-            opens, closes = _day_window(day, window)
+            opens, closes = day_window(day, window)
             begin = max(start, opens)
             if begin < closes:
                 if remaining <= closes - begin:
@@ -189,7 +189,7 @@ def window_opens(moment: datetime, window: "Window | str") -> datetime:
     day = local_day(moment)
     while True:
         if is_open_day(day, window):
-            opens, closes = _day_window(day, window)
+            opens, closes = day_window(day, window)
             if moment < closes:
                 return max(moment, opens.astimezone(UTC))
         day += ONE_DAY
@@ -212,7 +212,7 @@ def window_time_between(a: datetime, b: datetime, window: "Window | str") -> tim
     day, last = local_day(a), local_day(b)
     while day <= last:
         if is_open_day(day, window):
-            opens, closes = _day_window(day, window)
+            opens, closes = day_window(day, window)
             lo, hi = max(a, opens), min(b, closes)
             if hi > lo:
                 total += hi - lo
@@ -256,7 +256,7 @@ def delivery_due(
         day = local_day(validated_at) + ONE_DAY
         while not is_open_day(day, window):
             day += ONE_DAY
-        return _day_window(day, window)[1].astimezone(UTC)
+        return day_window(day, window)[1].astimezone(UTC)
     duration = timedelta(hours=replacement_hours(plan.replacement))
     return add_window_time(validated_at, duration, plan.hours)
 

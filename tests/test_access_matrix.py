@@ -152,6 +152,7 @@ RULES = {
     "admin.catalogue": {"admin"},
     "admin.new_variant": {"admin"},
     "admin.edit_variant": {"admin"},
+    "admin.delete_variant": {"admin"},
     "admin.add_closed_day": {"admin"},
     "admin.remove_closed_day": {"admin"},
     "admin.people": {"admin"},

@@ -331,3 +331,68 @@ def test_a_variant_made_after_start_up_is_a_service_of_its_own(app, world):
     by_service = {r.label: r for r in month_of(world["x"].id).groups["service"]}
     assert by_service["AHB-24x7xNBD"].cases == 1
     assert by_service["AHB-24x7xNBD"].median_seconds == 1800  # counted all day
+
+
+def test_custom_windows_count_their_own_hours_across_a_closed_day_and_the_clock_change(
+    app, world
+):
+    """Response times in the window each case opened with, worked by hand.
+    Mon-Fri 8:00-17:00: Fri 16:30 -> Mon 8:45 is 0.5 h + 0.75 h = 4500 s
+    (the 8x5 calendar would give 0.5 h). Every day 0:00-24:00 except
+    holidays and closed days (Warsaw midnight is 23:00 UTC, so its days
+    straddle two UTC days): Thu 12th 22:00 -> Sat 14th 1:00 across the closed
+    Friday is 2 h + 1 h = 10800 s (27 h in real time), and Sat 28th 23:00 ->
+    Sun 29th 4:00, the night the clocks go forward, is 4 h = 14400 s.
+    Changing the variant afterwards moves none of it: the cases keep their
+    stored terms."""
+    from dataclasses import replace
+
+    from hezo import catalogue, catalogue_db
+
+    from .test_service_catalogue import DAILY, NINE_TO_FIVE
+
+    admin = make_user(role="admin", company=None)
+    now = datetime.now(UTC)
+    nine = catalogue_db.save_variant(NINE_TO_FIVE, admin, now)
+    catalogue_db.save_variant(DAILY, admin, now)
+    assert catalogue_db.add_closed_day(
+        datetime(2026, 3, 13).date(), "stock", admin, now
+    )
+    x = world["x"]
+    eight = make_contract(
+        customer=x,
+        number="HZ-885-1",
+        serials=("SN-885",),
+        service_code=NINE_TO_FIVE.code,
+    )
+    daily = make_contract(
+        customer=x, number="HZ-DAY-1", serials=("SN-DAY",), service_code=DAILY.code
+    )
+
+    def seeded(contract, reported, responded):
+        terms = catalogue.get_plan(contract.service_code).terms()
+        return seed_case(contract, reported, responded, service_terms=terms)
+
+    seeded(eight, warsaw(6, 16, 30), warsaw(9, 8, 45))
+    seeded(daily, warsaw(12, 22), warsaw(14, 1))
+    seeded(daily, warsaw(28, 23), datetime(2026, 3, 29, 4, tzinfo=sla.WARSAW))
+    # Later the 8x5x8 window is moved to 10:00-17:00 and every day opens
+    # at 6:00: the cases above keep the hours they opened with.
+    catalogue_db.save_variant(replace(NINE_TO_FIVE, opens=10), admin, now, row=nine)
+    daily_row = catalogue_db.variant(
+        catalogue_db.ServiceVariant.get(code=DAILY.code).id
+    )
+    catalogue_db.save_variant(replace(DAILY, opens=6), admin, now, row=daily_row)
+
+    by_service = {r.label: r for r in month_of(x.id).groups["service"]}
+    assert by_service[NINE_TO_FIVE.code].median_seconds == 4500
+    assert by_service[DAILY.code].median_seconds == (10800 + 14400) / 2
+    assert by_service[DAILY.code].p90_seconds == 10800 + 0.9 * 3600
+    by_contract = {r.label: r for r in month_of(x.id).groups["contract"]}
+    assert by_contract["HZ-DAY-1"].cases == 2
+
+    # A case without stored terms (migrated) is counted in its contract's
+    # window as it is now: 10:00-17:00, so Fri 16:30 -> Mon 10:30 is 1 h.
+    seed_case(eight, warsaw(20, 16, 30), warsaw(23, 10, 30))
+    by_service = {r.label: r for r in month_of(x.id).groups["service"]}
+    assert by_service[NINE_TO_FIVE.code].median_seconds == (4500 + 3600) / 2

@@ -390,3 +390,33 @@ def test_a_contract_on_a_variant_shows_its_own_terms(app, admin):
     page = client.get("/en/contracts/").get_data(as_text=True)
     assert "AHB 8x5x8" in page and "within 8 hours" in page
     assert "Mon–Fri 8:00–17:00 Warsaw time, except public holidays" in page
+
+
+def test_only_a_variant_no_contract_has_is_deleted_once_audited(console, admin):
+    used = catalogue_db.save_variant(NINE_TO_FIVE, admin, datetime.now(UTC))
+    unused = catalogue_db.save_variant(DAILY, admin, datetime.now(UTC))
+    make_contract(number="HZ-885-7", serials=("SN-885",), service_code=used.code)
+    page = console.get(f"/pl/admin/catalogue/variants/{used.id}").text
+    assert "Usuń wariant AHB-8x5x8" in page
+    refused = console.post(f"/pl/admin/catalogue/variants/{used.id}/delete")
+    assert refused.status_code == 409
+    assert "1 umowa ma wariant AHB-8x5x8: nie można go usunąć." in refused.text
+    assert catalogue.get_plan("AHB-8x5x8") is not None
+
+    # A double click: deleted once, then told it is gone.
+    url = f"/pl/admin/catalogue/variants/{unused.id}/delete"
+    first = console.post(url, follow_redirects=True)
+    again = console.post(url, follow_redirects=True)
+    assert first.status_code == again.status_code == 200
+    assert "Wariant TAC-DAILY został usunięty." in first.text
+    assert "Ten wariant już nie istnieje." in again.text
+    assert catalogue.get_plan("TAC-DAILY") is None
+    assert (
+        not ServiceVariant.select().where(ServiceVariant.code == "TAC-DAILY").exists()
+    )
+    events = AuditEvent.select().where(AuditEvent.action == "catalogue_variant_deleted")
+    assert [e.object_id for e in events] == ["TAC-DAILY"]
+    package = ServiceVariant.get(ServiceVariant.code == "PW-TAC")
+    url = f"/pl/admin/catalogue/variants/{package.id}/delete"
+    assert console.post(url).status_code == 404
+    assert catalogue.get_plan("PW-TAC") is not None

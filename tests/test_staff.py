@@ -370,14 +370,18 @@ def test_filtered_queue_pages_only_the_matching_cases(client, world):
         ("status=waiting_for_customer", {"Czeka"}),
         ("severity=critical", {"Moja"}),
         ("window=8x5", {"Biurowa"}),
+        ("window=custom", {"Własna"}),
         ("window=24x7", {"Moja", "Czeka", "Eskalowana"}),
         ("assignee=me", {"Moja"}),
-        ("assignee=none", {"Czeka", "Biurowa"}),
+        ("assignee=none", {"Czeka", "Biurowa", "Własna"}),
         ("assignee=other", {"Eskalowana"}),
         ("escalated=1", {"Eskalowana"}),
         ("severity=critical&assignee=me", {"Moja"}),
         ("severity=minor&assignee=me", set()),
-        ("status=bogus&window=9x9", {"Moja", "Czeka", "Eskalowana", "Biurowa"}),
+        (
+            "status=bogus&window=9x9",
+            {"Moja", "Czeka", "Eskalowana", "Biurowa", "Własna"},
+        ),
     ],
 )
 def test_queue_filters_each_select_their_cases(client, world, query, expected):
@@ -393,11 +397,24 @@ def test_queue_filters_each_select_their_cases(client, world, query, expected):
         new_case(world, "minor", "Eskalowana"), now, assignee=other.id, escalated_at=now
     )
     new_case(world, subject="Biurowa", contract=office)
+    # A contract of a custom variant (Mon-Fri 8:00-17:00): "other agreed hours".
+    from hezo import catalogue_db
+
+    from .test_service_catalogue import NINE_TO_FIVE
+
+    catalogue_db.save_variant(NINE_TO_FIVE, other, now)
+    own = make_contract(
+        customer=world["company"], service_code=NINE_TO_FIVE.code, serials=("SN-O",)
+    )
+    new_case(world, subject="Własna", contract=own)
     login(client, world["engineer"], lang="en")
     html = client.get("/en/staff/?" + query.replace("other", str(other.id))).text
     rows = re.findall(r'data-testid="queue-row".*?</tr>', html, re.S)
     shown = {
-        s for s in ("Moja", "Czeka", "Eskalowana", "Biurowa") for r in rows if s in r
+        s
+        for s in ("Moja", "Czeka", "Eskalowana", "Biurowa", "Własna")
+        for r in rows
+        if s in r
     }
     assert shown == expected and len(rows) == len(expected)
 

@@ -52,6 +52,7 @@ KINDS = {
     "account_invited": N_("person invited"),
     "catalogue_variant_created": N_("service variant created"),
     "catalogue_variant_changed": N_("service variant changed"),
+    "catalogue_variant_deleted": N_("service variant deleted"),
     "catalogue_closed_day_added": N_("office closed day added"),
     "catalogue_closed_day_removed": N_("office closed day removed"),
     "import_queued": N_("import queued"),

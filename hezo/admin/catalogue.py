@@ -7,6 +7,7 @@ from datetime import date
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -207,6 +208,34 @@ def edit_variant(variant_id: int):
     # The code stays: contracts of the register name the variant by it.
     form.code.data = row.code
     return save(form, row)
+
+
+@bp.post("/catalogue/variants/<int:variant_id>/delete")
+@admin_required
+def delete_variant(variant_id: int):
+    row = catalogue_db.variant(variant_id)
+    if row is None:
+        if catalogue_db.ServiceVariant.get_or_none(id=variant_id):
+            abort(404)  # a package: not deleted from the console
+        # Deleted already (a second click, or another administrator).
+        flash(_("This variant no longer exists."), "info")
+        return redirect(url_for("admin.catalogue"), 303)
+    naming = catalogue_db.delete_variant(row, current_user, utcnow())
+    if naming:
+        flash(
+            ngettext(
+                "%(num)d contract has the variant %(code)s: it cannot be deleted.",
+                "%(num)d contracts have the variant %(code)s: it cannot be deleted.",
+                naming,
+                code=row.code,
+            ),
+            "error",
+        )
+        form = VariantForm(formdata=None)
+        form.fill(row)
+        return render_template("admin/variant.html", form=form, row=row), 409
+    flash(_("The variant %(code)s has been deleted.", code=row.code), "success")
+    return redirect(url_for("admin.catalogue"), 303)
 
 
 def save(form: VariantForm, row):

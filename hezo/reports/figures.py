@@ -22,10 +22,12 @@ missed (it is "pending").
 One SQL statement computes every breakdown (the month as a whole, per
 customer, contract, service and engineer): window time is counted with a
 calendar of the days concerned written into the statement (a constant table
-of a few dozen rows: each UTC day's window opening, its length and the
-window seconds before it, so a moment's position in window time is a join on
-its day number), and the percentiles with ``ROW_NUMBER()`` over each group.
-One more statement finds how far the calendar must reach. So the number of
+of a few dozen rows per window: each UTC day's open parts of that window, at
+most two since a Warsaw day's window may start on one UTC day and end on the
+next, and the window seconds before the day, so a moment's position in
+window time is a join on its window and day number), and the percentiles
+with ``ROW_NUMBER()`` over each group. One more statement finds the windows
+of the month's cases and how far the calendar must reach. So the number of
 queries does not grow with the number of cases, and no case is read into
 Python.
 """
@@ -35,12 +37,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from .. import sla
-from ..catalogue import SERVICES
+from ..catalogue import SERVICES, ServicePlan, Window
 from ..db import db, is_sqlite
 
 DIMENSIONS = ("customer", "contract", "service", "engineer")
 DAY = 86400
-WINDOW_SECONDS = 8 * 3600
 #: Integer (numerator, denominator) of the percentiles shown.
 PERCENTILES = {"median_seconds": (1, 2), "p90_seconds": (9, 10)}
 
@@ -110,32 +111,54 @@ def _seconds(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def calendar(first: date, last: date) -> list[tuple[int, int, int, int]]:
-    """(day number, window opening, window length, window seconds before the
-    day) for every UTC day from ``first`` to ``last``: the 8x5 window of a
-    Warsaw business day (9:00-17:00, 7:00-16:00 UTC) lies inside the UTC day
-    of the same date, so a moment's day number is its UTC day's."""
-    rows, before, day, number = [], 0, first, 0
-    while day <= last:
-        if sla.is_business_day(day):
-            opens = datetime.combine(day, time(9), tzinfo=sla.WARSAW)
-            rows.append((number, _seconds(opens), WINDOW_SECONDS, before))
-            before += WINDOW_SECONDS
-        else:
-            rows.append((number, 0, 0, before))
-        day += timedelta(days=1)
-        number += 1
+def calendar(
+    first: date, last: date, windows: list[Window]
+) -> list[tuple[int, int, int, int, int, int, int]]:
+    """(window number, day number, first open part's start and length, second
+    part's start and length, window seconds before the day) for every window
+    (numbered from 1) and every UTC day from ``first`` to ``last``. A
+    window's Warsaw day (``sla.day_window``, so a day of the clock change is
+    as long as it really is) lies in at most two UTC days, so no UTC day has
+    more than two open parts; a missing part has start and length 0."""
+    zero = datetime.combine(first, time(0), tzinfo=UTC)
+    rows = []
+    for n, window in enumerate(windows, 1):
+        parts, day = [], first - sla.ONE_DAY
+        while day <= last + sla.ONE_DAY:
+            if sla.is_open_day(day, window):
+                parts.append(sla.day_window(day, window))
+            day += sla.ONE_DAY
+        before = 0
+        for number in range((last - first).days + 1):
+            lo = zero + timedelta(days=number)
+            hi = lo + sla.ONE_DAY
+            inside = [
+                (_seconds(max(a, lo)), int((min(b, hi) - max(a, lo)).total_seconds()))
+                for a, b in parts
+                if a < hi and b > lo
+            ]
+            assert len(inside) <= 2, (window, lo)
+            inside += [(0, 0)] * (2 - len(inside))
+            (o1, l1), (o2, l2) = inside
+            rows.append((n, number, o1, l1, o2, l2, before))
+            before += l1 + l2
     return rows
 
 
-def _window_position(alias: str, moment: str) -> str:
-    """SQL of a moment's window seconds since the calendar's start (8x5), of
-    its epoch seconds ``moment``."""
+def _clamped(moment: str, opens: str, length: str) -> str:
     return (
-        f"({alias}.before_s + CASE WHEN {moment} <= {alias}.opens_s THEN 0"
-        f" WHEN {moment} >= {alias}.opens_s + {alias}.length_s THEN {alias}.length_s"
-        f" ELSE {moment} - {alias}.opens_s END)"
+        f"CASE WHEN {moment} <= {opens} THEN 0"
+        f" WHEN {moment} >= {opens} + {length} THEN {length}"
+        f" ELSE {moment} - {opens} END"
     )
+
+
+def _window_position(alias: str, moment: str) -> str:
+    """SQL of a moment's window seconds since the calendar's start, of its
+    epoch seconds ``moment`` and its row ``alias`` of the calendar."""
+    first = _clamped(moment, f"{alias}.o1", f"{alias}.l1")
+    second = _clamped(moment, f"{alias}.o2", f"{alias}.l2")
+    return f"({alias}.before_s + {first} + {second})"
 
 
 def _percentile(name: str, numerator: int, denominator: int) -> str:
@@ -160,20 +183,33 @@ KEYS = {
 }
 
 
-def _statement(days: list, company_filter: bool, codes: tuple[str, ...]) -> str:
+def _cases_when(column: str, pairs: list[tuple[str, int]]) -> str:
+    """SQL of the number paired with ``column``'s value (bound parameters
+    named as in ``pairs``), NULL when none is."""
+    if not pairs:
+        return "NULL"
+    whens = " ".join(f"WHEN :{name} THEN {number}" for name, number in pairs)
+    return f"CASE {column} {whens} END"
+
+
+def _statement(
+    days: list, company_filter: bool, services: list, terms: list, codes: list
+) -> str:
     """Steps: ``raw`` the month's cases as numbers (read once, materialised),
     ``base`` their response time in window seconds (two lookups in the
-    calendar), ``grouped`` each case once per breakdown, ``ranked`` its rank
-    by response time in its group, then the groups' sums and percentiles,
-    and the names of customers, contracts and engineers joined last."""
-    values = ", ".join(f"({n}, {o}, {length}, {b})" for n, o, length, b in days)
-    real = (
-        ", ".join(
-            str(i) for i, code in enumerate(codes, 1) if SERVICES[code].window == "24x7"
-        )
-        or "-1"
+    calendar of the case's window; window 0 is counted in real time),
+    ``grouped`` each case once per breakdown, ``ranked`` its rank by
+    response time in its group, then the groups' sums and percentiles, and
+    the names of customers, contracts and engineers joined last.
+    ``services`` pairs each service code's parameter with its number,
+    ``terms`` each stored terms' parameter with its window's number and
+    ``codes`` each service code's parameter with its window's number."""
+    values = ", ".join("(" + ", ".join(map(str, row)) + ")" for row in days)
+    service_n = _cases_when("ct.service_code", services)
+    window_n = (
+        f"COALESCE({_cases_when('c.service_terms', terms)},"
+        f" {_cases_when('ct.service_code', codes)}, 1)"
     )
-    service_n = " ".join(f"WHEN '{code}' THEN {i}" for i, code in enumerate(codes, 1))
     unions = " UNION ALL ".join(
         f"SELECT {n} AS dim, {key} AS gkey, b.* FROM base b" for n, key in KEYS.values()
     )
@@ -181,10 +217,10 @@ def _statement(days: list, company_filter: bool, codes: tuple[str, ...]) -> str:
     where_company = " AND c.company_id = :company" if company_filter else ""
     day_of = "(r.{} - :zero) / " + str(DAY)
     return f"""
-WITH cal (day_n, opens_s, length_s, before_s) AS (VALUES {values}),
+WITH cal (win_n, day_n, o1, l1, o2, l2, before_s) AS (VALUES {values}),
 raw AS MATERIALIZED (
   SELECT c.company_id, c.contract_id, c.assignee_id,
-    CASE ct.service_code {service_n} ELSE 0 END AS service_n,
+    COALESCE({service_n}, 0) AS service_n, {window_n} AS win_n,
     {_epoch("c.reported_at")} AS reported_s,
     {_epoch("c.first_response_at")} AS responded_s,
     CASE WHEN c.response_due_at IS NOT NULL AND (c.first_response_at IS NOT NULL
@@ -212,12 +248,14 @@ base AS MATERIALIZED (
     r.escalated, r.rating,
     CASE WHEN r.responded_s IS NULL THEN NULL
       WHEN r.responded_s < r.reported_s THEN 0
-      WHEN r.service_n IN ({real}) THEN r.responded_s - r.reported_s
+      WHEN r.win_n = 0 THEN r.responded_s - r.reported_s
       ELSE {_window_position("fr", "r.responded_s")}
         - {_window_position("rp", "r.reported_s")} END AS secs
   FROM raw r
-  LEFT JOIN cal rp ON rp.day_n = {day_of.format("reported_s")}
-  LEFT JOIN cal fr ON fr.day_n = {day_of.format("responded_s")}
+  LEFT JOIN cal rp ON rp.win_n = r.win_n
+    AND rp.day_n = {day_of.format("reported_s")}
+  LEFT JOIN cal fr ON fr.win_n = r.win_n
+    AND fr.day_n = {day_of.format("responded_s")}
 ),
 grouped AS ({unions}),
 ranked AS (
@@ -246,7 +284,7 @@ LEFT JOIN "user" u ON t.dim = 4 AND u.id = t.gkey
 """
 
 
-PLACEHOLDER = re.compile(r":(zero|now|start|end|company)\b")
+PLACEHOLDER = re.compile(r":(zero|now|start|end|company|[st]\d+)\b")
 
 
 def _positional(sql: str, params: dict) -> tuple[str, list]:
@@ -261,20 +299,34 @@ def _positional(sql: str, params: dict) -> tuple[str, list]:
     return PLACEHOLDER.sub(swap, sql), order
 
 
-def _last_response(start: datetime, end: datetime, company: int | None):
-    """The latest first response to the month's cases (the calendar's end)."""
+def _month_terms(start: datetime, end: datetime, company: int | None):
+    """The terms the month's cases opened with (None for cases without) and
+    the latest first response to them (the calendar's end), per terms."""
     sql = (
-        "SELECT MAX(first_response_at) FROM support_case"
+        "SELECT service_terms, MAX(first_response_at) FROM support_case"
         " WHERE reported_at >= :start AND reported_at < :end"
         + (" AND company_id = :company" if company is not None else "")
+        + " GROUP BY service_terms"
     )
     params = {"start": _param(start), "end": _param(end), "company": company}
-    value = db.execute_sql(*_positional(sql, params)).fetchone()[0]
-    if value is None:
+    terms, last = [], None
+    for stored, value in db.execute_sql(*_positional(sql, params)).fetchall():
+        if stored is not None:
+            terms.append(stored)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+            last = value if last is None else max(last, value)
+    return terms, last
+
+
+def _window_of(terms: str) -> Window | None:
+    try:
+        window = ServicePlan.from_terms(terms, None).hours
+    except (ValueError, KeyError, TypeError):
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return window if window.is_valid() else None
 
 
 def month_report(
@@ -282,21 +334,41 @@ def month_report(
 ) -> Report:
     """The figures of the cases reported in [start, end) (of one customer
     company when ``company`` is its id): two queries whatever their number."""
-    last = _last_response(start, end, company)
+    stored, last = _month_terms(start, end, company)
     first_day = start.astimezone(UTC).date()
     last_day = max(end.astimezone(UTC).date(), last.date() if last else first_day)
-    days = calendar(first_day, last_day)
-    zero = _seconds(datetime.combine(first_day, time(0), tzinfo=UTC))
+    # The catalogue as it is now: custom variants made since start-up too.
+    codes = tuple(sorted(SERVICES))
+    windows = [sla.STANDARD]
+
+    def number(window: Window | None) -> int | None:
+        if window is None:
+            return None
+        if window.continuous:
+            return 0
+        if window not in windows:
+            windows.append(window)
+        return windows.index(window) + 1
+
     params = {
-        "zero": zero,
+        "zero": _seconds(datetime.combine(first_day, time(0), tzinfo=UTC)),
         "now": _param(now),
         "start": _param(start),
         "end": _param(end),
         "company": company,
     }
-    # The catalogue as it is now: custom variants made since start-up too.
-    codes = tuple(sorted(SERVICES))
-    sql = _statement(days, company is not None, codes)
+    services, by_terms, by_code = [], [], []
+    for i, code in enumerate(codes, 1):
+        params[f"s{i}"] = code
+        services.append((f"s{i}", i))
+        by_code.append((f"s{i}", number(SERVICES[code].hours)))
+    for i, terms in enumerate(stored, 1):
+        window_n = number(_window_of(terms))
+        if window_n is not None:
+            params[f"t{i}"] = terms
+            by_terms.append((f"t{i}", window_n))
+    days = calendar(first_day, last_day, windows)
+    sql = _statement(days, company is not None, services, by_terms, by_code)
     cursor = db.execute_sql(*_positional(sql, params))
     names = [d[0] for d in cursor.description]
     groups: dict[str, list[Row]] = {dim: [] for dim in DIMENSIONS}

@@ -6,7 +6,7 @@ from typing import NamedTuple
 from peewee import JOIN, SQL, Case, Select, fn
 
 from ..cases.queries import engineers_query
-from ..catalogue import SERVICES
+from ..catalogue import SERVICES, WINDOWS
 from ..db import db, fetch_all, scalars
 from ..identifiers import normalize_serial
 from ..inputs import whole_number
@@ -63,7 +63,8 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     page of them, with the queue's counts and the engineers to filter by: one
     round trip on PostgreSQL.
 
-    ``filters`` may hold status, severity, window ("8x5"/"24x7"), assignee
+    ``filters`` may hold status, severity, window ("8x5", "24x7" or
+    "custom": any other agreed hours), assignee
     ("me", "none" or a user id), escalated ("1"), replied ("1": the
     customer wrote since an engineer last answered) and q (a search, see
     ``_search``); others are ignored. The
@@ -103,7 +104,7 @@ def _queue_ids(filters: dict, viewer_id: int) -> tuple:
     if filters.get("severity") in ("critical", "major", "minor"):
         conditions.append(SupportCase.severity == filters["severity"])
     window = filters.get("window")
-    if window in ("8x5", "24x7"):
+    if window in WINDOWS:
         codes = [c for c, plan in SERVICES.items() if plan.window == window]
         conditions.append(
             SupportCase.contract.in_(

@@ -29,6 +29,7 @@ def seed_demo_world(migrate: bool = False) -> dict:
     _triage_mail()
     draft = _customer_draft(customer)
     import_done, import_queued = _import_runs(accounts["admin"].email)
+    variant = _variant(accounts["admin"].email)
     numbers = itertools.count(1)
     registered: list[str] = []
     return {
@@ -44,6 +45,7 @@ def seed_demo_world(migrate: bool = False) -> dict:
         "draft": draft.id,
         "import_done": import_done,
         "import_queued": import_queued,
+        "variant": variant,
         "new_email": lambda: f"zofia.wojcik.{next(numbers)}@example.pl",
         "registered": registered,
         "confirm": lambda: confirmation_path(registered[-1]),
@@ -102,6 +104,16 @@ def _customer_draft(customer: User) -> ReceivedMail:
         status="draft",
         user=customer,
     )
+
+
+def _variant(admin_email: str) -> int:
+    """A custom variant, Mon-Fri 8:00-17:00 with a replacement in 8 hours."""
+    from hezo import catalogue_db
+
+    from ..test_service_catalogue import NINE_TO_FIVE
+
+    admin = User.get(User.email == admin_email)
+    return catalogue_db.save_variant(NINE_TO_FIVE, admin, utcnow()).id
 
 
 def _import_runs(admin_email: str) -> tuple[int, int]:

@@ -211,6 +211,7 @@ STATES = (
         _errors,
         422,
     ),
+    PageState("admin", "variant", "/{lang}/admin/catalogue/variants/{variant}"),
     PageState("admin", "people", "/{lang}/admin/people"),
     PageState("admin", "people-found", "/{lang}/admin/people?role=admin&state=active"),
     PageState("admin", "invite", "/{lang}/admin/people/invite"),
