@@ -1,7 +1,7 @@
 """CPU per request of the page benchmark's pages in English and Polish, in-process.
 
     python bench/pages_cpu.py [--backend sqlite] [--requests 20] [--rounds 8]
-        [--lang en|pl|both] [--profile PAGE]
+        [--lang en|pl|both] [--profile PAGE] [--manifest PATH] [--pages a,b]
 
 Uses the workspace ``gen_workspace.py`` made (its manifest in ``bench/out/``),
 builds the app once and signs the benchmark's customer and engineer in by
@@ -13,7 +13,10 @@ lowest round's ``time.process_time()`` per request (CPU, not wall time: other
 processes only ever add to a round) and the Polish/English ratio. The figures
 include the test client's own work and SQLite's (in the same process).
 ``--profile PAGE`` prints cProfile's top functions of that page in each
-language instead (``SORT=tottime`` for own time).
+language instead (``SORT=tottime`` for own time). ``--manifest`` takes
+another workspace's manifest, e.g. the peer harness's 20,000 cases
+(``bench/peer.sh``), whose 10-message case adds the pages ``case_10`` and
+``staff_case_10`` (the harness's "view" and "staffview").
 """
 
 import argparse
@@ -46,6 +49,13 @@ def signed_in_clients(app, manifest: dict) -> dict:
     return clients
 
 
+#: The peer harness's pages, when the manifest names its 10-message case.
+PEER_PAGES = {
+    "case_10": ("customer", "/{lang}/cases/{case_10}"),
+    "staff_case_10": ("engineer", "/{lang}/cases/{case_10}"),
+}
+
+
 def get(client, path: str) -> None:
     response = client.get(path)
     response.close()
@@ -59,17 +69,25 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20, help="per round (20)")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--lang", choices=("en", "pl", "both"), default="both")
-    parser.add_argument("--profile", choices=sorted(PAGES))
+    parser.add_argument("--profile", choices=sorted(PAGES | PEER_PAGES))
+    parser.add_argument("--manifest", type=Path, help="another workspace's manifest")
+    parser.add_argument("--pages", help="comma-separated page names (all)")
     args = parser.parse_args()
-    manifest = json.loads(manifest_path(args.backend).read_text())
+    manifest = json.loads(
+        (args.manifest or manifest_path(args.backend)).read_text()
+    )
+    if "case_10" in manifest:
+        PAGES.update(PEER_PAGES)
     app = workspace_app(manifest)
     clients = signed_in_clients(app, manifest)
     gc.freeze()  # as app.py does in each gunicorn worker
     langs = ("en", "pl") if args.lang == "both" else (args.lang,)
     names = [args.profile] if args.profile else list(PAGES)
+    if args.pages and not args.profile:
+        names = [n for n in args.pages.split(",") if n in PAGES]
     print(
-        f"{args.backend}, scale {manifest['scale']}: CPU ms per request, the lowest "
-        f"of {args.rounds} rounds of {args.requests}"
+        f"{manifest['backend']}, scale {manifest['scale']}: CPU ms per request, "
+        f"the lowest of {args.rounds} rounds of {args.requests}"
     )
     for name in names:
         client = clients[PAGES[name][0]]

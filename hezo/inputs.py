@@ -95,6 +95,21 @@ def refuse_nul() -> None:
         refuse(BAD_CHARACTER)
 
 
+#: Explicit bidirectional formatting (embeddings, overrides, isolates): with
+#: U+202E a message or subject shows its text reversed, a name "gpj.exe" as
+#: "exe.jpg" (Trojan Source). Right-to-left marks (U+200F) stay: they only
+#: nudge neutral characters.
+BIDI_CONTROLS = dict.fromkeys(
+    map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+)
+
+
+def plain_text(text: str | None) -> str | None:
+    """Text written by a person (a message, a case's subject and
+    description) without explicit bidirectional formatting characters."""
+    return text.translate(BIDI_CONTROLS) if text else text
+
+
 def clean_filename(name: str) -> str:
     """A file name fit to show and to send in a header: control and format
     characters (bidi overrides such as U+202E, zero-width marks) removed,

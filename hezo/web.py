@@ -4,6 +4,7 @@ import hashlib
 import logging
 import os
 import secrets
+from collections.abc import Callable
 
 from flask import (
     Flask,
@@ -14,8 +15,8 @@ from flask import (
     request,
     session,
 )
-from flask_login import AnonymousUserMixin
-from flask_wtf.csrf import CSRFError
+from flask_login import AnonymousUserMixin, current_user
+from flask_wtf.csrf import CSRFError, generate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -129,18 +130,47 @@ def once_per_language(*key, caller):
     settings and ``key`` (the layout's head, menu and footer): they cost
     about a third of a light page's CPU. Not cached in debug mode, whose
     templates and static files change while it runs."""
+    return _once(key, lambda: Markup(caller()))
+
+
+def _once(key: tuple, render: Callable[[], str]) -> str:
+    """``render()`` once per language, script root and ``key`` (the site
+    settings' changes clear them all: ``settings.py``); every time in debug."""
     app = current_app._get_current_object()
     if app.debug:
-        return caller()
+        return render()
     from .i18n import current_language
 
+    settings.current(app)  # a changed setting (another process's) clears them
     parts = app.extensions["hezo_page_parts"]
     root = request.script_root if request else ""  # (a page rendered off-request)
     full_key = (current_language(), root, *key)
     html = parts.get(full_key)
     if html is None:
-        html = parts[full_key] = Markup(caller())
+        html = parts[full_key] = render()
     return html
+
+
+def anonymous_page(
+    key: tuple, render: Callable[[], str], form: bool = False
+) -> str | None:
+    """A whole page of an anonymous visitor without messages to show (no
+    flashes in the session, no query), rendered once per language and
+    reused, its form's CSRF token swapped for this visitor's own; None when
+    the page must be rendered for this request. The landing page and the
+    sign-in page: rendering them was about half of their CPU per request.
+    ``key`` names the page and whatever else it depends on."""
+    if (
+        current_user.is_authenticated
+        or request.args
+        or "_flashes" in session
+        or request.method != "GET"
+    ):
+        return None
+    if not form or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return _once(("page", *key), render)
+    token = generate_csrf()  # the one the page renders, if it renders now
+    return token.join(_once(("page", *key), lambda: render().split(token)))
 
 
 #: Static files named with ``?v=`` of this version may be kept by browsers

@@ -215,3 +215,18 @@ def test_every_action_the_portal_records_has_words_on_the_log():
     recorded = set(re.findall(r'audit\(\s*"([a-z_]+)"', source))
     recorded |= set(re.findall(r'action = "([a-z_]+)"', source))
     assert recorded and not recorded - set(KINDS)
+
+
+def test_an_event_of_no_case_or_company_says_so_rather_than_an_empty_label(world):
+    """On a phone each cell shows its column's label: an event about no case
+    or company (a closed day added) shows a dash there, not a bare label."""
+    boss = make_user(role="admin", company=None, email="kadry@hezo.pl")
+    later = world["at"] + timedelta(days=5)
+    audit("catalogue_closed_day_added", actor=boss, details="2026-12-24", now=later)
+    _response, html = listed(world["client"], lang="pl")
+    first = html.split('data-testid="audit-event"')[1]
+    assert 'data-kind="catalogue_closed_day_added"' in first
+    cell = first.split('data-label="Zgłoszenie lub firma"')[1].split("</td>")[0]
+    assert 'data-testid="no-case-or-company">—<' in cell
+    # The other events name theirs, without the dash.
+    assert html.count('data-testid="no-case-or-company"') == 1

@@ -510,3 +510,31 @@ def test_report_is_json_of_the_figures(app, browser):
         "contracts",
         "devices",
     ]
+
+
+def test_a_run_whose_worker_was_killed_is_failed_not_running_for_ever(app, admin):
+    """A worker killed with ``kill -9`` writes nothing more: its run's
+    heartbeat stops. After ``IMPORT_LOST_SECONDS`` without one the imports
+    pages (or the next worker pass) mark it failed, with the reason; a run
+    whose worker is alive, heartbeat fresh, stays running."""
+    lost, alive = queued(admin, 2)
+    started = utcnow() - timedelta(minutes=30)
+    assert claim(lost, started) and claim(alive, started)
+    with ProgressWriter(alive, 0.01) as writer:  # alive: writes its heartbeat
+        writer(10)
+        deadline = time.monotonic() + 5
+        while ImportRun.get_by_id(alive).progress_done != 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    client = app.test_client()
+    login(client, admin)
+    html = client.get(f"/pl/admin/imports/{lost}").get_data(as_text=True)
+    assert ImportRun.get_by_id(lost).state == "failed"
+    assert ImportRun.get_by_id(alive).state == "running"
+    assert "nie dawał znaku życia" in html
+    event = AuditEvent.get(AuditEvent.action == "import_failed")
+    assert event.object_id == str(lost) and "lost" in event.details
+    # Looked at again, or by a worker's pass: nothing more happens.
+    client.get("/pl/admin/imports")
+    run_pass(app)
+    assert AuditEvent.select().where(AuditEvent.action == "import_failed").count() == 1

@@ -342,3 +342,47 @@ def test_case_list_filters_by_status_and_finds_by_subject_serial_or_number(
     assert listed({"q": "%"})[0] == listed({"q": "_"})[0] == []  # literal
     subjects, html = listed({"status": "open", "page": 7})  # past the last page
     assert subjects == [] and "2 zgłoszenia" in html
+
+
+def test_bidi_overrides_cannot_turn_a_subject_or_message_around(client, setup):
+    """U+202E (right-to-left override) in a subject or message would show the
+    rest of the text reversed, a file name "gpj.exe" as "exe.jpg"; such
+    explicit direction characters are dropped when the text is stored."""
+    login(client, setup["user"])
+    report(
+        client,
+        subject="Plik raport\u202egpj.exe",
+        description="Zobacz \u2067log\u2069 \u202aA\u202c",
+    )
+    case = SupportCase.get()
+    client.post(
+        f"/pl/cases/{case.number}/messages", data={"body": "Nazwa \u202dzwrot\u202c."}
+    )
+    page = client.get(f"/pl/cases/{case.number}").get_data(as_text=True)
+    assert "Plik raportgpj.exe" in page and "Nazwa zwrot." in page
+    for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+        assert char not in page
+    stored = SupportCase.get()
+    assert stored.subject == "Plik raportgpj.exe"
+    assert stored.description == "Zobacz log A"
+
+
+def test_wtforms_own_messages_follow_each_requests_language(client, setup):
+    """WTForms' "Not a valid choice" comes from its own catalogue: in the
+    page's language, whichever language the process answered before."""
+    login(client, setup["user"])
+    expected = {"pl": "Nieprawidłowy wybór", "en": "Not a valid choice."}
+    for lang in ("pl", "en", "pl", "en"):
+        response = client.post(
+            f"/{lang}/cases/new",
+            data={
+                "contract": "HZ-2025-000123",
+                "serial": "1942Y-40125",
+                "subject": "x",
+                "description": "y",
+                "severity": "bogus",
+            },
+        )
+        assert response.status_code == 422
+        assert expected[lang] in response.text
+        assert expected["en" if lang == "pl" else "pl"] not in response.text

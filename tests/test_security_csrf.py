@@ -165,3 +165,41 @@ def test_https_post_needs_a_same_origin_referer(client, user, referer, status):
 def test_reset_page_keeps_the_referer_same_origin(client, dbconn):
     response = client.get("/pl/password/reset/not-a-real-token")
     assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_the_sign_in_page_rendered_once_gives_each_visitor_a_token_of_its_own(
+    app, user
+):
+    """The anonymous sign-in page is rendered once per language and reused
+    (hezo.web.anonymous_page): each visitor still gets its own token, bound
+    to its own session, in the form and in htmx's header alike."""
+    from flask import template_rendered
+
+    rendered = []
+
+    def record(sender, template, context, **extra):
+        rendered.append(template.name)
+
+    first, second = app.test_client(), app.test_client()
+    with template_rendered.connected_to(record, app):
+        mine = form_token(first)
+        theirs = form_token(second)
+        again = header_token(second)
+    assert rendered.count("accounts/login.html") == 1
+    assert mine != theirs and again != mine
+    refused = second.post("/pl/login", data=credentials(user) | {"csrf_token": mine})
+    assert refused.status_code == 400
+    taken = second.post("/pl/login", data=credentials(user) | {"csrf_token": again})
+    assert taken.status_code == 303
+
+
+def test_a_message_for_the_visitor_is_shown_not_the_shared_page(app, client, user):
+    """A flash waiting in the session (here: signed out for inactivity) and a
+    ``next`` address make the page be rendered for this visitor."""
+    app.test_client().get("/pl/login")  # the shared copy exists
+    with client.session_transaction() as session:
+        session["expired"] = True
+    page = client.get("/pl/login").get_data(as_text=True)
+    assert "Wylogowaliśmy Cię z powodu braku aktywności." in page
+    page = client.get("/pl/login?next=/pl/cases/").get_data(as_text=True)
+    assert 'action="/pl/login?next=/pl/cases/"' in page

@@ -32,6 +32,7 @@ from ..security import (
     setup_pending,
     signed_in,
 )
+from ..web import anonymous_page
 from . import bp, oidc, services, throttle, totp
 from .forms import (
     ChangePasswordForm,
@@ -310,6 +311,14 @@ def recovery_codes_page(codes, first_time=False):
 def login():
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
+    if "expired" not in session:
+        page = anonymous_page(
+            ("login", oidc.configured()),  # with the V-ZAM button or without
+            lambda: render_template("accounts/login.html", form=LoginForm()),
+            form=True,
+        )
+        if page is not None:
+            return page
     form = LoginForm()
     if not form.validate_on_submit():
         expired = session.pop("expired", False)

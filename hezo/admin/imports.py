@@ -60,6 +60,11 @@ ERRORS = {
         "The worker was stopped during the import; what it had written stays. "
         "Upload the file again to finish the import."
     ),
+    "lost": _l(
+        "The worker running this import stopped without a word (it gave no "
+        "sign of life for several minutes); what it had written stays. Upload "
+        "the file again to finish the import."
+    ),
     "internal": _l(
         "The import failed unexpectedly; the error was logged. Try again later."
     ),
@@ -81,6 +86,7 @@ class ApplyForm(FlaskForm):
 
 
 def render_imports(form=None, status=200):
+    runs.reap_lost(utcnow())  # a run whose worker died says so, not "running"
     page = requested_page()
     query = ImportRun.select(ImportRun, User).join(User).order_by(ImportRun.id.desc())
     total = query.count()
@@ -141,6 +147,7 @@ def _run_or_404(run_id: int) -> ImportRun:
 @bp.get("/imports/<int:run_id>")
 @admin_required
 def import_run(run_id):
+    runs.reap_lost(utcnow())
     run = _run_or_404(run_id)
     applied = ImportRun.get_or_none(ImportRun.applied_from == run.id)
     return render_page_or_fragment(

@@ -14,6 +14,7 @@ from .. import settings, sla
 from ..attachments import StagedFile, discard_staged, place_staged, stored_path
 from ..audit import audit
 from ..db import db
+from ..inputs import plain_text
 from ..mail.messages import MailTaken, attach_eml, mail_attachments, parse
 from ..mail.queue import queue_mail, queue_staff_mail
 from ..models import (
@@ -158,8 +159,8 @@ def open_case(
             company=contract.customer_id,
             contract=contract,
             device=device,
-            subject=subject,
-            description=description,
+            subject=plain_text(subject),
+            description=plain_text(description),
             severity=severity,
             channel=channel,
             reporter=reporter,
@@ -182,7 +183,7 @@ def open_case(
             case=case,
             author=actor,
             author_name=actor.full_name,
-            body=description,
+            body=plain_text(description),
             is_from_staff=actor.is_staff,
             created_at=now,
         )
@@ -269,7 +270,7 @@ def post_message(
             case=case,
             author=actor,
             author_name=actor.full_name,
-            body=body,
+            body=plain_text(body),
             is_internal=internal,
             is_from_staff=actor.is_staff,
             created_at=now,

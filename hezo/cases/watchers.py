@@ -194,7 +194,16 @@ def panel(case: SupportCase, viewer) -> dict | None:
     if contact_id:
         wanted |= User.id == contact_id
     people = list(
-        User.select(User, watch.id.alias("watch_id"))
+        # Only what the panel shows and checks: an account row is wide.
+        User.select(
+            User.id,
+            User.first_name,
+            User.last_name,
+            User.company,
+            User.role,
+            User.is_enabled,
+            watch.id.alias("watch_id"),
+        )
         .join(
             watch,
             JOIN.LEFT_OUTER,

@@ -251,11 +251,56 @@ def claim(run_id: int, now: datetime) -> bool:
     """Take a queued run: one conditional UPDATE, so of two workers (or
     processes, or machines) only one gets it."""
     return (
-        ImportRun.update(state="running", started_at=now, progress_done=0)
+        ImportRun.update(
+            state="running", started_at=now, heartbeat_at=now, progress_done=0
+        )
         .where((ImportRun.id == run_id) & (ImportRun.state == "queued"))
         .execute()
         == 1
     )
+
+
+def reap_lost(now: datetime) -> int:
+    """Mark failed ("lost") the runs still "running" whose worker has given no
+    sign of life for ``IMPORT_LOST_SECONDS`` (killed, its machine gone):
+    their page would otherwise say "running" for ever. A worker alive writes
+    its heartbeat every ``IMPORT_PROGRESS_SECONDS``. Returns how many."""
+    limit = now - timedelta(seconds=current_app.config["IMPORT_LOST_SECONDS"])
+    lost = list(
+        ImportRun.select().where(
+            (ImportRun.state == "running")
+            & ((ImportRun.heartbeat_at < limit) | ImportRun.heartbeat_at.is_null())
+        )
+    )
+    reaped = 0
+    for run in lost:
+        try:
+            with db.atomic():
+                changed = (
+                    ImportRun.update(state="failed", finished_at=now, error="lost")
+                    .where(
+                        (ImportRun.id == run.id)
+                        & (ImportRun.state == "running")
+                        & (
+                            (ImportRun.heartbeat_at < limit)
+                            | ImportRun.heartbeat_at.is_null()
+                        )
+                    )
+                    .execute()
+                )
+                if changed:
+                    audit(
+                        "import_failed",
+                        actor=run.created_by_id,
+                        object_type="import_run",
+                        object_id=run.id,
+                        details=f"{run.kind}{' dry run' if run.dry_run else ''}: lost",
+                        now=now,
+                    )
+                    reaped += 1
+        except DatabaseError:  # SQLite busy with another import: next time
+            log.debug("import run %s: not marked lost now", run.id)
+    return reaped
 
 
 def claim_next(now: datetime) -> ImportRun | None:
@@ -413,8 +458,7 @@ class ProgressWriter:
     def _loop(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                if self.done != self.written:
-                    self._write(self.done)
+                self._write(self.done)  # the progress and the heartbeat
         finally:
             if not db.is_closed():
                 db.close()
@@ -422,7 +466,7 @@ class ProgressWriter:
     def _write(self, done: int) -> None:
         try:
             db.connect(reuse_if_open=True)
-            ImportRun.update(progress_done=done).where(
+            ImportRun.update(progress_done=done, heartbeat_at=utcnow()).where(
                 (ImportRun.id == self.run_id) & (ImportRun.state == "running")
             ).execute()
             self.written = done

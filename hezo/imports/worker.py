@@ -11,7 +11,7 @@ import time
 from flask import Flask
 
 from ..db import db, utcnow
-from .runs import Stopped, claim_next, process, purge_unapplied_files
+from .runs import Stopped, claim_next, process, purge_unapplied_files, reap_lost
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ def run_pass(app: Flask, limit: int | None = None) -> int:
     db.connect(reuse_if_open=True)
     try:
         purge_unapplied_files(utcnow())
+        reap_lost(utcnow())
         while limit is None or ran < limit:
             run = claim_next(utcnow())
             if run is None:

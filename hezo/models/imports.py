@@ -25,6 +25,8 @@ class ImportRun(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     started_at = UTCDateTimeField(null=True)
     finished_at = UTCDateTimeField(null=True)
+    # Written with the progress while the run runs (hezo.imports.runs).
+    heartbeat_at = UTCDateTimeField(null=True)
     progress_done = IntegerField(default=0)
     progress_total = IntegerField(default=0)
     report = TextField(default="")  # JSON, see hezo.imports.runs.report_of

@@ -1,7 +1,10 @@
+from functools import partial
+
 from flask import redirect, render_template, url_for
 
 from ..i18n import preferred_language
 from ..security import public
+from ..web import anonymous_page
 from . import bp, root_bp
 
 
@@ -25,4 +28,5 @@ def healthz():
 @bp.get("/")
 @public
 def home():
-    return render_template("public/home.html")
+    render = partial(render_template, "public/home.html")
+    return anonymous_page(("home",), render) or render()
