@@ -79,6 +79,7 @@ class Defaults:
     MAIL_REPLY_TO = HELP_EMAIL
     # The help mailbox over IMAP (``hezo mail-intake``; README "E-mail channel").
     MAIL_INTAKE_HOST = None
+    DRAFT_KEEP_DAYS = 30  # a customer's e-mail draft not confirmed by then expires
     MAIL_INTAKE_PORT = None  # 993 with SSL, else 143
     MAIL_INTAKE_SSL = True
     MAIL_INTAKE_STARTTLS = False

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound to the app in ``create_app``."""
 
+from functools import wraps
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -23,6 +25,26 @@ def limit_gets(limit):
         limited = decorate(view)
         GET_LIMITED_VIEWS.add(limited)
         return limited
+
+    return register
+
+
+def counting_posts(decorate):
+    """``decorate`` (a ``limiter.limit(..., methods=["POST"])``) for a view,
+    whose other requests (its GETs) then go to the view itself: Flask-
+    Limiter's wrapper looks the request up on each call, ~0.1 ms of CPU,
+    only to find it exempt. POSTs go through the limiter as before."""
+
+    def register(view):
+        limited = decorate(view)
+
+        @wraps(limited)
+        def dispatch(*args, **kwargs):
+            if _unlimited_read():
+                return view(*args, **kwargs)
+            return limited(*args, **kwargs)
+
+        return dispatch
 
     return register
 
@@ -62,8 +84,10 @@ def posts_limit():
     """Per account: messages and new cases (and so uploads) a minute and an hour."""
     from flask import current_app
 
-    return limiter.limit(
-        lambda: current_app.config["POSTS_RATE_LIMIT"],
-        key_func=_account_key,
-        methods=["POST"],
+    return counting_posts(
+        limiter.limit(
+            lambda: current_app.config["POSTS_RATE_LIMIT"],
+            key_func=_account_key,
+            methods=["POST"],
+        )
     )

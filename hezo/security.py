@@ -16,7 +16,7 @@ from flask_login import LoginManager, current_user, login_user, logout_user
 from peewee import JOIN, SQL, fn
 
 from .audit import access_denied, security_event
-from .extensions import limiter
+from .extensions import counting_posts, limiter
 from .htmx import wants_fragment
 from .statements import Statement, param
 
@@ -66,8 +66,8 @@ def access_of(view) -> Access | None:
 def post_limit():
     """Per client address: the POSTs of a page that checks a password, a code
     or a token (``LOGIN_RATE_LIMIT``), so that none is guessed at speed."""
-    return limiter.limit(
-        lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"]
+    return counting_posts(
+        limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
     )
 
 

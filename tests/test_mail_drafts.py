@@ -245,3 +245,25 @@ def test_the_response_clock_of_a_late_confirmation_runs_from_the_mail(client, wo
     confirm(client, world, draft)
     case = SupportCase.get(SupportCase.channel == "email")
     assert case.reported_at <= arrived
+
+
+def test_a_draft_nobody_confirms_expires_after_thirty_days(client, world, runner):
+    """run-reminders discards the drafts older than DRAFT_KEEP_DAYS; the
+    customer's link then says so and offers the new-case form, and the old
+    draft cannot be confirmed any more."""
+    draft = drafted(world)
+    ReceivedMail.update(received_at=utcnow() - timedelta(days=31)).where(
+        ReceivedMail.id == draft.id
+    ).execute()
+    assert receive(mail(world["customer"].email, "Drugi temat", "Też.")) == "draft"
+    fresh = ReceivedMail.get(ReceivedMail.subject == "Drugi temat")
+    result = runner.invoke(args=["run-reminders"])
+    assert result.exit_code == 0 and "E-mail drafts expired: 1." in result.output
+    assert ReceivedMail.get_by_id(draft.id).status == "discarded"
+    assert ReceivedMail.get_by_id(fresh.id).status == "draft"
+    login(client, world["customer"], lang="en")
+    later = client.get(f"/en/cases/new?draft={draft.id}", follow_redirects=True)
+    assert "This e-mail draft has expired" in later.text
+    assert "within 30 days" in later.text
+    assert confirm(client, world, draft).status_code == 303
+    assert not SupportCase.select().where(SupportCase.channel == "email").exists()

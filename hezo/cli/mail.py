@@ -45,18 +45,20 @@ def init_app(app: Flask) -> None:
 
     @app.cli.command("run-reminders")
     def run_reminders_command():
-        """Queue due return and response reminders, drop expired form keys,
-        fold the queue's status counts (safe to run often)."""
+        """Queue due return and response reminders, drop expired form keys and
+        e-mail drafts, fold the queue's status counts (safe to run often)."""
         from ..db import utcnow
+        from ..mail.drafts import expire_drafts
         from ..mail.reminders import run_reminders
         from ..staff.status_counts import fold
         from ..submissions import purge_expired
 
         report = run_reminders(utcnow())
         purge_expired(utcnow())  # one-time form keys older than a day
+        expired = expire_drafts(utcnow())  # e-mail drafts nobody confirmed
         fold()  # the queue's counts per status: one row each again
         click.echo(
             f"Reminders queued: return soon {report.return_soon}, return "
             f"overdue {report.return_overdue}, response about to breach "
-            f"{report.response_breach}."
+            f"{report.response_breach}. E-mail drafts expired: {expired}."
         )

@@ -16,8 +16,11 @@ sees it (anyone else gets a 404).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, url_for
+from datetime import datetime, timedelta
+
+from flask import abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..attachments import discard_staged, stored_path
 from ..db import db
@@ -89,8 +92,40 @@ def gone(draft: ReceivedMail):
     if draft.status == "linked" and draft.case_id:
         flash(_("This e-mail has already been reported as a case."), "info")
         return redirect(url_for("cases.detail", number=draft.case.number), 303)
+    if draft.reason == EXPIRED:
+        flash(
+            ngettext(
+                "This e-mail draft has expired: it was not confirmed within "
+                "%(num)d day. Report the case here, or write to us again.",
+                "This e-mail draft has expired: it was not confirmed within "
+                "%(num)d days. Report the case here, or write to us again.",
+                current_app.config["DRAFT_KEEP_DAYS"],
+            ),
+            "info",
+        )
+        return redirect(url_for("cases.new"), 303)
     flash(_("This e-mail draft has been discarded."), "info")
     return redirect(url_for("cases.index"), 303)
+
+
+#: The reason of a draft nobody confirmed in time (``expire_drafts``).
+EXPIRED = "expired: not confirmed in time"
+
+
+def expire_drafts(now: datetime) -> int:
+    """Discard the drafts waiting longer than ``DRAFT_KEEP_DAYS`` (run by
+    run-reminders): a draft is a question to its customer, not a case, and
+    an old one would only open a case with a clock from long ago. Returns
+    how many."""
+    limit = now - timedelta(days=current_app.config["DRAFT_KEEP_DAYS"])
+    with db.atomic():
+        return (
+            ReceivedMail.update(status="discarded", reason=EXPIRED)
+            .where(
+                (ReceivedMail.status == "draft") & (ReceivedMail.received_at < limit)
+            )
+            .execute()
+        )
 
 
 def form_defaults(draft: ReceivedMail | None) -> dict:
