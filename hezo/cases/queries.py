@@ -128,10 +128,52 @@ def case_list(
     """
     term = q.strip()
     status_kind = status if status in ("", "open") else "one"
-    query = _narrow(
-        scope(_joined(*LIST_COLUMNS), viewer), status_kind, status, customer_id
+    start = (page - 1) * PAGE_SIZE
+    plain = None  # the viewer's cases without the joins, for the counts
+    if not term and viewer.role == "customer":
+        plain = SupportCase.select().where(SupportCase.company == viewer.company_id)
+    if plain is not None and customer_id is None:
+        # A customer's list without a search, the page most opened: its
+        # statements' text is built once (hezo.statements), not per request.
+        first, rest = _customer_list_statements(status_kind)
+        values = {"company": viewer.company_id, "status": status}
+        first = first.bind(**_pick(first, values, offset=start, limit=PAGE_SIZE))
+
+        def rest_of(offset, limit):
+            return rest.bind(**_pick(rest, values, offset=offset, limit=limit))
+
+        counted = _narrow(plain, status_kind, status, None)
+        return _one_page(first, rest_of, counted, status_kind, start)
+    first, rest, counted = _list_queries(
+        scope(_joined(*LIST_COLUMNS), viewer),
+        status_kind,
+        status,
+        term,
+        customer_id,
+        plain,
     )
+    first = first.offset(start).limit(PAGE_SIZE)
+    return _one_page(
+        first,
+        lambda offset, limit: rest.offset(offset).limit(limit),
+        counted,
+        status_kind,
+        start,
+    )
+
+
+def _list_queries(
+    query, status_kind: str, status, term: str = "", customer_id=None, plain=None
+):
+    """The case list's selects over ``query`` (the viewer's cases): the first
+    rows (open cases first unless a status is chosen) carrying the counts,
+    the rest (closed cases after the open ones), and what is counted (over
+    ``plain`` when given: the same cases without the joins, which cannot
+    change the counts). Without offsets and limits."""
+    query = _narrow(query, status_kind, status, customer_id)
     counted = query
+    if plain is not None:
+        counted = _narrow(plain, status_kind, status, customer_id)
     if term:
         like = term.lower()
         query = counted = query.where(
@@ -140,38 +182,50 @@ def case_list(
             | (Device.serial == normalize_serial(term))
             | fn.LOWER(Contract.number).contains(like)
         )
-    elif viewer.role == "customer":
-        # The joins cannot change the counts: leave them out of them.
-        counted = _narrow(
-            SupportCase.select().where(SupportCase.company == viewer.company_id),
-            status_kind,
-            status,
-            customer_id,
-        )
     # Open cases first is two index walks on (company, last activity) that
     # stop after a page, not a sort of all of a company's cases by "is open".
     order = (SupportCase.last_activity_at.desc(), SupportCase.id)
     is_open = SupportCase.status.in_(OPEN_STATUSES)
-    start = (page - 1) * PAGE_SIZE
     first = query if status_kind else query.where(is_open)
-    rows = list(
-        first.order_by(*order)
-        .select_extend(*_counts(counted))
-        .offset(start)
-        .limit(PAGE_SIZE)
+    first = first.order_by(*order).select_extend(*_counts(counted))
+    rest = query.where(~is_open).order_by(*order)
+    return first, rest, counted
+
+
+@cache
+def _customer_list_statements(status_kind: str) -> tuple[Statement, Statement]:
+    """A customer's list without a search as cached statements, with the
+    parameters ``company``, ``status`` (for one status), ``offset`` and
+    ``limit``: the first rows with the counts, and the rest."""
+    company = param("company")
+    query = scope_of(_joined(*LIST_COLUMNS), "customer", company)
+    plain = SupportCase.select().where(SupportCase.company == company)
+    first, rest, _counted = _list_queries(
+        query, status_kind, param("status"), plain=plain
     )
+    return tuple(
+        Statement(q.offset(param("offset")).limit(param("limit")))
+        for q in (first, rest)
+    )
+
+
+def _pick(statement: Statement, values: dict, **more) -> dict:
+    """The values of ``statement``'s parameters."""
+    values = values | more
+    return {name: values[name] for name in statement.names}
+
+
+def _one_page(first, rest_of, counted, status_kind: str, start: int):
+    """(rows, total) of a page: ``first``'s rows (carrying the counts), then,
+    open cases first without a chosen status, ``rest_of(offset, limit)``'s."""
+    rows = list(first)
     if rows:
         total, open_total = rows[0].n_all, rows[0].n_open
     else:
         (row,) = scalars(*_counts(counted))
         total, open_total = row["n_all"], row["n_open"]
     if not status_kind and len(rows) < PAGE_SIZE:
-        rows.extend(
-            query.where(~is_open)
-            .order_by(*order)
-            .offset(max(start - open_total, 0))
-            .limit(PAGE_SIZE - len(rows))
-        )
+        rows.extend(rest_of(max(start - open_total, 0), PAGE_SIZE - len(rows)))
     return rows, total
 
 

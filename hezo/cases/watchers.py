@@ -9,6 +9,7 @@ disabled account, only those who take e-mail, each in their own language.
 
 import json
 from datetime import datetime
+from functools import cache
 
 from peewee import JOIN
 
@@ -16,6 +17,7 @@ from ..audit import audit
 from ..db import db
 from ..mail.queue import queue_mail
 from ..models import CaseWatcher, SupportCase, User
+from ..statements import Statement, param
 
 
 class WatcherError(ValueError):
@@ -180,20 +182,39 @@ def panel(case: SupportCase, viewer) -> dict | None:
     if not (own or viewer.is_staff):
         return None
     contact_id = case.contact_user_id or case.reporter_id
+    people = list(
+        _people_statement(own).bind(
+            case=case.id, company=case.company_id, contact=contact_id or 0
+        )
+    )
+    watching = [u for u in people if u.watch_id]
+    return {
+        "contact": next((u for u in people if u.id == contact_id), None),
+        "watchers": watching,
+        "colleagues": [u for u in people if _is_colleague(u, case)] if own else [],
+        "watching_ids": {u.id for u in watching},
+        "may_edit": own,
+    }
+
+
+@cache
+def _people_statement(own: bool) -> Statement:
+    """The panel's people (a cached statement, ``hezo.statements``: it runs on
+    every case page): the case's watchers and its contact, and for the
+    company's own people their enabled colleagues, each with ``watch_id``
+    when watching. Watchers are always of the case's company
+    (``_colleague``), as are the colleagues: one index range of the
+    company's accounts, or'ed with the contact's id (a partner's or an
+    engineer's account may have reported it). A term only on the joined
+    watcher row would scan every account."""
     watch = CaseWatcher.alias()
-    # Watchers are always of the case's company (``_colleague``), as are the
-    # colleagues: one index range of the company's accounts, or'ed with the
-    # contact's id (a partner's or an engineer's account may have reported
-    # it). A term only on the joined watcher row would scan every account.
     ours = User.id.in_(
-        CaseWatcher.select(CaseWatcher.user).where(CaseWatcher.case == case.id)
+        CaseWatcher.select(CaseWatcher.user).where(CaseWatcher.case == param("case"))
     )
     if own:
         ours |= (User.role == "customer") & (User.is_enabled == True)  # noqa: E712
-    wanted = (User.company == case.company_id) & ours
-    if contact_id:
-        wanted |= User.id == contact_id
-    people = list(
+    wanted = ((User.company == param("company")) & ours) | (User.id == param("contact"))
+    return Statement(
         # Only what the panel shows and checks: an account row is wide.
         User.select(
             User.id,
@@ -207,20 +228,12 @@ def panel(case: SupportCase, viewer) -> dict | None:
         .join(
             watch,
             JOIN.LEFT_OUTER,
-            on=(watch.user == User.id) & (watch.case == case.id),
+            on=(watch.user == User.id) & (watch.case == param("case")),
         )
         .where(wanted)
         .order_by(User.last_name, User.first_name, User.id)
         .objects()
     )
-    watching = [u for u in people if u.watch_id]
-    return {
-        "contact": next((u for u in people if u.id == contact_id), None),
-        "watchers": watching,
-        "colleagues": [u for u in people if _is_colleague(u, case)] if own else [],
-        "watching_ids": {u.id for u in watching},
-        "may_edit": own,
-    }
 
 
 def _is_colleague(user: User, case: SupportCase) -> bool:

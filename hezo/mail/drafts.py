@@ -17,6 +17,7 @@ sees it (anyone else gets a 404).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import abort, current_app, flash, redirect, url_for
 from flask_babel import gettext as _
@@ -27,6 +28,7 @@ from ..db import db
 from ..inputs import whole_number
 from ..models import User
 from ..models.mail import ReceivedMail
+from ..statements import Statement, param
 from .messages import mail_attachments, parse
 from .queue import queue_mail
 
@@ -59,9 +61,17 @@ def drafts_of(user) -> list[ReceivedMail]:
     """The customer's drafts waiting for confirmation, newest first."""
     if getattr(user, "role", None) != "customer":
         return []
-    return list(
+    return list(_drafts_statement().bind(user=user.id))
+
+
+@cache
+def _drafts_statement() -> Statement:
+    """A cached statement (``hezo.statements``): the case list asks for the
+    customer's drafts on every page."""
+    mine = (ReceivedMail.status == "draft") & (ReceivedMail.user == param("user"))
+    return Statement(
         ReceivedMail.select()
-        .where((ReceivedMail.status == "draft") & (ReceivedMail.user == user.id))
+        .where(mine)
         .order_by(ReceivedMail.received_at.desc())
         .limit(SHOWN)
     )

@@ -9,11 +9,15 @@ transaction of its effect: two engineers at once never make two cases of it.
 
 from __future__ import annotations
 
+from functools import cache
+
 from flask import abort, flash, redirect, url_for
 from flask_babel import gettext as _
+from peewee import SQL, fn
 
 from ..db import db
 from ..models.mail import ReceivedMail, UndeliverableAddress
+from ..statements import Statement
 from .messages import MailTaken
 from .queue import queue_mail
 
@@ -21,7 +25,15 @@ SHOWN = 100
 
 
 def waiting_count() -> int:
-    return ReceivedMail.select().where(ReceivedMail.status == "triage").count()
+    """The e-mails waiting for an engineer (the menu shows it on every staff
+    page: a cached statement, ``hezo.statements``)."""
+    return _waiting_statement().bind().first()[0]
+
+
+@cache
+def _waiting_statement() -> Statement:
+    waiting = ReceivedMail.status == "triage"
+    return Statement(ReceivedMail.select(fn.COUNT(SQL("*"))).where(waiting).tuples())
 
 
 def waiting_mail(mail_id: int | None) -> ReceivedMail | None:

@@ -1,6 +1,7 @@
 """Selects for the engineers' queue; a constant number of queries per page."""
 
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, Select, fn
@@ -12,6 +13,7 @@ from ..identifiers import normalize_serial
 from ..inputs import whole_number
 from ..models import Company, Contract, Device, SupportCase, User
 from ..models.cases import OPEN_STATUSES
+from ..statements import Statement, param
 from . import status_counts
 
 PAGE_SIZE = 50
@@ -74,10 +76,14 @@ def queue_page(filters: dict, viewer_id: int, page: int, now: datetime) -> Queue
     shown are joined to their contract, device, company and engineer.
     """
     ids, filtered = _queue_ids(filters, viewer_id)
+    start = (page - 1) * PAGE_SIZE
+    # The unfiltered queue, the page most opened, runs cached statements
+    # (hezo.statements): their text is built once, not per request.
+    rows = _queue_rows(ids, start) if filtered else _unfiltered_rows(start).bind()
     statements = [
-        _counts(now),
-        _queue_rows(ids, (page - 1) * PAGE_SIZE),
-        engineers_query(),
+        _counts_statement().bind(now=now, soon=now + DUE_SOON),
+        rows,
+        _engineers_statement().bind(),
     ]
     if filtered:
         statements.append(
@@ -176,20 +182,42 @@ def _queue_rows(ids, start: int):
     )
 
 
-def _counts(now: datetime):
+@lru_cache(maxsize=64)
+def _unfiltered_rows(start: int) -> Statement:
+    """The unfiltered queue's page of rows from ``start`` (its bounds in the
+    text, see ``_queue_rows``: one cached statement per page)."""
+    ids, _filtered = _queue_ids({}, 0)
+    return Statement(_queue_rows(ids, start))
+
+
+@cache
+def _engineers_statement() -> Statement:
+    return Statement(engineers_query())
+
+
+@cache
+def _counts_statement() -> Statement:
     """Open cases per status (the sums of ``status_counts``, not a count of
     the cases) and how many clocks are breached or due soon (ranges of the
-    ``(status, next_due_at)`` index, capped at COUNT_CAP): one statement whose
+    ``(status, next_due_at)`` index, capped at COUNT_CAP), with the
+    parameters ``now`` and ``soon`` (now + DUE_SOON): one statement whose
     cost does not grow with the number of open cases."""
+    now = param("now", SupportCase.next_due_at)
+    soon = param("soon", SupportCase.next_due_at)
     is_open = SupportCase.status.in_(OPEN_STATUSES)
     due = SupportCase.next_due_at
     clocks = {
         "breached": is_open & (due < now),
-        "due_soon": is_open & (due >= now) & (due < now + DUE_SOON),
+        "due_soon": is_open & (due >= now) & (due < soon),
     }
-    return scalars(
-        *(status_counts.count_of(status).alias(status) for status in OPEN_STATUSES),
-        *(capped_count(condition).alias(name) for name, condition in clocks.items()),
+    return Statement(
+        scalars(
+            *(status_counts.count_of(status).alias(status) for status in OPEN_STATUSES),
+            *(
+                capped_count(condition).alias(name)
+                for name, condition in clocks.items()
+            ),
+        )
     )
 
 
