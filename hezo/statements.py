@@ -1,10 +1,12 @@
 """The statement cache: selects whose SQL text is built once, not per request.
 
 peewee builds a statement's text anew at every execution, about 10 us a
-selected column. For two reads that is more than the pages' speed bars leave
-(bench/PAGES.md): the user loaded on every request and the case page's six
-selects (2-3 ms of building for 0.2 ms of SQL). Only those use this module,
-and each says so where it is declared; every other query is plain peewee.
+selected column. For the busiest pages' reads that is more than the pages'
+speed bars leave (bench/PAGES.md): the user loaded on every request and the
+case page's six selects (2-3 ms of building for 0.2 ms of SQL), then the
+case list, the queue, the watchers panel and the menu's counts (README,
+"Reads"). Only those use this module, and each says so where it is
+declared; every other query is plain peewee.
 
 The interface, all of it::
 

@@ -538,3 +538,43 @@ def test_a_run_whose_worker_was_killed_is_failed_not_running_for_ever(app, admin
     client.get("/pl/admin/imports")
     run_pass(app)
     assert AuditEvent.select().where(AuditEvent.action == "import_failed").count() == 1
+
+
+def test_rejection_reasons_are_in_the_pages_language(app, browser, tmp_path):
+    """The importers give their reasons in English (the command line's); the
+    console's report shows them in the page's language, values kept."""
+    run_id = run_id_of(upload(browser, with_bad_rows(tmp_path), "contracts"))
+    run_pass(app)
+    polish = browser.get(f"/pl/admin/imports/{run_id}").get_data(as_text=True)
+    english = browser.get(f"/en/admin/imports/{run_id}").get_data(as_text=True)
+    assert "nieznany kod usługi &#39;NOPE&#39;" in polish
+    assert "nieprawidłowy NIP" in polish and "&#39;123&#39;" in polish
+    assert "unknown service code" not in polish and "invalid" not in polish
+    assert "unknown service code &#39;NOPE&#39;" in english
+
+
+@pytest.mark.parametrize(
+    ("reason", "polish"),
+    [
+        ("missing contract number", "brak numeru umowy"),
+        (
+            "contract HZ-1 differs from line 7",
+            "umowa HZ-1 różni się od tej z wiersza 7",
+        ),
+        (
+            "malformed record: missing number",
+            "rekord o złej budowie: brak pola number",
+        ),
+        (
+            "database refused it: value too long",
+            "baza danych go odrzuciła: value too long",
+        ),
+        ("something nobody foresaw", "something nobody foresaw"),
+    ],
+)
+def test_each_kind_of_reason_has_its_words(app, reason, polish):
+    from hezo.admin.import_reasons import reason_text
+    from hezo.i18n import in_language
+
+    with app.test_request_context("/pl/"), in_language("pl"):
+        assert reason_text(reason) == polish

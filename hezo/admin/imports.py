@@ -21,6 +21,7 @@ from ..paging import Page, requested_page
 from ..security import admin_required
 from ..vocabulary import VOCABULARIES, Term
 from . import bp
+from .import_reasons import reason_text
 from .views import section
 
 PAGE_SIZE = 20
@@ -150,11 +151,14 @@ def import_run(run_id):
     runs.reap_lost(utcnow())
     run = _run_or_404(run_id)
     applied = ImportRun.get_or_none(ImportRun.applied_from == run.id)
+    report = runs.report_of(run)
+    for rejection in (report or {}).get("rejected", [])[:SHOWN_REJECTIONS]:
+        rejection["reason"] = reason_text(rejection["reason"])
     return render_page_or_fragment(
         "admin/import_run.html",
         "admin/_import_status.html",
         run=run,
-        report=runs.report_of(run),
+        report=report,
         applied=applied,
         form=ApplyForm(),
         kinds=KINDS,
