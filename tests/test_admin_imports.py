@@ -228,10 +228,14 @@ def test_legacy_export_from_the_browser_equals_the_command(
     assert runs.report_of(dry) == report
     # The applied file is no longer kept; the real run's page shows the figures.
     assert not runs.stored_file(real).exists()
-    html = browser.get(f"/pl/admin/imports/{real.id}").get_data(as_text=True)
-    assert "Import jest zakończony." in html
+    html = browser.get(f"/en/admin/imports/{real.id}").get_data(as_text=True)
+    assert "The import is done." in html
     for line in report["rejected"]:
         assert str(escape(line["reason"])) in html
+    # In Polish, in Polish words (the record's values kept).
+    html = browser.get(f"/pl/admin/imports/{real.id}").get_data(as_text=True)
+    assert "Import jest zakończony." in html
+    assert "rekord o złej budowie: nieprawidłowy NIP klienta" in html
 
 
 def test_dry_run_writes_nothing_and_shows_what_would_change(app, browser):
