@@ -380,9 +380,17 @@ class DatabaseUnavailableGuard:
 
 
 def _with_security_headers(response):
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    """The headers of ``SECURITY_HEADERS`` the response does not set itself
+    (one pass over its headers, not one per header)."""
+    headers = response.headers
+    present = {name.lower() for name, _value in headers}
+    for name, value in SECURITY_HEADER_ITEMS:
+        if name.lower() not in present:
+            headers.add(name, value)
     return response
+
+
+SECURITY_HEADER_ITEMS = tuple(SECURITY_HEADERS.items())
 
 
 def _unexpected(exc: Exception):

@@ -175,3 +175,23 @@ def test_an_invalid_form_lists_every_error_at_the_top_linking_to_its_field(
     errors = re.findall(r'<p class="field-error" id="([\w-]+)-error-\d+">', html)
     assert set(errors) == targets
     assert summary.start() < html.index('id="name"')
+
+
+def test_the_app_takes_plain_views_as_they_are_and_async_ones_flasks_way(app):
+    """``HezoFlask.ensure_sync`` skips Flask's per-request coroutine check for
+    plain functions only; a coroutine function still goes Flask's way
+    (wrapped, or refused without Flask's async extra)."""
+
+    def plain():
+        return "ok"
+
+    async def coroutine():
+        return "ok"
+
+    assert app.ensure_sync(plain) is plain
+    try:
+        wrapped = app.ensure_sync(coroutine)
+    except RuntimeError as error:  # Flask without asgiref says so
+        assert "async" in str(error)
+    else:
+        assert wrapped is not coroutine and wrapped() == "ok"
