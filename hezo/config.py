@@ -116,8 +116,8 @@ class Defaults:
     IMPORT_FOLDER = None
     IMPORT_MAX_BYTES = 25 * 1024 * 1024  # below MAX_CONTENT_LENGTH
     IMPORT_PROGRESS_SECONDS = 1.0
-    # A running import whose worker wrote no heartbeat for this long is failed
-    # ("lost": killed, or its machine gone).
+    # A running import whose worker is gone is failed ("lost"): on this machine
+    # when its process is, elsewhere after no heartbeat for this long.
     IMPORT_LOST_SECONDS = 600
     IMPORT_KEEP_DAYS = 7  # a dry run's file, if it is not imported by then
     IMPORT_LEGACY_PROCESSES = 1  # processes rendering the legacy dialogue PDFs

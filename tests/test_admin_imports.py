@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from hezo.db import db, utcnow
+from hezo.db import db, is_sqlite, utcnow
 from hezo.imports import runs
 from hezo.imports.runs import ProgressWriter, claim, claim_next
 from hezo.imports.worker import run_pass
@@ -517,31 +517,58 @@ def test_report_is_json_of_the_figures(app, browser):
 
 
 def test_a_run_whose_worker_was_killed_is_failed_not_running_for_ever(app, admin):
-    """A worker killed with ``kill -9`` writes nothing more: its run's
-    heartbeat stops. After ``IMPORT_LOST_SECONDS`` without one the imports
-    pages (or the next worker pass) mark it failed, with the reason; a run
-    whose worker is alive, heartbeat fresh, stays running."""
-    lost, alive = queued(admin, 2)
-    started = utcnow() - timedelta(minutes=30)
-    assert claim(lost, started) and claim(alive, started)
-    with ProgressWriter(alive, 0.01) as writer:  # alive: writes its heartbeat
+    """A worker killed with ``kill -9`` leaves its run "running". On the same
+    machine its process is gone: the imports pages (or the next worker
+    pass) mark the run failed at once, with the reason. On another machine
+    the heartbeat decides: none for ``IMPORT_LOST_SECONDS``, lost; a fresh
+    one, still running."""
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    killed, far_dead, far_alive = queued(admin, 3)
+    old = utcnow() - timedelta(minutes=30)
+    assert claim(killed, utcnow())  # a fresh heartbeat: its gone process decides
+    for run_id in (far_dead, far_alive):
+        assert claim(run_id, old)
+    workers = {
+        killed: f"{socket.gethostname()}:{gone.pid}",
+        far_dead: "another-host:4242",
+        far_alive: "another-host:4343",
+    }
+    for run_id, worker in workers.items():
+        ImportRun.update(worker=worker).where(ImportRun.id == run_id).execute()
+    with ProgressWriter(far_alive, 0.01) as writer:  # writes its heartbeat
         writer(10)
         deadline = time.monotonic() + 5
-        while ImportRun.get_by_id(alive).progress_done != 10:
+        while ImportRun.get_by_id(far_alive).progress_done != 10:
             assert time.monotonic() < deadline
             time.sleep(0.02)
     client = app.test_client()
     login(client, admin)
-    html = client.get(f"/pl/admin/imports/{lost}").get_data(as_text=True)
-    assert ImportRun.get_by_id(lost).state == "failed"
-    assert ImportRun.get_by_id(alive).state == "running"
-    assert "nie dawał znaku życia" in html
-    event = AuditEvent.get(AuditEvent.action == "import_failed")
-    assert event.object_id == str(lost) and "lost" in event.details
-    # Looked at again, or by a worker's pass: nothing more happens.
+    html = client.get(f"/pl/admin/imports/{killed}").get_data(as_text=True)
+    states = {i: ImportRun.get_by_id(i).state for i in workers}
+    assert states == {killed: "failed", far_dead: "failed", far_alive: "running"}
+    assert "przerwał pracę, zanim skończył" in html
+    events = AuditEvent.select().where(AuditEvent.action == "import_failed")
+    assert sorted(int(e.object_id) for e in events) == sorted([killed, far_dead])
+    assert all("lost" in e.details for e in events)
+    # Looked at again, or a worker's pass: nothing more happens.
     client.get("/pl/admin/imports")
     run_pass(app)
-    assert AuditEvent.select().where(AuditEvent.action == "import_failed").count() == 1
+    assert AuditEvent.select().where(AuditEvent.action == "import_failed").count() == 2
+
+
+def test_a_live_workers_sqlite_dry_run_is_not_taken_for_lost(app, admin):
+    """A dry run on SQLite holds its transaction to the end, so it writes no
+    heartbeat: while its worker's process lives it is not lost, however
+    long it takes. (On PostgreSQL a live worker writes its heartbeat.)"""
+    (run_id,) = queued(admin)
+    assert claim(run_id, utcnow() - timedelta(hours=2))  # this process, alive
+    run = ImportRun.get_by_id(run_id)
+    assert runs.seems_lost(run, utcnow()) is not is_sqlite()
+    assert runs.seems_lost(run, run.started_at) is False
 
 
 def test_rejection_reasons_are_in_the_pages_language(app, browser, tmp_path):

@@ -62,8 +62,8 @@ ERRORS = {
         "Upload the file again to finish the import."
     ),
     "lost": _l(
-        "The worker running this import stopped without a word (it gave no "
-        "sign of life for several minutes); what it had written stays. Upload "
+        "The worker running this import stopped before it finished (it was "
+        "killed, or its machine went down); what it had written stays. Upload "
         "the file again to finish the import."
     ),
     "internal": _l(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 from dataclasses import dataclass
@@ -247,12 +248,21 @@ def _queue(actor: User, now: datetime, details: str, **fields) -> ImportRun:
 # -- the worker's side ---------------------------------------------------------
 
 
+def worker_id() -> str:
+    """This process as the runs it claims name it: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def claim(run_id: int, now: datetime) -> bool:
     """Take a queued run: one conditional UPDATE, so of two workers (or
     processes, or machines) only one gets it."""
     return (
         ImportRun.update(
-            state="running", started_at=now, heartbeat_at=now, progress_done=0
+            state="running",
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker_id(),
+            progress_done=0,
         )
         .where((ImportRun.id == run_id) & (ImportRun.state == "queued"))
         .execute()
@@ -260,46 +270,62 @@ def claim(run_id: int, now: datetime) -> bool:
     )
 
 
-def reap_lost(now: datetime) -> int:
-    """Mark failed ("lost") the runs still "running" whose worker has given no
-    sign of life for ``IMPORT_LOST_SECONDS`` (killed, its machine gone):
-    their page would otherwise say "running" for ever. A worker alive writes
-    its heartbeat every ``IMPORT_PROGRESS_SECONDS``. Returns how many."""
+def seems_lost(run: ImportRun, now: datetime) -> bool:
+    """Whether a "running" run's worker is gone. On this machine its process
+    says so: gone, the run is lost; alive, a dry run on SQLite is too (it
+    holds its transaction to the end, so no heartbeat can be written meanwhile:
+    none is asked of it). Otherwise (another machine, or a live worker
+    that should be writing) the heartbeat decides: none for
+    ``IMPORT_LOST_SECONDS`` (a killed worker, a lost machine, a hung one)."""
+    if run.state != "running":
+        return False
+    host, _sep, pid = (run.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        if not _process_alive(int(pid)):
+            return True
+        if run.dry_run and is_sqlite():
+            return False
     limit = now - timedelta(seconds=current_app.config["IMPORT_LOST_SECONDS"])
-    lost = list(
-        ImportRun.select().where(
-            (ImportRun.state == "running")
-            & ((ImportRun.heartbeat_at < limit) | ImportRun.heartbeat_at.is_null())
-        )
-    )
+    return run.heartbeat_at is None or run.heartbeat_at < limit
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def reap_lost(now: datetime) -> int:
+    """Mark failed ("lost") the runs still "running" whose worker is gone
+    (``seems_lost``): their page would otherwise say "running" for ever.
+    Audited as a failed import. Returns how many."""
+    running = ImportRun.select().where(ImportRun.state == "running")
     reaped = 0
-    for run in lost:
-        try:
-            with db.atomic():
-                changed = (
-                    ImportRun.update(state="failed", finished_at=now, error="lost")
-                    .where(
-                        (ImportRun.id == run.id)
-                        & (ImportRun.state == "running")
-                        & (
-                            (ImportRun.heartbeat_at < limit)
-                            | ImportRun.heartbeat_at.is_null()
-                        )
-                    )
-                    .execute()
+    for run in (r for r in running if seems_lost(r, now)):
+        with db.atomic():
+            changed = (
+                ImportRun.update(state="failed", finished_at=now, error="lost")
+                .where(
+                    (ImportRun.id == run.id)
+                    & (ImportRun.state == "running")
+                    & (ImportRun.worker == run.worker)
                 )
-                if changed:
-                    audit(
-                        "import_failed",
-                        actor=run.created_by_id,
-                        object_type="import_run",
-                        object_id=run.id,
-                        details=f"{run.kind}{' dry run' if run.dry_run else ''}: lost",
-                        now=now,
-                    )
-                    reaped += 1
-        except DatabaseError:  # SQLite busy with another import: next time
-            log.debug("import run %s: not marked lost now", run.id)
+                .execute()
+            )
+            if changed:
+                audit(
+                    "import_failed",
+                    actor=run.created_by_id,
+                    object_type="import_run",
+                    object_id=run.id,
+                    details=f"{run.kind}{' dry run' if run.dry_run else ''}: lost",
+                    now=now,
+                )
+                reaped += 1
     return reaped
 
 

@@ -25,8 +25,10 @@ class ImportRun(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     started_at = UTCDateTimeField(null=True)
     finished_at = UTCDateTimeField(null=True)
-    # Written with the progress while the run runs (hezo.imports.runs).
+    # Written with the progress while the run runs; the claiming worker's
+    # "host:pid" (hezo.imports.runs.seems_lost).
     heartbeat_at = UTCDateTimeField(null=True)
+    worker = CharField(max_length=120, default="")
     progress_done = IntegerField(default=0)
     progress_total = IntegerField(default=0)
     report = TextField(default="")  # JSON, see hezo.imports.runs.report_of
