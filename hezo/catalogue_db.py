@@ -143,12 +143,17 @@ def save_variant(
     return row
 
 
+def contracts_naming(row: ServiceVariant) -> int:
+    """How many contracts have the variant (by its code)."""
+    return Contract.select().where(Contract.service_code == row.code).count()
+
+
 def delete_variant(row: ServiceVariant, actor: User, now: datetime) -> int:
     """Delete a custom variant no contract names; audited. Returns how many
     contracts name it (0: deleted; otherwise nothing changes, since their
     cases' clocks read it). Cases keep their stored terms either way."""
     with db.atomic():
-        naming = Contract.select().where(Contract.service_code == row.code).count()
+        naming = contracts_naming(row)
         if naming:
             return naming
         deleted = (

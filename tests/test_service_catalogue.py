@@ -397,7 +397,15 @@ def test_only_a_variant_no_contract_has_is_deleted_once_audited(console, admin):
     unused = catalogue_db.save_variant(DAILY, admin, datetime.now(UTC))
     make_contract(number="HZ-885-7", serials=("SN-885",), service_code=used.code)
     page = console.get(f"/pl/admin/catalogue/variants/{used.id}").text
-    assert "Usuń wariant AHB-8x5x8" in page
+    assert f'href="/pl/admin/catalogue/variants/{used.id}/delete"' in page
+    # The question first: a used variant says why it stays, offering no button.
+    asked = console.get(f"/pl/admin/catalogue/variants/{used.id}/delete").text
+    assert "1 umowa ma wariant AHB-8x5x8: nie można go usunąć." in asked
+    assert 'data-testid="confirm-delete-variant"' not in asked
+    asked = console.get(f"/pl/admin/catalogue/variants/{unused.id}/delete").text
+    assert "Usunąć wariant TAC-DAILY?" in asked
+    assert 'data-testid="confirm-delete-variant"' in asked
+    assert catalogue.get_plan("TAC-DAILY") is not None  # asking deletes nothing
     refused = console.post(f"/pl/admin/catalogue/variants/{used.id}/delete")
     assert refused.status_code == 409
     assert "1 umowa ma wariant AHB-8x5x8: nie można go usunąć." in refused.text

@@ -210,9 +210,11 @@ def edit_variant(variant_id: int):
     return save(form, row)
 
 
-@bp.post("/catalogue/variants/<int:variant_id>/delete")
+@bp.route("/catalogue/variants/<int:variant_id>/delete", methods=["GET", "POST"])
 @admin_required
 def delete_variant(variant_id: int):
+    """GET: the question, with how many contracts have the variant; POST:
+    the deletion (refused while a contract has it)."""
     row = catalogue_db.variant(variant_id)
     if row is None:
         if catalogue_db.ServiceVariant.get_or_none(id=variant_id):
@@ -220,6 +222,13 @@ def delete_variant(variant_id: int):
         # Deleted already (a second click, or another administrator).
         flash(_("This variant no longer exists."), "info")
         return redirect(url_for("admin.catalogue"), 303)
+    if request.method == "GET":
+        return render_template(
+            "admin/variant_delete.html",
+            row=row,
+            plan=catalogue_db.plan_of(row),
+            naming=catalogue_db.contracts_naming(row),
+        )
     naming = catalogue_db.delete_variant(row, current_user, utcnow())
     if naming:
         flash(

@@ -212,6 +212,9 @@ STATES = (
         422,
     ),
     PageState("admin", "variant", "/{lang}/admin/catalogue/variants/{variant}"),
+    PageState(
+        "admin", "variant-delete", "/{lang}/admin/catalogue/variants/{variant}/delete"
+    ),
     PageState("admin", "people", "/{lang}/admin/people"),
     PageState("admin", "people-found", "/{lang}/admin/people?role=admin&state=active"),
     PageState("admin", "invite", "/{lang}/admin/people/invite"),
