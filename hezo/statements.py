@@ -12,6 +12,7 @@ The interface, all of it::
 
     STATEMENT = Statement(query)        # a peewee select with param("name")s
     rows = STATEMENT.bind(name=value)   # iterate it (or .first()), or fetch_all it
+    rows = STATEMENT.bind_from(values)  # the same, its parameters out of a dict
 
 ``bind()`` takes exactly the statement's parameters (a missing or unknown one
 raises ``TypeError``) and gives a statement that runs once, with the cached
@@ -62,6 +63,11 @@ class Statement:
         query = self.query.clone()  # never run itself: each use runs a copy
         query.cached_statement = (self, values)
         return Bound(query)
+
+    def bind_from(self, values: dict) -> "Bound":
+        """The statement with its parameters taken from ``values``, which may
+        hold more (one set of values for several statements)."""
+        return self.bind(**{name: values[name] for name in self.names})
 
     def text(self, database, values: dict) -> tuple[str, list]:
         """The SQL text for ``database`` and the parameters with ``values``."""

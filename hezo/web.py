@@ -141,7 +141,6 @@ def _once(key: tuple, render: Callable[[], str]) -> str:
         return render()
     from .i18n import current_language
 
-    settings.current(app)  # a changed setting (another process's) clears them
     parts = app.extensions["hezo_page_parts"]
     root = request.script_root if request else ""  # (a page rendered off-request)
     full_key = (current_language(), root, *key)
@@ -167,6 +166,9 @@ def anonymous_page(
         or request.method != "GET"
     ):
         return None
+    # A page rendered reads the settings (``_site``), and a changed one (even
+    # another process's) clears the stored parts; a page reused must ask.
+    settings.current(current_app)
     if not form or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return _once(("page", *key), render)
     token = generate_csrf()  # the one the page renders, if it renders now
@@ -384,13 +386,10 @@ def _with_security_headers(response):
     (one pass over its headers, not one per header)."""
     headers = response.headers
     present = {name.lower() for name, _value in headers}
-    for name, value in SECURITY_HEADER_ITEMS:
+    for name, value in SECURITY_HEADERS.items():
         if name.lower() not in present:
             headers.add(name, value)
     return response
-
-
-SECURITY_HEADER_ITEMS = tuple(SECURITY_HEADERS.items())
 
 
 def _unexpected(exc: Exception):

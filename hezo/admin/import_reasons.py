@@ -10,59 +10,62 @@ from flask_babel import gettext as _
 
 from ..i18n import N_
 
-#: (pattern of the English reason, its words with the pattern's groups).
-REASONS = [
-    (r"missing contract number", N_("missing contract number")),
-    (r"missing customer name", N_("missing customer name")),
-    (r"missing serial number", N_("missing serial number")),
-    (r"too few columns", N_("too few columns")),
-    (r"end date before start date", N_("end date before start date")),
-    (r"invalid customer NIP (?P<value>.*)", N_("invalid customer NIP %(value)s")),
-    (r"invalid partner NIP (?P<value>.*)", N_("invalid partner NIP %(value)s")),
+#: Reasons the importers write in these very words, a value where a
+#: ``%(name)s`` stands (most specific first).
+AS_WRITTEN = [
+    N_("missing contract number"),
+    N_("missing customer name"),
+    N_("missing serial number"),
+    N_("too few columns"),
+    N_("end date before start date"),
+    N_("invalid customer NIP %(value)s"),
+    N_("invalid partner NIP %(value)s"),
+    N_("unknown service code %(value)s"),
+    N_("invalid start date %(value)s"),
+    N_("invalid end date %(value)s"),
+    N_("contract %(number)s differs from line %(line)s"),
+    N_("malformed record: %(what)s"),
+    N_("not an object"),
+    N_("invalid coverage period"),
+    N_("no covered serials"),
+    N_("a covered serial without its number"),
+    N_("legacy_id appears twice in the export"),
+    N_("missing %(key)s"),
+    N_("%(key)s is not an object"),
+    N_("%(key)s is not text"),
+    N_("%(key)s contains a NUL character"),
+    N_("%(key)s longer than %(limit)s characters"),
+    N_("unknown status %(value)s"),
+    N_("dialogue PDF not rendered: %(what)s"),
+]
+#: Reasons shown in other words than the importers' (their pattern, words).
+REWORDED = [
     (r"invalid customer_nip (?P<value>.*)", N_("invalid customer NIP %(value)s")),
     (
         r"invalid (?P<key>\w+) NIP (?P<value>.*)",
         N_("invalid NIP in %(key)s: %(value)s"),
     ),
-    (r"unknown service code (?P<value>.*)", N_("unknown service code %(value)s")),
-    (r"invalid start date (?P<value>.*)", N_("invalid start date %(value)s")),
-    (r"invalid end date (?P<value>.*)", N_("invalid end date %(value)s")),
-    (
-        r"contract (?P<number>\S+) differs from line (?P<line>\d+)",
-        N_("contract %(number)s differs from line %(line)s"),
-    ),
     (
         r"legacy number (?P<legacy>\S+) belongs to contract (?P<number>\S+)",
         N_("previous number %(legacy)s belongs to contract %(number)s"),
     ),
-    (r"malformed record: (?P<what>.*)", N_("malformed record: %(what)s")),
-    (r"missing (?P<key>\w+)", N_("missing %(key)s")),
-    (r"not an object", N_("not an object")),
-    (r"(?P<key>\w+) is not an object", N_("%(key)s is not an object")),
-    (r"(?P<key>\w+) is not text", N_("%(key)s is not text")),
-    (
-        r"(?P<key>\w+) contains a NUL character",
-        N_("%(key)s contains a NUL character"),
-    ),
-    (
-        r"(?P<key>\w+) longer than (?P<limit>\d+) characters",
-        N_("%(key)s longer than %(limit)s characters"),
-    ),
-    (r"unknown status (?P<value>.*)", N_("unknown status %(value)s")),
-    (r"invalid coverage period", N_("invalid coverage period")),
-    (r"no covered serials", N_("no covered serials")),
-    (r"a covered serial without its number", N_("a covered serial without its number")),
-    (
-        r"legacy_id appears twice in the export",
-        N_("legacy_id appears twice in the export"),
-    ),
-    (
-        r"dialogue PDF not rendered: (?P<what>.*)",
-        N_("dialogue PDF not rendered: %(what)s"),
-    ),
     (r"database refused it: (?P<what>.*)", N_("the database refused it: %(what)s")),
 ]
-COMPILED = [(re.compile(pattern, re.S), words) for pattern, words in REASONS]
+
+
+def _pattern(words: str) -> str:
+    """The pattern of ``words`` as written: each ``%(name)s`` a group."""
+    parts = re.split(r"%\((\w+)\)s", words)
+    return "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.*)"
+        for i, part in enumerate(parts)
+    )
+
+
+COMPILED = [
+    (re.compile(pattern, re.S), words)
+    for pattern, words in [(_pattern(w), w) for w in AS_WRITTEN] + REWORDED
+]
 #: Groups that hold another reason (translated in turn), not a value.
 NESTED = ("what",)
 

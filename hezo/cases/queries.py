@@ -137,10 +137,10 @@ def case_list(
         # statements' text is built once (hezo.statements), not per request.
         first, rest = _customer_list_statements(status_kind)
         values = {"company": viewer.company_id, "status": status}
-        first = first.bind(**_pick(first, values, offset=start, limit=PAGE_SIZE))
+        first = first.bind_from(values | {"offset": start, "limit": PAGE_SIZE})
 
         def rest_of(offset, limit):
-            return rest.bind(**_pick(rest, values, offset=offset, limit=limit))
+            return rest.bind_from(values | {"offset": offset, "limit": limit})
 
         counted = _narrow(plain, status_kind, status, None)
         return _one_page(first, rest_of, counted, status_kind, start)
@@ -207,12 +207,6 @@ def _customer_list_statements(status_kind: str) -> tuple[Statement, Statement]:
         Statement(q.offset(param("offset")).limit(param("limit")))
         for q in (first, rest)
     )
-
-
-def _pick(statement: Statement, values: dict, **more) -> dict:
-    """The values of ``statement``'s parameters."""
-    values = values | more
-    return {name: values[name] for name in statement.names}
 
 
 def _one_page(first, rest_of, counted, status_kind: str, start: int):
@@ -305,8 +299,7 @@ def _case_page(viewer, number: str) -> list:
     history and related cases."""
     values = {"number": number, "company": viewer.company_id}
     return [
-        statement.bind(**{name: values[name] for name in statement.names})
-        for statement in _case_page_statements(viewer.role)
+        statement.bind_from(values) for statement in _case_page_statements(viewer.role)
     ]
 
 

@@ -317,14 +317,7 @@ def reap_lost(now: datetime) -> int:
                 .execute()
             )
             if changed:
-                audit(
-                    "import_failed",
-                    actor=run.created_by_id,
-                    object_type="import_run",
-                    object_id=run.id,
-                    details=f"{run.kind}{' dry run' if run.dry_run else ''}: lost",
-                    now=now,
-                )
+                _audit_end(run, "import_failed", "lost", now)
                 reaped += 1
     return reaped
 
@@ -407,16 +400,24 @@ def _finish(run: ImportRun, state: str, report: dict | None, error: str) -> None
             report=json.dumps(report) if report else "",
             error=error,
         ).where(ImportRun.id == run.id).execute()
-        audit(
-            "import_done" if state == "done" else "import_failed",
-            actor=run.created_by_id,
-            object_type="import_run",
-            object_id=run.id,
-            details=f"{run.kind}{' dry run' if run.dry_run else ''}: {figures}",
-            now=now,
+        _audit_end(
+            run, "import_done" if state == "done" else "import_failed", figures, now
         )
     if state == "done" and not run.dry_run:
         stored_file(run).unlink(missing_ok=True)  # applied: no longer needed
+
+
+def _audit_end(run: ImportRun, action: str, outcome: str, now: datetime) -> None:
+    """The audit event of a run's end: its kind and ``outcome`` (the figures,
+    or why it failed)."""
+    audit(
+        action,
+        actor=run.created_by_id,
+        object_type="import_run",
+        object_id=run.id,
+        details=f"{run.kind}{' dry run' if run.dry_run else ''}: {outcome}",
+        now=now,
+    )
 
 
 def purge_unapplied_files(now: datetime) -> int:

@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from .. import sla
 from ..catalogue import SERVICES, ServicePlan, Window
 from ..db import db, is_sqlite
+from ..models import SupportCase
 
 DIMENSIONS = ("customer", "contract", "service", "engineer")
 DAY = 86400
@@ -309,16 +310,11 @@ def _month_terms(start: datetime, end: datetime, company: int | None):
         + " GROUP BY service_terms"
     )
     params = {"start": _param(start), "end": _param(end), "company": company}
-    terms, last = [], None
-    for stored, value in db.execute_sql(*_positional(sql, params)).fetchall():
-        if stored is not None:
-            terms.append(stored)
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value is not None:
-            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-            last = value if last is None else max(last, value)
-    return terms, last
+    rows = db.execute_sql(*_positional(sql, params)).fetchall()
+    terms = [stored for stored, _value in rows if stored is not None]
+    # The column's own conversion: text on SQLite, naive UTC on both.
+    moments = [SupportCase.first_response_at.python_value(v) for _s, v in rows]
+    return terms, max((m for m in moments if m is not None), default=None)
 
 
 def _window_of(terms: str) -> Window | None:
