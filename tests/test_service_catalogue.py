@@ -428,3 +428,14 @@ def test_only_a_variant_no_contract_has_is_deleted_once_audited(console, admin):
     url = f"/pl/admin/catalogue/variants/{package.id}/delete"
     assert console.post(url).status_code == 404
     assert catalogue.get_plan("PW-TAC") is not None
+
+
+def test_a_variants_names_lose_direction_overrides(console):
+    """Variant names reach customers' contracts, cases and PDFs: a U+202E in
+    one would show the rest of it reversed (seen at phone width)."""
+    fields = form(name="Walk \u202e9x5", name_pl="Spacer \u202eodwrócony")
+    assert (
+        console.post("/pl/admin/catalogue/variants/new", data=fields).status_code == 303
+    )
+    plan = catalogue.get_plan("SOS-9x5x6")
+    assert (plan.name, plan.name_pl) == ("Walk 9x5", "Spacer odwrócony")

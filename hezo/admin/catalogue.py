@@ -33,6 +33,7 @@ from .. import catalogue_db, sla, submissions
 from ..accounts.forms import NO_CRLF, REQUIRED
 from ..catalogue import MAX_HOURS, NEXT_BUSINESS_DAY
 from ..db import utcnow
+from ..inputs import plain_text
 from ..security import admin_required
 from . import bp
 from .views import section
@@ -72,10 +73,14 @@ class VariantForm(FlaskForm):
         filters=[lambda v: (v or "").strip()],
     )
     name = StringField(
-        _l("Name in English"), validators=[REQUIRED, Length(max=160), NO_CRLF]
+        _l("Name in English"),
+        validators=[REQUIRED, Length(max=160), NO_CRLF],
+        filters=[plain_text],  # shown to customers: no direction overrides
     )
     name_pl = StringField(
-        _l("Name in Polish"), validators=[REQUIRED, Length(max=160), NO_CRLF]
+        _l("Name in Polish"),
+        validators=[REQUIRED, Length(max=160), NO_CRLF],
+        filters=[plain_text],  # shown to customers: no direction overrides
     )
     support = BooleanField(_l("Technical support and OS updates"))
     onsite = BooleanField(_l("On-site service"))
