@@ -129,6 +129,7 @@ def _refresh(app: Flask, cache: _Cache, now: float) -> None:
     if values != cache.values:
         # The layout's parts rendered once per language show these values.
         app.extensions.get("hezo_page_parts", {}).clear()
+        app.extensions.get("hezo_kept_pages", {}).clear()  # kept_pages.py
     cache.values, cache.version = values, version
 
 

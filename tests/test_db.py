@@ -8,8 +8,16 @@ from hezo.db import db, is_sqlite, make_database
 from hezo.models import ALL_MODELS, Contract, Device
 
 
+#: Columns only the database writes (its triggers), on purpose not model
+#: fields: ``Model.save()`` would write an old value back (migration 0014).
+TRIGGER_COLUMNS = [("support_case", "revision")]
+
+
 def test_migrations_build_exactly_the_schema_of_the_models(dbconn):
-    assert not diff_models(db.obj, ALL_MODELS), "a model change needs a migration"
+    diff = diff_models(db.obj, ALL_MODELS)
+    assert diff.drop_columns == TRIGGER_COLUMNS
+    rest = diff._replace(drop_columns=[])
+    assert not rest, f"a model change needs a migration: {rest}"
 
 
 def test_sqlite_uses_wal_foreign_keys_and_busy_timeout(dbconn):

@@ -14,7 +14,7 @@ from flask import make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import catalogue, sla
+from .. import catalogue, kept_pages, sla
 from ..attachments import (
     StorageError,
     UploadError,
@@ -26,7 +26,7 @@ from ..attachments import (
 )
 from ..contracts import coverage
 from ..db import utcnow
-from ..htmx import render_page_or_fragment
+from ..htmx import wants_fragment
 from ..models import Contract, Device
 from ..models.cases import STATUSES
 from ..paging import Page, requested_page
@@ -127,15 +127,19 @@ def render_case_list(page_template: str, customer_id: int | None = None, **extra
     q = request.args.get("q", "")[:100]
     page = requested_page()
     cases, total = queries.case_list(current_user, status, q, page, customer_id)
-    return render_page_or_fragment(
+    # Kept (hezo.kept_pages) for the rows as read now and the rest of the context.
+    return kept_pages.page_or_fragment(
+        "cases",
         page_template,
         "cases/_rows.html",
-        result=Page.of(cases, page, total, queries.PAGE_SIZE),
-        status=status,
-        q=q,
-        statuses=STATUSES,
-        customer=customer_id,
-        **extra,
+        dict(
+            result=Page.of(cases, page, total, queries.PAGE_SIZE),
+            status=status,
+            q=q,
+            statuses=STATUSES,
+            customer=customer_id,
+            **extra,
+        ),
     )
 
 
@@ -288,16 +292,25 @@ def summary_state(case) -> str:
     )
 
 
-def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
-    """The case page's data (its record read now unless given)."""
+def case_plan(case):
+    """The plan whose terms the case's clocks keep (those it opened with)."""
+    if case.service_terms:
+        return workflow.clock_plan(case)
+    return catalogue.get_plan(case.contract.service_code)
+
+
+#: ``detail_context``'s watchers panel when not given: read it.
+UNREAD = object()
+
+
+def detail_context(
+    case, record: queries.CaseRecord | None = None, panel=UNREAD
+) -> dict:
+    """The case page's data (its record and watchers panel read now unless
+    given)."""
     record = record or queries.case_record(case, current_user)
     settled = workflow.settled_at(case, record.history)
-    # The terms the case's clocks keep (those it opened with).
-    plan = (
-        workflow.clock_plan(case)
-        if case.service_terms
-        else catalogue.get_plan(case.contract.service_code)
-    )
+    plan = case_plan(case)
     now = utcnow()
     return dict(
         case=case,
@@ -323,7 +336,7 @@ def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
         shipment=shipment.facts(case),
         site_form=SiteForm(formdata=None, obj=case),
         site_editable=shipment.site_editable(case),
-        watchers_panel=watchers.panel(case, current_user),
+        watchers_panel=watchers.panel(case, current_user) if panel is UNREAD else panel,
         **closing_context(case, settled, now),
     )
 
@@ -363,6 +376,24 @@ def page_context(case, record: queries.CaseRecord | None = None) -> dict:
     if current_user.is_staff:
         return staff_panel(case) | detail_context(case, record)
     return detail_context(case, record)
+
+
+def keeps_case_page() -> bool:
+    """Whether a customer's or partner's case page may be a kept one
+    (``hezo.kept_pages``); engineers' pages, with the queue's live panel,
+    are rendered every time."""
+    return kept_pages.may_keep() and not (
+        current_user.is_staff or request.args or wants_fragment()
+    )
+
+
+def case_page_data(case, panel: dict | None) -> tuple:
+    """What a kept case page is kept for: the case's row as read now (with its
+    contract, device, company and partner, and its ``revision``, raised by the
+    database on every change of its messages, files, status changes, consent
+    events, watchers, satisfaction answer and follow-up cases: migration
+    0014), the watchers panel's people and the plan its clocks keep."""
+    return kept_pages.values((case, panel)) + (case_plan(case),)
 
 
 def read_case(number: str) -> dict:

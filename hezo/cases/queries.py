@@ -10,7 +10,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import abort
-from peewee import JOIN, SQL, fn
+from peewee import JOIN, SQL, Column, fn
 
 from ..audit import access_denied
 from ..db import fetch_all, scalars
@@ -311,7 +311,13 @@ def _case_page_statements(role: str) -> tuple[Statement, ...]:
     than the page may take beyond the floor (bench/PAGES.md)."""
     number = param("number")
     case = scope_of(
-        with_parts().where(SupportCase.number == number), role, param("company")
+        with_parts()
+        # Raised by the database on every change of the case's record
+        # (migration 0014; not a model field, which ``save()`` would write).
+        .select_extend(Column(SupportCase._meta.table, "revision"))
+        .where(SupportCase.number == number),
+        role,
+        param("company"),
     )
     case_id = SupportCase.select(SupportCase.id).where(SupportCase.number == number)
     queries = (case.limit(1), *_record_queries(case_id, role, param("company")))

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from .. import sla, submissions
+from .. import kept_pages, sla, submissions
 from ..accounts.forms import ConfirmForm
 from ..attachments import (
     MAX_CASE_BYTES,
@@ -40,11 +40,13 @@ from .forms import (
 )
 from .pages import (
     STATUS_PARTS,
+    case_page_data,
     covered_device,
     detail_context,
     fill_choices,
     form_defaults,
     keep_files,
+    keeps_case_page,
     kept_files,
     live_answer,
     page_context,
@@ -235,11 +237,22 @@ def discard_draft(draft_id):
 @bp.get("/<number>")
 @readers
 def detail(number):
-    context = read_case(number)
-    services.record_partner_read(
-        context["case"], current_user, "partner_case_read", utcnow()
+    if not keeps_case_page():
+        context = read_case(number)
+        services.record_partner_read(
+            context["case"], current_user, "partner_case_read", utcnow()
+        )
+        return render_template("cases/detail.html", **context)
+    case = queries.get_case_or_404(number, current_user)
+    services.record_partner_read(case, current_user, "partner_case_read", utcnow())
+    panel = watchers.panel(case, current_user)
+    return kept_pages.page(
+        "case",
+        case_page_data(case, panel),
+        lambda: render_template(
+            "cases/detail.html", **detail_context(case, panel=panel)
+        ),
     )
-    return render_template("cases/detail.html", **context)
 
 
 @bp.get("/<number>/thread")

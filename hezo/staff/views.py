@@ -4,7 +4,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import sla, submissions
+from .. import kept_pages, sla, submissions
 from ..attachments import StorageError
 from ..cases import queries as case_queries
 from ..cases import services as case_services
@@ -44,17 +44,23 @@ def queue():
     number_arg("assignee")  # digits beyond ids or not 0-9 are refused
     page = requested_page()
     result = queries.queue_page(filters, current_user.id, page, now)
-    return render_page_or_fragment(
-        "staff/queue.html",
-        "staff/_queue.html",
+    context = dict(
         result=Page.of(result.cases, page, result.total, queries.PAGE_SIZE),
         filters=filters,
         counts=result.counts,
-        now=now,
         breach=sla.breach_state,
         engineers=result.engineers,
         statuses=OPEN_STATUSES,
         mail_waiting=triage.waiting_count(),
+    )
+    # Kept (hezo.kept_pages) for the rows and counts as read now: ``now`` is
+    # the time it was rendered, at most kept_pages.BUCKET_SECONDS ago.
+    return kept_pages.page_or_fragment(
+        "queue",
+        "staff/queue.html",
+        "staff/_queue.html",
+        context | {"now": now},
+        data=kept_pages.values(context),
     )
 
 
