@@ -73,9 +73,7 @@ def main() -> None:
     parser.add_argument("--manifest", type=Path, help="another workspace's manifest")
     parser.add_argument("--pages", help="comma-separated page names (all)")
     args = parser.parse_args()
-    manifest = json.loads(
-        (args.manifest or manifest_path(args.backend)).read_text()
-    )
+    manifest = json.loads((args.manifest or manifest_path(args.backend)).read_text())
     if "case_10" in manifest:
         PAGES.update(PEER_PAGES)
     app = workspace_app(manifest)

@@ -137,6 +137,12 @@ def _interval(app: Flask) -> float:
     return app.config.get("SETTINGS_CHECK_SECONDS", 30)
 
 
+def fresh(app: Flask) -> bool:
+    """Whether the settings were checked within their interval (a page made
+    with them may be given again without asking ``current``)."""
+    return clock() - _cache(app).checked_at < _interval(app)
+
+
 def current(app: Flask | None = None) -> dict[str, str]:
     """Every editable setting's value (the database's, else the default)."""
     app = app or current_app._get_current_object()

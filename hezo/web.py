@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import safe_join
 
-from . import settings
+from . import first_visits, settings
 from .audit import security_event
 from .db import UNAVAILABLE_ERRORS
 from .htmx import hx_refresh, wants_fragment
@@ -121,6 +121,7 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(error, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)
     app.wsgi_app = DatabaseUnavailableGuard(app, app.wsgi_app)
+    app.wsgi_app = first_visits.FirstVisits(app, app.wsgi_app)
 
 
 def once_per_language(*key, caller):
@@ -170,8 +171,10 @@ def anonymous_page(
     # another process's) clears the stored parts; a page reused must ask.
     settings.current(current_app)
     if not form or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        first_visits.mark("")
         return _once(("page", *key), render)
     token = generate_csrf()  # the one the page renders, if it renders now
+    first_visits.mark(token)
     return token.join(_once(("page", *key), lambda: render().split(token)))
 
 

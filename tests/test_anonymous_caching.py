@@ -9,6 +9,9 @@ import re
 
 import pytest
 
+from hezo import first_visits, settings
+from hezo.models import SettingsVersion, SiteSetting
+
 from .factories import PASSWORD, login, make_user
 
 
@@ -166,3 +169,97 @@ def test_the_v_zam_sign_in_start_still_counts_its_gets(app, vzam_limited):
     client = app.test_client()
     codes = [client.get("/en/login/vzam").status_code for _ in range(4)]
     assert codes == [302, 302, 302, 429]
+
+
+# -- first visits answered again without Flask (hezo.first_visits) -------------------
+
+
+def first_visit(app, path="/pl/login"):
+    """A GET as a new visitor makes it: its own client, no cookie."""
+    client = app.test_client()
+    return client, client.get(path)
+
+
+def form_token(response) -> str:
+    page = response.get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def headers_but_cookie(response) -> dict:
+    return {k: v for k, v in response.headers.items() if k != "Set-Cookie"}
+
+
+@CSRF_ON
+def test_each_first_visit_gets_its_own_cookie_and_token_that_sign_in(app, dbconn):
+    users = [make_user(), make_user()]
+    visits = [first_visit(app) for _ in range(3)]
+    assert app.extensions["hezo_page_parts"][first_visits.STORE]  # kept after one
+    first, second, third = (response for _client, response in visits)
+    cookies = {r.headers["Set-Cookie"].split(";")[0] for _c, r in visits}
+    tokens = {form_token(r) for _c, r in visits}
+    assert len(cookies) == 3 and len(tokens) == 3
+    # The kept answer is the app's: the same headers and page but the token.
+    assert headers_but_cookie(second) == headers_but_cookie(first)
+    assert (
+        second.headers["Set-Cookie"].split(";", 1)[1]
+        == (first.headers["Set-Cookie"].split(";", 1)[1])
+    )
+    page = second.get_data(as_text=True)
+    assert page.replace(form_token(second), "") == first.get_data(as_text=True).replace(
+        form_token(first), ""
+    )
+    assert page.count(form_token(second)) == 2  # the form and htmx's header
+    # Each token signs its own visitor in, and not another one.
+    (_c1, _r1), (client2, r2), (client3, r3) = visits
+    credentials = {"email": users[0].email, "password": PASSWORD}
+    foreign = credentials | {"csrf_token": form_token(r2)}
+    assert client3.post("/pl/login", data=foreign).status_code == 400
+    own = credentials | {"csrf_token": form_token(r2)}
+    assert client2.post("/pl/login", data=own).status_code == 303
+    own = {"email": users[1].email, "password": PASSWORD, "csrf_token": form_token(r3)}
+    assert client3.post("/pl/login", data=own).status_code == 303
+
+
+def test_a_first_visit_of_the_landing_page_gets_no_cookie_again(app):
+    _client, first = first_visit(app, "/pl/")
+    _client, second = first_visit(app, "/pl/")
+    assert app.extensions["hezo_page_parts"][first_visits.STORE]
+    assert "Set-Cookie" not in second.headers
+    assert second.headers["Cache-Control"] == "public, max-age=300"
+    assert dict(second.headers) == dict(first.headers)
+    assert second.get_data() == first.get_data()
+
+
+def test_a_settings_change_by_another_process_reaches_first_visits(
+    app, dbconn, monkeypatch
+):
+    first_visit(app, "/pl/")
+    assert "+48 12 25 25 600" in first_visit(app, "/pl/")[1].get_data(as_text=True)
+    # Another process changes the help line: its version is what is compared.
+    with app.app_context():
+        SiteSetting.create(name="HELPLINE_PHONE", value="+48 12 25 25 699")
+        SettingsVersion.insert(id=1, number=99).on_conflict_replace().execute()
+    later = settings.clock() + app.config.get("SETTINGS_CHECK_SECONDS", 30)
+    monkeypatch.setattr(settings, "clock", lambda: later)
+    page = first_visit(app, "/pl/")[1].get_data(as_text=True)
+    assert "+48 12 25 25 699" in page and "+48 12 25 25 600" not in page
+
+
+@CSRF_ON
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/pl/login?next=/pl/cases/", {}),
+        ("/pl/login", {"HX-Request": "true"}),
+        ("/pl/login", {"Cookie": "other=1"}),
+    ],
+    ids=["query", "htmx", "cookie"],
+)
+def test_visits_that_are_not_first_ones_go_to_the_app(app, path, headers):
+    first_visit(app)
+    first_visit(app)
+    response = app.test_client().get(path, headers=headers)
+    assert response.status_code == 200
+    if "next" in path:
+        assert "/pl/login?next=/pl/cases/" in response.get_data(as_text=True)
+    assert len(app.extensions["hezo_page_parts"][first_visits.STORE]) == 1

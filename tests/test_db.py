@@ -7,7 +7,6 @@ from playhouse.schema_diff import diff_models
 from hezo.db import db, is_sqlite, make_database
 from hezo.models import ALL_MODELS, Contract, Device
 
-
 #: Columns only the database writes (its triggers), on purpose not model
 #: fields: ``Model.save()`` would write an old value back (migration 0014).
 TRIGGER_COLUMNS = [("support_case", "revision")]
