@@ -2,6 +2,7 @@
 
     python bench/pages_cpu.py [--backend sqlite] [--requests 20] [--rounds 8]
         [--lang en|pl|both] [--profile PAGE] [--manifest PATH] [--pages a,b]
+        [--cold]
 
 Uses the workspace ``gen_workspace.py`` made (its manifest in ``bench/out/``),
 builds the app once and signs the benchmark's customer and engineer in by
@@ -16,7 +17,10 @@ include the test client's own work and SQLite's (in the same process).
 language instead (``SORT=tottime`` for own time). ``--manifest`` takes
 another workspace's manifest, e.g. the peer harness's 20,000 cases
 (``bench/peer.sh``), whose 10-message case adds the pages ``case_10`` and
-``staff_case_10`` (the harness's "view" and "staffview").
+``staff_case_10`` (the harness's "view" and "staffview"). The same page
+asked again is a kept one (``hezo.kept_pages``) where the portal keeps it;
+``--cold`` empties the kept pages before each request, so that every one
+renders, as the first request after a change does.
 """
 
 import argparse
@@ -72,6 +76,12 @@ def main() -> None:
     parser.add_argument("--profile", choices=sorted(PAGES | PEER_PAGES))
     parser.add_argument("--manifest", type=Path, help="another workspace's manifest")
     parser.add_argument("--pages", help="comma-separated page names (all)")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="no kept pages (hezo.kept_pages): every request renders, as the "
+        "first one after a change does",
+    )
     args = parser.parse_args()
     manifest = json.loads((args.manifest or manifest_path(args.backend)).read_text())
     if "case_10" in manifest:
@@ -86,6 +96,7 @@ def main() -> None:
     print(
         f"{manifest['backend']}, scale {manifest['scale']}: CPU ms per request, "
         f"the lowest of {args.rounds} rounds of {args.requests}"
+        + (", every page rendered (--cold)" if args.cold else "")
     )
     for name in names:
         client = clients[PAGES[name][0]]
@@ -107,8 +118,11 @@ def main() -> None:
         rounds = {lang: [] for lang in langs}
         for _ in range(args.rounds):
             for lang, path in paths.items():
+                kept = app.extensions.setdefault("hezo_kept_pages", {})
                 started = time.process_time()
                 for _ in range(args.requests):
+                    if args.cold:
+                        kept.clear()
                     get(client, path)
                 cpu = time.process_time() - started
                 rounds[lang].append(cpu / args.requests * 1000)
