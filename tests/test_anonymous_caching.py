@@ -238,7 +238,9 @@ def test_a_settings_change_by_another_process_reaches_first_visits(
     # Another process changes the help line: its version is what is compared.
     with app.app_context():
         SiteSetting.create(name="HELPLINE_PHONE", value="+48 12 25 25 699")
-        SettingsVersion.insert(id=1, number=99).on_conflict_replace().execute()
+        SettingsVersion.insert(id=1, number=99).on_conflict(
+            conflict_target=[SettingsVersion.id], update={SettingsVersion.number: 99}
+        ).execute()
     later = settings.clock() + app.config.get("SETTINGS_CHECK_SECONDS", 30)
     monkeypatch.setattr(settings, "clock", lambda: later)
     page = first_visit(app, "/pl/")[1].get_data(as_text=True)
