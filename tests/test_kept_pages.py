@@ -163,11 +163,6 @@ def _watcher(case, world):
     return re.compile(r"Bogna Nowak\d+")
 
 
-def _colleague_renamed(case, world):
-    User.update(first_name="Celina").where(User.id == world["colleague"].id).execute()
-    return "Celina"
-
-
 def _follow_up(case, world):
     later = test_staff.new_case(world, subject="Znowu to samo")
     SupportCase.update(follows=case).where(SupportCase.id == later.id).execute()
@@ -204,7 +199,6 @@ WRITERS = [
     _file,
     _consent,
     _watcher,
-    _colleague_renamed,
     _follow_up,
     _subject,
     _device,
@@ -274,6 +268,20 @@ def test_a_partner_loses_a_kept_page_the_moment_consent_is_withdrawn(app, world)
     assert case.subject in page(partner, case)
     set_consent(SupportCase.get_by_id(case.id), world["customer"], False, utcnow())
     assert partner.get(f"/en/cases/{case.number}").status_code == 404
+
+
+def test_what_the_version_does_not_cover_shows_within_the_bucket(
+    client, world, monkeypatch, steady_clock
+):
+    """A colleague's name in the watchers panel, say: not part of the case's
+    version, so at most kept_pages.BUCKET_SECONDS old."""
+    case = test_staff.new_case(world)
+    login(client, world["customer"], lang="en")
+    page(client, case)
+    User.update(first_name="Celina").where(User.id == world["colleague"].id).execute()
+    later = steady_clock + timedelta(seconds=kept_pages.BUCKET_SECONDS)
+    monkeypatch.setattr(kept_pages, "utcnow", lambda: later)
+    assert "Celina" in page(client, case)
 
 
 def reply_key(html: str) -> str:
@@ -365,3 +373,19 @@ def test_the_queue_is_kept_until_its_rows_or_counts_change(client, world, render
     theirs = client.application.test_client()
     login(theirs, other, lang="en")
     assert "Druga" in theirs.get("/en/staff/?assignee=me").get_data(as_text=True)
+
+
+def test_a_kept_case_page_reads_the_user_and_the_case_version_only(
+    client, world, renders
+):
+    from playhouse.test_utils import count_queries
+
+    case = test_staff.new_case(world)
+    for n in range(10):
+        post_message(case, world["engineer"], f"Odpowiedź {n}", [], utcnow())
+    login(client, world["customer"], lang="en")
+    page(client, case)
+    with count_queries() as counted:
+        html = page(client, case)
+    assert "Odpowiedź 9" in html and renders.count("cases/detail.html") == 1
+    assert counted.count == 2

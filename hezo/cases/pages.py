@@ -299,15 +299,8 @@ def case_plan(case):
     return catalogue.get_plan(case.contract.service_code)
 
 
-#: ``detail_context``'s watchers panel when not given: read it.
-UNREAD = object()
-
-
-def detail_context(
-    case, record: queries.CaseRecord | None = None, panel=UNREAD
-) -> dict:
-    """The case page's data (its record and watchers panel read now unless
-    given)."""
+def detail_context(case, record: queries.CaseRecord | None = None) -> dict:
+    """The case page's data (its record read now unless given)."""
     record = record or queries.case_record(case, current_user)
     settled = workflow.settled_at(case, record.history)
     plan = case_plan(case)
@@ -336,7 +329,7 @@ def detail_context(
         shipment=shipment.facts(case),
         site_form=SiteForm(formdata=None, obj=case),
         site_editable=shipment.site_editable(case),
-        watchers_panel=watchers.panel(case, current_user) if panel is UNREAD else panel,
+        watchers_panel=watchers.panel(case, current_user),
         **closing_context(case, settled, now),
     )
 
@@ -380,20 +373,13 @@ def page_context(case, record: queries.CaseRecord | None = None) -> dict:
 
 def keeps_case_page() -> bool:
     """Whether a customer's or partner's case page may be a kept one
-    (``hezo.kept_pages``); engineers' pages, with the queue's live panel,
-    are rendered every time."""
+    (``hezo.kept_pages``, for ``queries.case_version_or_404``: whatever else
+    it shows, the plan from the catalogue or a colleague's name in the
+    watchers panel, say, is at most ``kept_pages.BUCKET_SECONDS`` old);
+    engineers' pages, with their live panel, are rendered every time."""
     return kept_pages.may_keep() and not (
         current_user.is_staff or request.args or wants_fragment()
     )
-
-
-def case_page_data(case, panel: dict | None) -> tuple:
-    """What a kept case page is kept for: the case's row as read now (with its
-    contract, device, company and partner, and its ``revision``, raised by the
-    database on every change of its messages, files, status changes, consent
-    events, watchers, satisfaction answer and follow-up cases: migration
-    0014), the watchers panel's people and the plan its clocks keep."""
-    return kept_pages.values((case, panel)) + (case_plan(case),)
 
 
 def read_case(number: str) -> dict:

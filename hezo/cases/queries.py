@@ -103,7 +103,7 @@ def with_parts():
 
 def get_case_or_404(number: str, viewer) -> SupportCase:
     """The case with its contract, device and company, if ``viewer`` may see it."""
-    case = _case_page(viewer, number)[0].first()
+    case = _case_page(viewer, number, upto=1)[0].first()
     if case is None:
         _not_found(viewer, "case", number)
     return case
@@ -293,14 +293,51 @@ def case_record(case: SupportCase, viewer) -> CaseRecord:
     return _record(*fetch_all(*record))
 
 
-def _case_page(viewer, number: str) -> list:
+def _case_page(viewer, number: str, upto: int | None = None) -> list:
     """The case page's selects for ``viewer``, bound to case ``number``: the
     case (in the viewer's scope), its files, messages, consent history, status
-    history and related cases."""
+    history and related cases (the first ``upto`` of them)."""
     values = {"number": number, "company": viewer.company_id}
-    return [
-        statement.bind_from(values) for statement in _case_page_statements(viewer.role)
-    ]
+    statements = _case_page_statements(viewer.role)[:upto]
+    return [statement.bind_from(values) for statement in statements]
+
+
+def case_version_or_404(number: str, viewer) -> tuple:
+    """What a kept case page (``hezo.kept_pages``) of case ``number`` is kept
+    for, if ``viewer`` may see it (404 otherwise): its id, number and
+    ``revision`` (raised by the database on every change of the case's row
+    and of its record: migration 0014) and the contract, partner, device and
+    company values the page shows (``PARTS``). One narrow row, not the ~60
+    columns and five objects of ``get_case_or_404``."""
+    row = (
+        _case_version_statement(viewer.role)
+        .bind(number=number, company=viewer.company_id)
+        .first()
+    )
+    if row is None:
+        _not_found(viewer, "case", number)
+    return row
+
+
+@cache
+def _case_version_statement(role: str) -> Statement:
+    return Statement(
+        scope_of(
+            _joined(SupportCase.id, SupportCase.number, _REVISION, *PARTS)
+            .switch(Contract)
+            .join(Partner, JOIN.LEFT_OUTER, on=(Contract.partner == Partner.id))
+            .where(SupportCase.number == param("number")),
+            role,
+            param("company"),
+        )
+        .limit(1)
+        .tuples()
+    )
+
+
+#: Raised by the database on every change of a case and its record
+#: (migration 0014); not a model field, which ``save()`` would write back.
+_REVISION = Column(SupportCase._meta.table, "revision")
 
 
 @cache
@@ -311,11 +348,7 @@ def _case_page_statements(role: str) -> tuple[Statement, ...]:
     than the page may take beyond the floor (bench/PAGES.md)."""
     number = param("number")
     case = scope_of(
-        with_parts()
-        # Raised by the database on every change of the case's record
-        # (migration 0014; not a model field, which ``save()`` would write).
-        .select_extend(Column(SupportCase._meta.table, "revision"))
-        .where(SupportCase.number == number),
+        with_parts().where(SupportCase.number == number),
         role,
         param("company"),
     )

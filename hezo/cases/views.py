@@ -40,7 +40,6 @@ from .forms import (
 )
 from .pages import (
     STATUS_PARTS,
-    case_page_data,
     covered_device,
     detail_context,
     fill_choices,
@@ -243,16 +242,17 @@ def detail(number):
             context["case"], current_user, "partner_case_read", utcnow()
         )
         return render_template("cases/detail.html", **context)
+    # A customer's or partner's page: kept while its case's version is the same.
+    version = queries.case_version_or_404(number, current_user)
+    if current_user.role == "partner":
+        read = SupportCase(id=version[0], number=number)
+        services.record_partner_read(read, current_user, "partner_case_read", utcnow())
+    return kept_pages.page("case", version, lambda: _case_page(number))
+
+
+def _case_page(number: str) -> str:
     case = queries.get_case_or_404(number, current_user)
-    services.record_partner_read(case, current_user, "partner_case_read", utcnow())
-    panel = watchers.panel(case, current_user)
-    return kept_pages.page(
-        "case",
-        case_page_data(case, panel),
-        lambda: render_template(
-            "cases/detail.html", **detail_context(case, panel=panel)
-        ),
-    )
+    return render_template("cases/detail.html", **detail_context(case))
 
 
 @bp.get("/<number>/thread")

@@ -1,10 +1,10 @@
-"""A case's revision: a number that every insert, change and delete of its
-messages, files, status changes, consent events, watchers and satisfaction
-answer raises, and the start of a case that follows it (database triggers,
-so every writer counts: the portal, e-mail intake, imports, a restore, a
-retention run). The case page reused for a customer or partner
-(``hezo.cases.page_cache``) is the one rendered at the same revision and the
-same values of the case's own row.
+"""A case's revision: a number that every change of the case's own row and
+every insert, change and delete of its messages, files, status changes,
+consent events, watchers and satisfaction answer raises, as does the start
+of a case that follows it (database triggers, so every writer counts: the
+portal, e-mail intake, imports, a restore, a retention run). A case page
+kept for a customer or partner (``hezo.kept_pages``) is given again only at
+the same revision.
 
 Not a model field on purpose: ``Model.save()`` writes every field back, and
 would put a revision read before a trigger raised it back in the row."""
@@ -39,6 +39,11 @@ def _sqlite() -> list[str]:
                 f"{RAISE.format(row=row, column='case_id')}{extra}; END"
             )
     statements += [
+        # Any other change of the case's own row (an update that raises the
+        # revision itself, as the triggers above do, is not one).
+        "CREATE TRIGGER case_revised_update AFTER UPDATE ON support_case "
+        "WHEN NEW.revision = OLD.revision BEGIN "
+        "UPDATE support_case SET revision = revision + 1 WHERE id = NEW.id; END",
         "CREATE TRIGGER case_follower_revises_case_insert AFTER INSERT ON support_case "
         "WHEN NEW.follows_id IS NOT NULL BEGIN "
         f"{RAISE.format(row='NEW', column='follows_id')}; END",
@@ -55,6 +60,17 @@ def _sqlite() -> list[str]:
 
 def _postgresql() -> list[str]:
     statements = [
+        # Any other change of the case's own row (an update that raises the
+        # revision itself, as the functions below do, is not one).
+        """CREATE FUNCTION case_row_revised() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.revision = OLD.revision THEN
+                NEW.revision := OLD.revision + 1;
+            END IF;
+            RETURN NEW;
+        END $$""",
+        """CREATE TRIGGER case_revised_update BEFORE UPDATE ON support_case
+        FOR EACH ROW EXECUTE FUNCTION case_row_revised()""",
         """CREATE FUNCTION case_revised() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -104,7 +120,9 @@ def down(migrator, db):
                 db.execute_sql(f"DROP TRIGGER {table}_revises_case_{event}")
         for event in ("insert", "update", "delete"):
             db.execute_sql(f"DROP TRIGGER case_follower_revises_case_{event}")
+        db.execute_sql("DROP TRIGGER case_revised_update")
     else:
+        db.execute_sql("DROP FUNCTION case_row_revised() CASCADE")
         db.execute_sql("DROP FUNCTION case_revised() CASCADE")
         db.execute_sql("DROP FUNCTION case_follower_revised() CASCADE")
     db.execute_sql("ALTER TABLE support_case DROP COLUMN revision")
