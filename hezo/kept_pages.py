@@ -24,6 +24,7 @@ this request's CSRF token, as the sign-in page does
 flashes to show and debug mode are rendered every time.
 """
 
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -46,6 +47,8 @@ from .db import utcnow
 from .htmx import wants_fragment
 from .i18n import current_language
 from .submissions import new_key
+
+log = logging.getLogger(__name__)
 
 #: How long the time-dependent parts of a kept page may be old (seconds).
 BUCKET_SECONDS = 10
@@ -116,7 +119,11 @@ def page(name: str, data: tuple, render: Callable[[], str]) -> str:
     )
     pages = app.extensions.setdefault("hezo_kept_pages", {})
     token = generate_csrf()  # the one the page renders, if it renders now
-    kept = pages.get(key)
+    try:
+        kept = pages.get(key)
+    except TypeError:  # a value ``values`` cannot make hashable: not kept
+        log.warning("page %s not kept: its data cannot be a key", name)
+        return render()
     if kept is not None:
         return _filled(*kept, token)
     html = render()

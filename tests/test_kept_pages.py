@@ -389,3 +389,15 @@ def test_a_kept_case_page_reads_the_user_and_the_case_version_only(
         html = page(client, case)
     assert "Odpowiedź 9" in html and renders.count("cases/detail.html") == 1
     assert counted.count == 2
+
+
+def test_data_that_cannot_be_a_key_renders_the_page_every_time(app, world, caplog):
+    calls = []
+    with app.test_request_context("/en/cases/"):
+        from flask_login import login_user
+
+        login_user(world["customer"])
+        for _ in range(2):
+            html = kept_pages.page("odd", ([{"a": 1}],), lambda: calls.append(1) or "x")
+            assert html == "x"
+    assert len(calls) == 2 and "not kept" in caplog.text
