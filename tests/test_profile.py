@@ -243,3 +243,22 @@ def test_two_confirmations_of_one_address_one_wins_never_a_500(app, dbconn, thre
     statuses = race(app, confirm, threads=threads)
     assert sorted(statuses) == [303, 409]
     assert User.select().where(User.email == "wspolny@example.pl").count() == 1
+
+
+def test_a_name_loses_direction_overrides(client, dbconn):
+    """U+202E in a name would show it reversed on every page and e-mail that
+    names the person (the watchers panel, a colleague's case, the audit log)."""
+    user = make_user()
+    login(client, user)
+    data = PROFILE | {
+        "first_name": "An\u202ena",
+        "last_name": "Kowal\u2067ska",
+        "position": "Kierow\u202dniczka",
+    }
+    assert client.post("/pl/account/profile", data=data).status_code == 303
+    saved = User.get_by_id(user.id)
+    assert (saved.first_name, saved.last_name, saved.position) == (
+        "Anna",
+        "Kowalska",
+        "Kierowniczka",
+    )

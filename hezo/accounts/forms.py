@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional, Regexp
 
 from ..identifiers import normalize_serial
-from ..inputs import LINE_BREAKS
+from ..inputs import LINE_BREAKS, plain_text
 
 # No character that breaks a line anywhere, to the very end ("$" would let a
 # trailing "\n" through).
@@ -31,6 +31,9 @@ PHONE = Regexp(
     r"^\+?[0-9 ()-]{6,20}$",
     message=_l("Enter a phone number: digits, spaces or dashes, + for abroad."),
 )
+#: A person's words shown to others (names, roles): without direction
+#: overrides (U+202E...), which would show them reversed.
+NAME = {"filters": [plain_text]}
 REQUIRED = InputRequired(message=_l("This field is required."))
 
 
@@ -63,10 +66,10 @@ class CompanyForm(FlaskForm):
 class ContactForm(FlaskForm):
     one_time_submission = True  # hezo/submissions.py
     first_name = StringField(
-        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF], **NAME
     )
     last_name = StringField(
-        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF], **NAME
     )
     email = email_field(_l("Work e-mail"))
     phone = TelField(_l("Phone"), validators=[REQUIRED, PHONE])
@@ -152,14 +155,16 @@ class ProfileForm(FlaskForm):
     """The signed-in user's details (the view drops the name for V-ZAM's people)."""
 
     first_name = StringField(
-        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+        _l("First name"), validators=[REQUIRED, Length(max=80), NO_CRLF], **NAME
     )
     last_name = StringField(
-        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF]
+        _l("Last name"), validators=[REQUIRED, Length(max=80), NO_CRLF], **NAME
     )
     phone = TelField(_l("Phone"), validators=[Optional(), PHONE])
     position = StringField(
-        _l("Role in your company"), validators=[Optional(), Length(max=80), NO_CRLF]
+        _l("Role in your company"),
+        validators=[Optional(), Length(max=80), NO_CRLF],
+        **NAME,
     )
     language = SelectField(_l("Language of our e-mails"), choices=LANGUAGES)
 

@@ -16,7 +16,7 @@ from wtforms.validators import Length
 from .. import submissions
 from ..accounts import services
 from ..accounts.enabling import ActionForm, apply_enabled_form
-from ..accounts.forms import LANGUAGES, REQUIRED
+from ..accounts.forms import LANGUAGES, NAME, REQUIRED
 from ..db import utcnow
 from ..htmx import wants_fragment
 from ..i18n import current_language
@@ -46,7 +46,7 @@ class InviteForm(FlaskForm):
         validators=[REQUIRED],
     )
     name = StringField(
-        _l("First and last name"), validators=[REQUIRED, Length(max=120)]
+        _l("First and last name"), validators=[REQUIRED, Length(max=120)], **NAME
     )
     email = StringField(_l("E-mail"), validators=[REQUIRED, Length(max=254)])
     nip = StringField(

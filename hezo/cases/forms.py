@@ -14,7 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, InputRequired, Length, Optional, Regexp
 
-from ..accounts.forms import NO_CRLF, PHONE, REQUIRED
+from ..accounts.forms import NAME, NO_CRLF, PHONE, REQUIRED
 from ..identifiers import normalize_serial
 from ..models.cases import STATUSES
 
@@ -30,11 +30,14 @@ class SiteForm(FlaskForm):
     """Where a replacement goes or an engineer comes, and whom they meet there."""
 
     site_address = TextAreaField(
-        _l("Delivery or site address"), validators=[Optional(), Length(max=500)]
+        _l("Delivery or site address"),
+        validators=[Optional(), Length(max=500)],
+        **NAME,
     )
     site_contact_name = StringField(
         _l("On-site contact person"),
         validators=[Optional(), Length(max=160), NO_CRLF],
+        **NAME,
     )
     site_contact_phone = TelField(
         _l("On-site contact phone"), validators=[Optional(), PHONE]

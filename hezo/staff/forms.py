@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField
 from wtforms.validators import Email, Length, Optional
 
-from ..accounts.forms import NO_CRLF, PHONE
+from ..accounts.forms import NAME, NO_CRLF, PHONE
 from ..cases.forms import CaseForm
 from ..vocabulary import choices
 
@@ -19,7 +19,7 @@ class PhoneCaseForm(CaseForm):
     )
     reporter = SelectField(_l("Reporter"), validate_choice=False)
     contact_name = StringField(
-        _l("Contact name"), validators=[Optional(), Length(max=160), NO_CRLF]
+        _l("Contact name"), validators=[Optional(), Length(max=160), NO_CRLF], **NAME
     )
     contact_email = StringField(
         _l("Contact e-mail"),
