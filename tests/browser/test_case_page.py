@@ -194,3 +194,39 @@ def test_customer_replies_and_sees_the_engineers_change_by_the_poll(
     finally:
         context.close()
     assert errors == []
+
+
+@pytest.mark.parametrize("width", [390, 412])
+def test_polish_facts_fit_a_phone_of_today(browser, live_server, people, width):
+    """At 390 and 412 px (most phones now), the Polish labels ("Okno
+    przyjmowania zgłoszeń") left the values a column a word wide: the
+    relative time stuck out of the card and the page scrolled sideways.
+    Every value of the case page's label/value lists gets at least half the
+    list's width, inside its card."""
+    viewport = {"width": width, "height": 860}
+    context = browser.new_context(viewport=viewport, locale="pl-PL", is_mobile=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_in(page, live_server, people["customer"])
+        page.goto(f"{live_server}/pl/cases/{people['case'].number}")
+        summary = page.locator("#case-summary").inner_text()
+        assert "Okno przyjmowania zgłoszeń" in summary
+        assert_no_horizontal_scroll(page)
+        squeezed = page.evaluate(
+            """() => [...document.querySelectorAll('.facts dd')]
+                 .filter(dd => dd.getClientRects().length)
+                 .map(dd => {
+                   const list = dd.closest('dl').getBoundingClientRect();
+                   const box = dd.getBoundingClientRect();
+                   return {text: dd.innerText.slice(0, 40), width: box.width,
+                           list: list.width, right: box.right, end: list.right,
+                           inside: [...dd.querySelectorAll('*')].every(
+                             e => e.getBoundingClientRect().right <= list.right + 1)};
+                 })
+                 .filter(f => f.width < f.list / 2 || f.right > f.end + 1
+                              || !f.inside)"""
+        )
+        assert squeezed == []
+    finally:
+        context.close()
